@@ -1,0 +1,85 @@
+/**
+ * Every error the gateway raises on purpose, in one place.
+ *
+ * Each code has an HTTP status and a short public message. The public message
+ * is what a person or API client sees; `detail` is for the log only and may
+ * name internals (never secrets). Library errors are wrapped at the boundary
+ * and kept as `cause`.
+ */
+
+export const ERROR_CODES = {
+  GH_CONFIG_INVALID: { status: 500, message: 'The gateway configuration is invalid.' },
+  GH_BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  GH_BAD_PATH: { status: 400, message: 'The request path is not allowed.' },
+  GH_NOT_FOUND: { status: 404, message: 'There is nothing at this address.' },
+  GH_UNAUTHENTICATED: { status: 401, message: 'You need to sign in to continue.' },
+  GH_FORBIDDEN: { status: 403, message: 'You are signed in, but not allowed to open this page.' },
+  GH_CROSS_SITE: { status: 403, message: 'This action must be started from the gateway itself.' },
+  GH_SIGNIN_STATE_INVALID: { status: 400, message: 'This sign-in attempt is not valid. It may have expired or been started in another browser.' },
+  GH_SIGNIN_STATE_REPLAYED: { status: 400, message: 'This sign-in link was already used.' },
+  GH_SIGNIN_IDP_ERROR: { status: 401, message: 'The identity provider did not sign you in.' },
+  GH_SIGNIN_FAILED: { status: 502, message: 'Signing in failed while talking to the identity provider.' },
+  GH_IDP_NOT_READY: { status: 503, message: 'Sign-in is not available yet: the identity provider has not answered.' },
+  GH_SESSION_STORE_UNAVAILABLE: { status: 503, message: 'The session store is not answering. Try again in a moment.' },
+  GH_UPSTREAM_UNAVAILABLE: { status: 502, message: 'The application behind the gateway is not answering.' },
+  GH_UPSTREAM_TIMEOUT: { status: 504, message: 'The application behind the gateway took too long to answer.' },
+  GH_INTERNAL: { status: 500, message: 'Something went wrong inside the gateway.' },
+} as const satisfies Record<string, { status: number; message: string }>
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+export type SigninErrorCode = 'GH_SIGNIN_IDP_ERROR' | 'GH_SIGNIN_STATE_INVALID' | 'GH_SIGNIN_STATE_REPLAYED' | 'GH_SIGNIN_FAILED'
+
+export class GatehouseError extends Error {
+  readonly code: ErrorCode
+  readonly statusCode: number
+  /** For the log: what exactly went wrong. Never shown to clients. */
+  readonly detail: string | undefined
+
+  constructor (code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail === undefined ? ERROR_CODES[code].message : `${ERROR_CODES[code].message} (${detail})`, options)
+    this.name = 'GatehouseError'
+    this.code = code
+    this.statusCode = ERROR_CODES[code].status
+    this.detail = detail
+  }
+
+  get publicMessage (): string {
+    return ERROR_CODES[this.code].message
+  }
+}
+
+/** A sign-in that went wrong, with where the person wanted to go (for "try again"). */
+export class SigninError extends GatehouseError {
+  readonly returnTo: string
+  readonly idpDescription: string | undefined
+
+  constructor (code: SigninErrorCode, detail: string | undefined, idpDescription: string | undefined, returnTo: string, cause?: unknown) {
+    super(code, detail, { cause })
+    this.returnTo = returnTo
+    this.idpDescription = idpDescription
+  }
+}
+
+/** One problem found while validating configuration or policy files. */
+export interface Problem {
+  /** Where: `file:line:col`, or the environment variable's name, or a config key. */
+  where: string
+  message: string
+  severity: 'error' | 'warning'
+}
+
+/** Configuration (or policy) that failed validation; carries every problem found. */
+export class ConfigError extends GatehouseError {
+  readonly problems: readonly Problem[]
+
+  constructor (problems: readonly Problem[]) {
+    super('GH_CONFIG_INVALID', problems.filter(p => p.severity === 'error').map(p => `${p.where}: ${p.message}`).join('; '))
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+export function isGatehouseError (err: unknown): err is GatehouseError {
+  return err instanceof GatehouseError
+}
