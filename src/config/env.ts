@@ -1,0 +1,64 @@
+import type { Problem } from '../errors.js'
+
+/** The environment variable that names the config file. Every other GATEHOUSE_ name maps to a key. */
+export const CONFIG_FILE_ENV = 'GATEHOUSE_CONFIG'
+
+export interface EnvKey {
+  name: string
+  path: string[]
+  type: 'string' | 'boolean' | 'array'
+}
+
+interface SchemaNode { type?: string; properties?: Record<string, SchemaNode>; enum?: readonly unknown[] }
+
+/** Lists every leaf of the schema with its environment name: `oidc.client_id` is `GATEHOUSE_OIDC_CLIENT_ID`. */
+export function envKeys (schema: SchemaNode, prefix: string[] = []): EnvKey[] {
+  const keys: EnvKey[] = []
+  for (const [name, node] of Object.entries(schema.properties ?? {})) {
+    const path = [...prefix, name]
+    if (node.type === 'object') {
+      keys.push(...envKeys(node, path))
+    } else {
+      const type = node.type === 'boolean' ? 'boolean' : node.type === 'array' ? 'array' : 'string'
+      keys.push({ name: `GATEHOUSE_${path.join('_').toUpperCase()}`, path, type })
+    }
+  }
+  return keys
+}
+
+/**
+ * Reads GATEHOUSE_* variables into a partial config object. Unknown GATEHOUSE_
+ * names are errors (a typo must not silently leave a default in place).
+ */
+export function readEnv (env: Readonly<Record<string, string | undefined>>, keys: readonly EnvKey[]): { value: Record<string, unknown>, sources: Map<string, string>, problems: Problem[] } {
+  const byName = new Map(keys.map(k => [k.name, k]))
+  const value: Record<string, unknown> = {}
+  const sources = new Map<string, string>()
+  const problems: Problem[] = []
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('GATEHOUSE_') || raw === undefined || name === CONFIG_FILE_ENV) continue
+    const key = byName.get(name)
+    if (key === undefined) {
+      problems.push({ where: `env ${name}`, message: 'unknown setting (no config key has this name)', severity: 'error' })
+      continue
+    }
+    let parsed: unknown = raw
+    if (key.type === 'boolean') {
+      if (/^(true|1|yes)$/i.test(raw)) parsed = true
+      else if (/^(false|0|no)$/i.test(raw)) parsed = false
+      else {
+        problems.push({ where: `env ${name}`, message: `must be true or false, got "${raw}"`, severity: 'error' })
+        continue
+      }
+    } else if (key.type === 'array') {
+      parsed = raw.split(/[\s,]+/).filter(s => s !== '')
+    }
+    let node = value
+    for (const part of key.path.slice(0, -1)) {
+      node = (node[part] ??= {}) as Record<string, unknown>
+    }
+    node[key.path[key.path.length - 1] as string] = parsed
+    sources.set(key.path.join('.'), `env ${name}`)
+  }
+  return { value, sources, problems }
+}

@@ -1,0 +1,307 @@
+import { readFileSync } from 'node:fs'
+import { Ajv, type ErrorObject } from 'ajv'
+import { ConfigError, type Problem } from '../errors.js'
+import { parseDuration } from './duration.js'
+import { envKeys, readEnv } from './env.js'
+import { CONFIG_SCHEMA } from './schema.js'
+import type { GatewayConfig } from './types.js'
+import { parseYaml, type YamlSource } from './yaml-source.js'
+
+export interface LoadConfigOptions {
+  /** Path of the YAML file; optional, the environment alone can configure the gateway. */
+  file?: string | undefined
+  env?: Readonly<Record<string, string | undefined>>
+  /** Only the demo may run without a signing key file (it generates one). */
+  allowGeneratedKey?: boolean
+}
+
+export interface LoadedConfig {
+  config: GatewayConfig
+  /** Non-fatal findings, to be logged at start-up. */
+  warnings: Problem[]
+}
+
+const MIN_SECRET_LENGTH = 32
+export const ENV_KEYS = envKeys(CONFIG_SCHEMA as never)
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictTuples: false })
+ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' })
+const validate = ajv.compile(CONFIG_SCHEMA)
+
+/**
+ * Loads the config file (if any), overlays GATEHOUSE_* environment variables,
+ * validates everything, and returns a frozen config. Every problem is reported
+ * together in one ConfigError, located as file:line:col or by env name.
+ */
+export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
+  const problems: Problem[] = []
+  let yaml: YamlSource | undefined
+  let fileValue: Record<string, unknown> = {}
+
+  if (opts.file !== undefined) {
+    let text: string | undefined
+    try {
+      text = readFileSync(opts.file, 'utf8')
+    } catch (err) {
+      problems.push({ where: opts.file, message: `cannot read the config file: ${(err as Error).message}`, severity: 'error' })
+    }
+    if (text !== undefined) {
+      const parsed = parseYaml(opts.file, text)
+      problems.push(...parsed.problems)
+      yaml = parsed.source
+      if (parsed.source.value === null || parsed.source.value === undefined) {
+        fileValue = {}
+      } else if (typeof parsed.source.value !== 'object' || Array.isArray(parsed.source.value)) {
+        problems.push({ where: `${opts.file}:1:1`, message: 'the config file must be a mapping of keys to values', severity: 'error' })
+      } else {
+        fileValue = parsed.source.value as Record<string, unknown>
+      }
+    }
+  }
+
+  const fromEnv = readEnv(opts.env ?? {}, ENV_KEYS)
+  problems.push(...fromEnv.problems)
+  const raw = deepMerge(structuredClone(fileValue), fromEnv.value)
+
+  const where = (path: ReadonlyArray<string | number>, key?: string): string => {
+    const full = key === undefined ? path : [...path, key]
+    for (let depth = full.length; depth > 0; depth--) {
+      const env = fromEnv.sources.get(full.slice(0, depth).join('.'))
+      if (env !== undefined) return env
+    }
+    if (yaml !== undefined) return yaml.locate(path, key)
+    return `config ${full.join('.') || '(root)'}`
+  }
+
+  if (problems.some(p => p.severity === 'error')) throw new ConfigError(problems)
+
+  // Schema problems are collected, and the values they concern set aside, so
+  // that the checks below still run on everything else: one report lists all.
+  const invalid = new Set<string>()
+  if (!validate(raw)) {
+    for (const e of validate.errors ?? []) {
+      problems.push(schemaProblem(e, where))
+      const path = pointerPath(e.instancePath)
+      if (e.keyword === 'additionalProperties') path.push(String((e.params as { additionalProperty: string }).additionalProperty))
+      invalid.add(path.join('.'))
+      removeAt(raw, path)
+    }
+  }
+
+  const r = raw as RawConfig
+  const need = (value: unknown, path: string[], hint: string): void => {
+    if ((value === undefined || value === '') && !invalid.has(path.join('.'))) {
+      problems.push({ where: opts.file ?? 'config', message: `${path.join('.')} is required (${hint}; env ${envName(path)})`, severity: 'error' })
+    }
+  }
+
+  // public_url
+  need(r.public_url, ['public_url'], 'the URL people use to reach the gateway')
+  const publicUrl = r.public_url === undefined ? undefined : checkUrl(r.public_url, ['http:', 'https:'], where(['public_url']), problems)
+  if (publicUrl !== undefined && (publicUrl.pathname !== '/' || publicUrl.search !== '' || publicUrl.hash !== '' || publicUrl.username !== '' || publicUrl.password !== '')) {
+    problems.push({ where: where(['public_url']), message: 'public_url must be an origin only (scheme, host and port), without path, query or credentials', severity: 'error' })
+  }
+
+  // listen
+  const listen = parseListen(r.listen ?? '0.0.0.0:8080')
+  if (listen === undefined) problems.push({ where: where(['listen']), message: `listen must be host:port (e.g. 0.0.0.0:8080 or [::]:8080), got "${r.listen}"`, severity: 'error' })
+
+  // oidc
+  const oidc = r.oidc ?? {}
+  need(oidc.issuer, ['oidc', 'issuer'], 'the OpenID Provider issuer URL')
+  need(oidc.client_id, ['oidc', 'client_id'], 'the client id registered at the OpenID Provider')
+  const allowInsecureHttp = oidc.allow_insecure_http ?? false
+  if (oidc.issuer !== undefined) {
+    const issuer = checkUrl(oidc.issuer, ['http:', 'https:'], where(['oidc', 'issuer']), problems)
+    if (issuer?.protocol === 'http:' && !allowInsecureHttp) {
+      problems.push({ where: where(['oidc', 'issuer']), message: 'the issuer is plain http; set oidc.allow_insecure_http: true (GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP) only for local development', severity: 'error' })
+    }
+  }
+  const clientSecret = readSecret(oidc.client_secret, oidc.client_secret_file, ['oidc', 'client_secret'], where, problems, opts.file)
+
+  // session
+  const session = r.session ?? {}
+  const sessionSecret = readSecret(session.secret, session.secret_file, ['session', 'secret'], where, problems, opts.file)
+  if (sessionSecret !== undefined && sessionSecret.length < MIN_SECRET_LENGTH) {
+    problems.push({ where: where(['session', session.secret !== undefined ? 'secret' : 'secret_file']), message: `the session secret must be at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -base64 48)`, severity: 'error' })
+  }
+
+  // redis
+  const redis = r.redis ?? {}
+  const warnings: Problem[] = problems.filter(p => p.severity === 'warning')
+  if (redis.url !== undefined) {
+    checkUrl(redis.url, ['redis:', 'rediss:'], where(['redis', 'url']), problems)
+  } else {
+    warnings.push({ where: 'redis.url', message: 'no Redis configured: sessions are kept in memory, lost on restart, and not shared between replicas (single instance only)', severity: 'warning' })
+  }
+
+  // signing
+  const signing = r.signing ?? {}
+  if (signing.key_file === undefined && opts.allowGeneratedKey !== true) {
+    need(undefined, ['signing', 'key_file'], 'a PEM or JWK private key used to sign identity assertions')
+  }
+
+  // upstream
+  const upstream = r.upstream ?? {}
+  need(upstream.url, ['upstream', 'url'], 'the application Gatehouse forwards to')
+  if (upstream.url !== undefined) checkUrl(upstream.url, ['http:', 'https:'], where(['upstream', 'url']), problems)
+
+  if (problems.some(p => p.severity === 'error')) throw new ConfigError([...problems, ...warnings.filter(w => !problems.includes(w))])
+
+  const secure = publicUrl?.protocol === 'https:'
+  const cookieBase = session.cookie_name ?? 'gatehouse'
+  const config: GatewayConfig = deepFreeze({
+    listen: listen as { host: string, port: number },
+    publicUrl: (publicUrl as URL).origin,
+    secureCookies: secure,
+    policies: r.policies,
+    oidc: {
+      issuer: oidc.issuer as string,
+      clientId: oidc.client_id as string,
+      clientSecret: clientSecret as string,
+      tokenAuthMethod: oidc.token_auth_method ?? 'client_secret_basic',
+      scopes: oidc.scopes ?? ['openid', 'profile', 'email', 'offline_access'],
+      allowInsecureHttp,
+      discoveryTimeoutMs: parseDuration(oidc.discovery_timeout ?? '5s'),
+      groupsClaim: oidc.groups_claim ?? 'groups',
+      rolesClaim: oidc.roles_claim ?? 'roles',
+    },
+    session: {
+      secret: sessionSecret as string,
+      cookieName: secure ? `__Host-${cookieBase}` : cookieBase,
+      ttlMs: parseDuration(session.ttl ?? '12h'),
+    },
+    redis: {
+      url: redis.url,
+      keyPrefix: redis.key_prefix ?? 'gatehouse:',
+      commandTimeoutMs: parseDuration(redis.command_timeout ?? '500ms'),
+    },
+    signing: {
+      keyFile: signing.key_file,
+      algorithm: signing.algorithm ?? 'ES256',
+      assertionTtlMs: parseDuration(signing.assertion_ttl ?? '60s'),
+    },
+    upstream: {
+      url: new URL(upstream.url as string).href.replace(/\/$/, ''),
+      timeoutMs: parseDuration(upstream.timeout ?? '30s'),
+      connectTimeoutMs: parseDuration(upstream.connect_timeout ?? '5s'),
+    },
+    log: { level: r.log?.level ?? 'info' },
+  })
+  return { config, warnings }
+}
+
+/** The environment variable name of a config key path. */
+export function envName (path: readonly string[]): string {
+  return `GATEHOUSE_${path.join('_').toUpperCase()}`
+}
+
+interface RawConfig {
+  listen?: string
+  public_url?: string
+  policies?: string
+  oidc?: { issuer?: string, client_id?: string, client_secret?: string, client_secret_file?: string, token_auth_method?: 'client_secret_basic' | 'client_secret_post', scopes?: string[], allow_insecure_http?: boolean, discovery_timeout?: string, groups_claim?: string, roles_claim?: string }
+  session?: { secret?: string, secret_file?: string, cookie_name?: string, ttl?: string }
+  redis?: { url?: string, key_prefix?: string, command_timeout?: string }
+  signing?: { key_file?: string, algorithm?: GatewayConfig['signing']['algorithm'], assertion_ttl?: string }
+  upstream?: { url?: string, timeout?: string, connect_timeout?: string }
+  log?: { level?: string }
+}
+
+type Where = (path: ReadonlyArray<string | number>, key?: string) => string
+
+function pointerPath (pointer: string): string[] {
+  return pointer.split('/').slice(1).map(s => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+}
+
+function removeAt (root: Record<string, unknown>, path: readonly string[]): void {
+  let node: unknown = root
+  for (const part of path.slice(0, -1)) {
+    if (node === null || typeof node !== 'object') return
+    node = (node as Record<string, unknown>)[part]
+  }
+  if (node !== null && typeof node === 'object' && path.length > 0) delete (node as Record<string, unknown>)[path[path.length - 1] as string]
+}
+
+function schemaProblem (e: ErrorObject, where: Where): Problem {
+  const path = pointerPath(e.instancePath)
+  const name = path.join('.') || '(root)'
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const key = String((e.params as { additionalProperty: string }).additionalProperty)
+      return { where: where(path, key), message: `unknown key "${[...path, key].join('.')}"`, severity: 'error' }
+    }
+    case 'enum':
+      return { where: where(path), message: `${name} must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map(v => JSON.stringify(v)).join(', ')}`, severity: 'error' }
+    case 'pattern':
+      return { where: where(path), message: `${name} has the wrong form${/ms\|s\|m/.test(String(e.params.pattern)) ? ' (a duration such as 500ms, 30s, 5m, 12h)' : ` (must match ${String(e.params.pattern)})`}`, severity: 'error' }
+    default:
+      return { where: where(path), message: `${name} ${e.message ?? 'is invalid'}`, severity: 'error' }
+  }
+}
+
+function checkUrl (text: string, protocols: string[], where: string, problems: Problem[]): URL | undefined {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    problems.push({ where, message: `"${text}" is not a URL`, severity: 'error' })
+    return undefined
+  }
+  if (!protocols.includes(url.protocol)) {
+    problems.push({ where, message: `URL scheme must be ${protocols.map(p => p.slice(0, -1)).join(' or ')}, got ${url.protocol.slice(0, -1)}`, severity: 'error' })
+    return undefined
+  }
+  return url
+}
+
+function readSecret (value: string | undefined, file: string | undefined, path: string[], where: Where, problems: Problem[], configFile: string | undefined): string | undefined {
+  const parent = path.slice(0, -1)
+  const key = path[path.length - 1] as string
+  if (value !== undefined && file !== undefined) {
+    problems.push({ where: where(parent, `${key}_file`), message: `set either ${path.join('.')} or ${path.join('.')}_file, not both`, severity: 'error' })
+    return undefined
+  }
+  if (file !== undefined) {
+    try {
+      const text = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+      if (text === '') problems.push({ where: where(parent, `${key}_file`), message: `${file} is empty`, severity: 'error' })
+      return text
+    } catch (err) {
+      problems.push({ where: where(parent, `${key}_file`), message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, severity: 'error' })
+      return undefined
+    }
+  }
+  if (value === undefined) {
+    problems.push({ where: configFile ?? 'config', message: `${path.join('.')} is required (or ${path.join('.')}_file; env ${envName(path)} or ${envName(path)}_FILE)`, severity: 'error' })
+  }
+  return value
+}
+
+function parseListen (text: string): { host: string, port: number } | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):([0-9]{1,5})$/.exec(text)
+  if (match === null) return undefined
+  const port = Number(match[3])
+  if (port > 65535) return undefined
+  return { host: (match[1] ?? match[2]) as string, port }
+}
+
+function deepMerge (base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(over)) {
+    const b = base[k]
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && b !== null && typeof b === 'object' && !Array.isArray(b)) {
+      deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
+    } else {
+      base[k] = v
+    }
+  }
+  return base
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}

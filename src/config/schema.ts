@@ -1,0 +1,79 @@
+import { DURATION_PATTERN } from './duration.js'
+
+/**
+ * JSON Schema of the gateway configuration file. Every leaf can also be set
+ * from the environment as GATEHOUSE_<PATH> (see env.ts); keys marked
+ * `x-secret` can instead be read from a file with `<key>_file` / `<NAME>_FILE`.
+ */
+const duration = { type: 'string', pattern: DURATION_PATTERN } as const
+
+export const CONFIG_SCHEMA = {
+  $id: 'gatehouse-config',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    listen: { type: 'string', description: 'host:port to listen on', default: '0.0.0.0:8080' },
+    public_url: { type: 'string', description: 'The URL people and the IdP use to reach the gateway' },
+    policies: { type: 'string', description: 'Policy file or folder' },
+    oidc: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        issuer: { type: 'string' },
+        client_id: { type: 'string', minLength: 1 },
+        client_secret: { type: 'string', minLength: 1, 'x-secret': true },
+        client_secret_file: { type: 'string' },
+        token_auth_method: { enum: ['client_secret_basic', 'client_secret_post'], default: 'client_secret_basic' },
+        scopes: { type: 'array', items: { type: 'string', pattern: '^[\\x21-\\x7e]+$' }, default: ['openid', 'profile', 'email', 'offline_access'] },
+        allow_insecure_http: { type: 'boolean', default: false, description: 'Allow an http:// issuer (local development only)' },
+        discovery_timeout: { ...duration, default: '5s' },
+        groups_claim: { type: 'string', default: 'groups' },
+        roles_claim: { type: 'string', default: 'roles' },
+      },
+    },
+    session: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        secret: { type: 'string', 'x-secret': true },
+        secret_file: { type: 'string' },
+        cookie_name: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', default: 'gatehouse' },
+        ttl: { ...duration, default: '12h', description: 'Absolute session lifetime' },
+      },
+    },
+    redis: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        url: { type: 'string', description: 'redis:// or rediss:// URL; unset means in-memory sessions' },
+        key_prefix: { type: 'string', default: 'gatehouse:' },
+        command_timeout: { ...duration, default: '500ms' },
+      },
+    },
+    signing: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        key_file: { type: 'string', description: 'PEM (PKCS#8) or JWK private key' },
+        algorithm: { enum: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'], default: 'ES256' },
+        assertion_ttl: { ...duration, default: '60s' },
+      },
+    },
+    upstream: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        url: { type: 'string', description: 'Default upstream' },
+        timeout: { ...duration, default: '30s' },
+        connect_timeout: { ...duration, default: '5s' },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+      },
+    },
+  },
+} as const

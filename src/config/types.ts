@@ -1,0 +1,42 @@
+/** The validated, frozen gateway configuration. Built once at start-up by loadConfig(). */
+export interface GatewayConfig {
+  readonly listen: { readonly host: string; readonly port: number }
+  /** Origin people and the IdP use, without a trailing slash, e.g. `https://app.example.com`. */
+  readonly publicUrl: string
+  /** True when publicUrl is https: cookies get `Secure` and the `__Host-` prefix. */
+  readonly secureCookies: boolean
+  readonly policies: string | undefined
+  readonly oidc: {
+    readonly issuer: string
+    readonly clientId: string
+    readonly clientSecret: string
+    readonly tokenAuthMethod: 'client_secret_basic' | 'client_secret_post'
+    readonly scopes: readonly string[]
+    readonly allowInsecureHttp: boolean
+    readonly discoveryTimeoutMs: number
+    readonly groupsClaim: string
+    readonly rolesClaim: string
+  }
+  readonly session: {
+    readonly secret: string
+    /** The cookie's full name, `__Host-` prefixed when secureCookies. */
+    readonly cookieName: string
+    readonly ttlMs: number
+  }
+  readonly redis: {
+    readonly url: string | undefined
+    readonly keyPrefix: string
+    readonly commandTimeoutMs: number
+  }
+  readonly signing: {
+    readonly keyFile: string | undefined
+    readonly algorithm: 'ES256' | 'ES384' | 'RS256' | 'PS256' | 'EdDSA'
+    readonly assertionTtlMs: number
+  }
+  readonly upstream: {
+    readonly url: string
+    readonly timeoutMs: number
+    readonly connectTimeoutMs: number
+  }
+  readonly log: { readonly level: string }
+}

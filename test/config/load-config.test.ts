@@ -1,0 +1,200 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { ENV_KEYS, loadConfig } from '../../src/config/load.js'
+import { ConfigError, type Problem } from '../../src/errors.js'
+
+const SECRET = 'x'.repeat(40)
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+
+const MINIMAL_ENV = {
+  GATEHOUSE_PUBLIC_URL: 'https://app.example.com',
+  GATEHOUSE_OIDC_ISSUER: 'https://idp.example.com',
+  GATEHOUSE_OIDC_CLIENT_ID: 'client',
+  GATEHOUSE_OIDC_CLIENT_SECRET: 'shh',
+  GATEHOUSE_SESSION_SECRET: SECRET,
+  GATEHOUSE_SIGNING_KEY_FILE: '/keys/k.pem',
+  GATEHOUSE_UPSTREAM_URL: 'http://127.0.0.1:3000',
+  GATEHOUSE_REDIS_URL: 'redis://127.0.0.1:6379',
+}
+
+function problemsOf (fn: () => unknown): Problem[] {
+  try {
+    fn()
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems]
+    throw err
+  }
+  throw new Error('expected a ConfigError')
+}
+
+function located (problems: Problem[]): string {
+  return problems.map(p => `${p.where}: ${p.message}`).join('\n')
+}
+
+function file (name: string, text: string): string {
+  const path = join(dir, name)
+  writeFileSync(path, text)
+  return path
+}
+
+function escape (text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+t.test('the environment alone configures a container, with the documented names', async t => {
+  const { config, warnings } = loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_LISTEN: '[::]:9000', GATEHOUSE_OIDC_TOKEN_AUTH_METHOD: 'client_secret_post', GATEHOUSE_OIDC_SCOPES: 'openid email', GATEHOUSE_REDIS_URL: 'redis://r:6379/2', GATEHOUSE_POLICIES: '/policies' } })
+  t.same(config.listen, { host: '::', port: 9000 })
+  t.equal(config.publicUrl, 'https://app.example.com')
+  t.equal(config.secureCookies, true)
+  t.equal(config.session.cookieName, '__Host-gatehouse', '__Host- prefix on https')
+  t.equal(config.oidc.tokenAuthMethod, 'client_secret_post')
+  t.same(config.oidc.scopes, ['openid', 'email'])
+  t.equal(config.redis.url, 'redis://r:6379/2')
+  t.equal(config.policies, '/policies')
+  t.equal(config.signing.keyFile, '/keys/k.pem')
+  t.equal(config.upstream.url, 'http://127.0.0.1:3000')
+  t.same(warnings, [])
+  t.ok(Object.isFrozen(config) && Object.isFrozen(config.oidc), 'frozen')
+})
+
+t.test('every documented environment name maps to a key', async t => {
+  const names = new Set(ENV_KEYS.map(k => k.name))
+  for (const name of ['GATEHOUSE_LISTEN', 'GATEHOUSE_PUBLIC_URL', 'GATEHOUSE_OIDC_ISSUER', 'GATEHOUSE_OIDC_CLIENT_ID', 'GATEHOUSE_OIDC_CLIENT_SECRET', 'GATEHOUSE_OIDC_CLIENT_SECRET_FILE', 'GATEHOUSE_OIDC_TOKEN_AUTH_METHOD', 'GATEHOUSE_OIDC_SCOPES', 'GATEHOUSE_REDIS_URL', 'GATEHOUSE_SESSION_SECRET', 'GATEHOUSE_SESSION_SECRET_FILE', 'GATEHOUSE_SIGNING_KEY_FILE', 'GATEHOUSE_UPSTREAM_URL', 'GATEHOUSE_POLICIES']) {
+    t.ok(names.has(name), name)
+  }
+})
+
+t.test('the environment overrides the file; secrets come from files', async t => {
+  const secretFile = file('secret.txt', `${SECRET}\n`)
+  const clientSecretFile = file('client.txt', 'from-file\n')
+  const path = file('a.yaml', `public_url: http://localhost:8080
+oidc:
+  issuer: https://idp.example.com
+  client_id: from-file
+  client_secret_file: ${clientSecretFile}
+session:
+  secret_file: ${secretFile}
+signing: { key_file: /k.pem }
+upstream: { url: "http://app:3000", timeout: 10s }
+`)
+  const { config } = loadConfig({ file: path, env: { GATEHOUSE_OIDC_CLIENT_ID: 'from-env' } })
+  t.equal(config.oidc.clientId, 'from-env')
+  t.equal(config.oidc.clientSecret, 'from-file', 'trailing newline removed')
+  t.equal(config.session.secret, SECRET)
+  t.equal(config.upstream.timeoutMs, 10_000)
+  t.equal(config.secureCookies, false)
+  t.equal(config.session.cookieName, 'gatehouse')
+})
+
+t.test('the example config file is valid apart from the secret files it names', async t => {
+  const problems = problemsOf(() => loadConfig({ file: 'config/gateway.example.yaml', env: {} }))
+  t.ok(problems.length > 0)
+  t.ok(problems.every(p => /cannot read \/run\/secrets\//.test(p.message)), located(problems))
+})
+
+t.test('schema problems are all reported together, with file:line:col', async t => {
+  const path = file('bad.yaml', `public_url: https://app.example.com
+oidc:
+  issuer: https://idp.example.com
+  client_id: c
+  client_secret: s
+  tokn_auth_method: basic
+session:
+  secret: ${SECRET}
+  ttl: forever
+signing:
+  algorithm: HS256
+upstream:
+  url: http://app
+unknown_top: 1
+`)
+  const text = located(problemsOf(() => loadConfig({ file: path, env: {} })))
+  t.match(text, new RegExp(`${escape(path)}:6:3: unknown key "oidc\\.tokn_auth_method"`))
+  t.match(text, new RegExp(`${escape(path)}:14:1: unknown key "unknown_top"`))
+  t.match(text, new RegExp(`${escape(path)}:9:8: session\\.ttl has the wrong form \\(a duration`))
+  t.match(text, new RegExp(`${escape(path)}:11:14: signing\\.algorithm must be one of`))
+})
+
+t.test('semantic problems are all reported together, with file:line:col', async t => {
+  const path = file('bad2.yaml', `public_url: https://app.example.com/some/path
+oidc:
+  issuer: http://idp.example.com
+  client_id: c
+  client_secret: s
+session:
+  secret: short
+redis:
+  url: http://not-redis
+upstream:
+  url: ftp://files
+`)
+  const text = located(problemsOf(() => loadConfig({ file: path, env: {} })))
+  t.match(text, new RegExp(`${escape(path)}:1:13: public_url must be an origin only`))
+  t.match(text, new RegExp(`${escape(path)}:3:11: the issuer is plain http; set oidc\\.allow_insecure_http`))
+  t.match(text, new RegExp(`${escape(path)}:7:11: the session secret must be at least 32 characters`))
+  t.match(text, new RegExp(`${escape(path)}:9:8: URL scheme must be redis or rediss`))
+  t.match(text, /signing\.key_file is required/)
+  t.match(text, new RegExp(`${escape(path)}:11:8: URL scheme must be http or https`))
+})
+
+t.test('schema and semantic problems are reported in one go, without a misleading "required"', async t => {
+  const path = file('mixed.yaml', `public_url: 42
+oidc:
+  isuer: https://idp.example.com
+  client_id: c
+  client_secret: s
+session:
+  secret: short
+`)
+  const problems = problemsOf(() => loadConfig({ file: path, env: {} }))
+  const text = located(problems)
+  t.match(text, new RegExp(`${escape(path)}:1:13: public_url must be string`))
+  t.match(text, new RegExp(`${escape(path)}:3:3: unknown key "oidc\\.isuer"`))
+  t.match(text, /oidc\.issuer is required/)
+  t.match(text, new RegExp(`${escape(path)}:7:11: the session secret must be at least 32 characters`))
+  t.notMatch(text, /public_url is required/, 'a present but invalid key is not also reported as missing')
+})
+
+t.test('bad environment values name the variable', async t => {
+  const text = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'maybe', GATEHOUSE_OIDC_CLIENTID: 'typo' } })))
+  t.match(text, /env GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: must be true or false/)
+  t.match(text, /env GATEHOUSE_OIDC_CLIENTID: unknown setting/)
+  const text2 = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_UPSTREAM_TIMEOUT: '30' } })))
+  t.match(text2, /env GATEHOUSE_UPSTREAM_TIMEOUT: upstream\.timeout has the wrong form/)
+  const text3 = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_LISTEN: 'nowhere' } })))
+  t.match(text3, /env GATEHOUSE_LISTEN: listen must be host:port/)
+})
+
+t.test('required settings name both the key and the variable', async t => {
+  const text = problemsOf(() => loadConfig({ env: {} })).map(p => p.message).join('\n')
+  for (const [key, env] of [['public_url', 'GATEHOUSE_PUBLIC_URL'], ['oidc.issuer', 'GATEHOUSE_OIDC_ISSUER'], ['oidc.client_id', 'GATEHOUSE_OIDC_CLIENT_ID'], ['oidc.client_secret', 'GATEHOUSE_OIDC_CLIENT_SECRET'], ['session.secret', 'GATEHOUSE_SESSION_SECRET'], ['signing.key_file', 'GATEHOUSE_SIGNING_KEY_FILE'], ['upstream.url', 'GATEHOUSE_UPSTREAM_URL']] as const) {
+    t.match(text, new RegExp(`${escape(key)} is required[^\\n]*${env}`), key)
+  }
+})
+
+t.test('YAML syntax errors, duplicate keys and non-mappings are located', async t => {
+  const dup = file('dup.yaml', 'public_url: https://a.example\npublic_url: https://b.example\n')
+  t.match(problemsOf(() => loadConfig({ file: dup, env: {} }))[0], { where: `${dup}:2:1` })
+  const broken = file('broken.yaml', 'oidc:\n  issuer: [unclosed\n')
+  t.match(problemsOf(() => loadConfig({ file: broken, env: {} }))[0]?.where, new RegExp(`^${escape(broken)}:\\d+:\\d+$`))
+  const scalar = file('scalar.yaml', 'just a string\n')
+  t.match(problemsOf(() => loadConfig({ file: scalar, env: {} }))[0], { where: `${scalar}:1:1`, message: /must be a mapping/ })
+  t.match(problemsOf(() => loadConfig({ file: join(dir, 'missing.yaml'), env: {} }))[0], { message: /cannot read the config file/ })
+})
+
+t.test('a secret and its file together is an error; so is an empty secret file', async t => {
+  const empty = file('empty.txt', '')
+  t.match(located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_OIDC_CLIENT_SECRET_FILE: empty } }))), /env GATEHOUSE_OIDC_CLIENT_SECRET_FILE: set either oidc\.client_secret or oidc\.client_secret_file, not both/)
+  const { GATEHOUSE_OIDC_CLIENT_SECRET: _unused, ...withoutSecret } = MINIMAL_ENV
+  t.match(located(problemsOf(() => loadConfig({ env: { ...withoutSecret, GATEHOUSE_OIDC_CLIENT_SECRET_FILE: empty } }))), /is empty/)
+})
+
+t.test('without Redis there is a warning, not an error', async t => {
+  const { GATEHOUSE_REDIS_URL: _unused, ...withoutRedis } = MINIMAL_ENV
+  const { warnings } = loadConfig({ env: withoutRedis })
+  t.equal(warnings.length, 1)
+  t.match(warnings[0]?.message, /in memory/)
+})
