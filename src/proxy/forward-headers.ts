@@ -1,0 +1,67 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import { HEADER_ASSERTION, identityHeaders, sanitizeClientHeaders, withoutCookies } from './identity-headers.js'
+import type { Identity } from '../identify/identity.js'
+
+/** What the gateway decided about a request, used to build what the upstream receives. */
+export interface ForwardContext {
+  identity: Identity | undefined
+  assertion: string | undefined
+  clientIp: string
+  publicUrl: string
+  requestId: string
+}
+
+/**
+ * Forwarding headers describe the client as the gateway saw it; whatever the
+ * client sent under these names is replaced, never appended to.
+ */
+const CLIENT_FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-uri', 'x-original-uri', 'x-original-url', 'x-real-ip', 'x-client-ip']
+
+/** Request headers for an HTTP request to the upstream. */
+export function upstreamRequestHeaders (clientHeaders: IncomingHttpHeaders, ctx: ForwardContext, gatewayCookies: readonly string[]): Record<string, string | string[]> {
+  const headers = sanitizeClientHeaders(clientHeaders, gatewayCookies)
+  for (const name of CLIENT_FORWARDING_HEADERS) delete headers[name]
+  const pub = new URL(ctx.publicUrl)
+  headers['x-forwarded-for'] = ctx.clientIp
+  headers['x-forwarded-proto'] = pub.protocol.slice(0, -1)
+  headers['x-forwarded-host'] = pub.host
+  headers['x-request-id'] = ctx.requestId
+  if (ctx.identity !== undefined) Object.assign(headers, identityHeaders(ctx.identity))
+  if (ctx.assertion !== undefined) headers[HEADER_ASSERTION] = ctx.assertion
+  return headers
+}
+
+/**
+ * Request headers for a WebSocket upgrade to the upstream. The ws client
+ * builds its own handshake; only these are carried over from the client.
+ */
+const WS_CARRIED = ['origin', 'user-agent', 'accept-language']
+
+export function upstreamWebSocketHeaders (clientHeaders: IncomingHttpHeaders, ctx: ForwardContext, gatewayCookies: readonly string[]): Record<string, string> {
+  const all = upstreamRequestHeaders(clientHeaders, ctx, gatewayCookies)
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(all)) {
+    if (name.startsWith('x-') || WS_CARRIED.includes(name) || name === 'cookie') out[name] = Array.isArray(value) ? value.join(', ') : value
+  }
+  return out
+}
+
+/**
+ * Hop-by-hop headers of the upstream's connection describe that connection,
+ * not the client's: the gateway frames its own response.
+ */
+const HOP_BY_HOP_RESPONSE = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate']
+
+/** Response headers from the upstream: hop-by-hop ones dropped, and it may not set or clear the gateway's own cookies. */
+export function upstreamResponseHeaders (headers: IncomingHttpHeaders, gatewayCookies: readonly string[]): IncomingHttpHeaders {
+  const named = typeof headers.connection === 'string' ? headers.connection.toLowerCase().split(',').map(s => s.trim()) : []
+  for (const name of [...HOP_BY_HOP_RESPONSE, ...named]) delete headers[name]
+  const setCookie = headers['set-cookie']
+  if (setCookie === undefined) return headers
+  const list = (Array.isArray(setCookie) ? setCookie : [String(setCookie)])
+    .filter(c => withoutCookies(c.split(';', 1)[0] ?? '', gatewayCookies) !== '')
+  const out = { ...headers }
+  if (list.length === 0) delete out['set-cookie']
+  else out['set-cookie'] = list
+  return out
+}

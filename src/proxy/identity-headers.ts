@@ -1,0 +1,89 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Identity } from '../identify/identity.js'
+
+/** Every header under this prefix belongs to the gateway; clients cannot send one. */
+export const IDENTITY_HEADER_PREFIX = 'x-gatehouse-'
+
+export const HEADER_USER = 'x-gatehouse-user'
+export const HEADER_EMAIL = 'x-gatehouse-email'
+export const HEADER_NAME = 'x-gatehouse-name'
+export const HEADER_GROUPS = 'x-gatehouse-groups'
+export const HEADER_ROLES = 'x-gatehouse-roles'
+export const HEADER_ASSERTION = 'x-gatehouse-assertion'
+
+/**
+ * Upstreams that sit behind CGI, PHP, WSGI and many frameworks read
+ * `X_Gatehouse_User` and `X-Gatehouse-User` as the same variable, so names are
+ * compared after folding case and `_` to `-`.
+ */
+export function foldHeaderName (name: string): string {
+  return name.toLowerCase().replaceAll('_', '-')
+}
+
+export function isReservedHeader (name: string, extra: ReadonlySet<string> = EMPTY): boolean {
+  const folded = foldHeaderName(name)
+  return folded.startsWith(IDENTITY_HEADER_PREFIX) || extra.has(folded)
+}
+
+const EMPTY: ReadonlySet<string> = new Set()
+
+/**
+ * Removes from the client's headers everything that could pass for identity,
+ * the hop-by-hop `connection` header and every header it names (so a client
+ * cannot make a proxy drop headers the gateway adds), and the gateway's own
+ * cookies. Returns a new object.
+ */
+export function sanitizeClientHeaders (headers: IncomingHttpHeaders, gatewayCookies: readonly string[], extraReserved: ReadonlySet<string> = EMPTY): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue
+    const lower = name.toLowerCase()
+    if (lower === 'connection' || lower === 'proxy-connection' || lower === 'keep-alive' || isReservedHeader(lower, extraReserved)) continue
+    out[lower] = value
+  }
+  if (typeof out.cookie === 'string') {
+    const kept = withoutCookies(out.cookie, gatewayCookies)
+    if (kept === '') delete out.cookie
+    else out.cookie = kept
+  }
+  return out
+}
+
+/** Drops the named cookies from a Cookie header, keeping the others exactly as sent. */
+export function withoutCookies (header: string, names: readonly string[]): string {
+  return header.split(';')
+    .filter(part => {
+      const eq = part.indexOf('=')
+      const name = (eq === -1 ? part : part.slice(0, eq)).trim()
+      return name !== '' && !names.includes(name)
+    })
+    .map(part => part.trim())
+    .join('; ')
+}
+
+/**
+ * Header values are kept to printable ASCII: characters outside it, commas
+ * (the list separator) and `%` are percent-encoded as UTF-8. The signed
+ * assertion carries the exact values.
+ */
+export function headerValue (text: string): string {
+  return text.replace(/[^\x20-\x24\x26-\x2b\x2d-\x7e]/gu, ch => {
+    try {
+      return encodeURIComponent(ch)
+    } catch {
+      return '%EF%BF%BD' // a lone surrogate: U+FFFD
+    }
+  })
+}
+
+/** The identity headers for a user, without the assertion. */
+export function identityHeaders (identity: Identity): Record<string, string> {
+  const headers: Record<string, string> = {
+    [HEADER_USER]: headerValue(identity.id),
+    [HEADER_GROUPS]: identity.groups.map(headerValue).join(','),
+    [HEADER_ROLES]: identity.roles.map(headerValue).join(','),
+  }
+  if (identity.email !== undefined) headers[HEADER_EMAIL] = headerValue(identity.email)
+  if (identity.name !== undefined) headers[HEADER_NAME] = headerValue(identity.name)
+  return headers
+}

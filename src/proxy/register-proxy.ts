@@ -1,0 +1,75 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { ClientOptions } from 'ws'
+import httpProxy from '@fastify/http-proxy'
+import type { GatewayConfig } from '../config/types.js'
+import { GatehouseError } from '../errors.js'
+import { sendError } from '../server/respond.js'
+import { upstreamRequestHeaders, upstreamResponseHeaders, upstreamWebSocketHeaders, type ForwardContext } from './forward-headers.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the pipeline once a request is allowed; what the proxy forwards. */
+    forward: (ForwardContext & { upstream: string }) | null
+  }
+}
+
+export interface ProxyDeps {
+  config: GatewayConfig
+  gatewayCookies: readonly string[]
+  /** Identifies and authorizes. True: forward. False: it has answered already (denied), do nothing more. */
+  guard: (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>
+}
+
+/**
+ * Forwards allowed requests with @fastify/http-proxy (HTTP and WebSocket).
+ * The upstream and the headers come from request.forward, set by the guard;
+ * a request without it is never forwarded.
+ */
+export async function registerProxy (app: FastifyInstance, deps: ProxyDeps): Promise<void> {
+  const { config, gatewayCookies, guard } = deps
+  app.decorateRequest('forward', null)
+
+  const ctxOf = (request: FastifyRequest): ForwardContext & { upstream: string } => {
+    if (request.forward === null) throw new GatehouseError('GH_INTERNAL', 'proxying a request the guard did not allow')
+    return request.forward
+  }
+
+  await app.register(httpProxy, {
+    upstream: '',
+    prefix: '/',
+    websocket: true,
+    preHandler (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) {
+      guard(request, reply).then(allowed => { if (allowed) done() }, done)
+    },
+    undici: {
+      connections: 128,
+      pipelining: 1,
+      keepAliveTimeout: 4000,
+      headersTimeout: config.upstream.timeoutMs,
+      bodyTimeout: config.upstream.timeoutMs,
+      connect: { timeout: config.upstream.connectTimeoutMs },
+    },
+    replyOptions: {
+      getUpstream: (request: unknown) => ctxOf(request as FastifyRequest).upstream,
+      rewriteRequestHeaders: (request: unknown) => upstreamRequestHeaders((request as FastifyRequest).headers, ctxOf(request as FastifyRequest), gatewayCookies) as IncomingHttpHeaders,
+      rewriteHeaders: (headers: IncomingHttpHeaders) => upstreamResponseHeaders(headers, gatewayCookies),
+      onError: (anyReply, { error }: { error: Error & { statusCode?: number } }) => {
+        const reply = anyReply as FastifyReply
+        const timeout = error.statusCode === 504
+        const err = new GatehouseError(timeout ? 'GH_UPSTREAM_TIMEOUT' : 'GH_UPSTREAM_UNAVAILABLE', causeOf(error), { cause: error })
+        reply.request.log.warn({ err: { code: err.code, detail: err.detail } }, 'upstream request failed')
+        sendError(reply.request, reply, err)
+      },
+    },
+    // Not in the plugin's types, but read by it: the ws client's handshake headers.
+    wsClientOptions: {
+      rewriteRequestHeaders: (_headers: unknown, request: unknown) => upstreamWebSocketHeaders((request as FastifyRequest).headers, ctxOf(request as FastifyRequest), gatewayCookies),
+    } as ClientOptions,
+  })
+}
+
+function causeOf (error: Error): string {
+  const cause = (error as { cause?: { code?: string, message?: string } }).cause
+  return cause?.code ?? cause?.message ?? error.message
+}

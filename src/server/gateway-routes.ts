@@ -1,0 +1,109 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { GatehouseError } from '../errors.js'
+import type { OidcProvider } from '../signin/oidc-provider.js'
+import { safeReturnPath } from '../signin/return-to.js'
+import { CALLBACK_PATH, SIGNED_OUT_PATH, type SigninFlow } from '../signin/signin-flow.js'
+import type { SigningKey } from '../sign/keys.js'
+import type { SessionStore } from '../session/store.js'
+import { identityFromSession } from '../identify/from-session.js'
+import { escapeHtml, renderPage } from './html.js'
+import { sendError, setPageHeaders } from './respond.js'
+
+export const GATEHOUSE_PREFIX = '/.gatehouse'
+const READY_PING_TIMEOUT_MS = 1000
+
+export interface GatewayRoutesDeps {
+  publicUrl: string
+  signin: SigninFlow
+  oidc: OidcProvider
+  store: SessionStore
+  signingKey: SigningKey
+}
+
+/** The gateway's own endpoints under /.gatehouse/. Nothing under this prefix is ever proxied. */
+export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutesDeps): void {
+  const { publicUrl, signin, oidc, store, signingKey } = deps
+
+  // Browser forms post url-encoded bodies; the gateway's own forms carry nothing it reads.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => { done(null, body) })
+
+  app.get(`${GATEHOUSE_PREFIX}/healthz`, async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+    return { status: 'ok' }
+  })
+
+  app.get(`${GATEHOUSE_PREFIX}/readyz`, async (_request, reply) => {
+    const redis = await withTimeout(store.ping(), READY_PING_TIMEOUT_MS).then(() => true, () => false)
+    const checks = { session_store: redis ? 'ok' : 'unavailable', idp_metadata: oidc.isReady ? 'ok' : 'not_loaded' }
+    const ready = redis && oidc.isReady
+    reply.header('cache-control', 'no-store').code(ready ? 200 : 503)
+    return { status: ready ? 'ready' : 'not_ready', checks }
+  })
+
+  app.get(`${GATEHOUSE_PREFIX}/jwks.json`, async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=300')
+    return { keys: [signingKey.publicJwk] }
+  })
+
+  app.get(`${GATEHOUSE_PREFIX}/login`, async (request, reply) => {
+    const query = request.query as Record<string, unknown>
+    return await signin.redirectToIdp(request, reply, safeReturnPath(query.return, publicUrl))
+  })
+
+  app.get(CALLBACK_PATH, async (request, reply) => await signin.callback(request, reply))
+
+  app.get(`${GATEHOUSE_PREFIX}/logout`, async (request, reply) => {
+    setPageHeaders(reply, signin.idpOrigins())
+    const who = identityFromSession(request)
+    const body = `<h1>Sign out?</h1>
+<p>${who === undefined ? 'You are not signed in to this gateway.' : `You are signed in as <strong>${escapeHtml(who.email ?? who.name ?? who.id)}</strong>.`}</p>
+<form method="post" action="${GATEHOUSE_PREFIX}/logout">
+<div class="actions"><button type="submit">Sign out</button><a class="button secondary" href="/">Cancel</a></div>
+</form>`
+    return reply.type('text/html; charset=utf-8').send(renderPage({ title: 'Sign out', body }))
+  })
+
+  app.post(`${GATEHOUSE_PREFIX}/logout`, async (request, reply) => {
+    assertSameOrigin(request, publicUrl)
+    const next = await signin.logout(request, reply)
+    reply.header('cache-control', 'no-store')
+    return reply.redirect(next, 303)
+  })
+
+  app.get(SIGNED_OUT_PATH, async (_request, reply) => {
+    setPageHeaders(reply)
+    const body = `<h1>You are signed out</h1>
+<p>Your session on this gateway has ended.</p>
+<div class="actions"><a class="button" href="${GATEHOUSE_PREFIX}/login">Sign in again</a></div>`
+    return reply.type('text/html; charset=utf-8').send(renderPage({ title: 'Signed out', body }))
+  })
+
+  // The prefix is reserved: unknown gateway paths are 404 here, never proxied.
+  app.all(`${GATEHOUSE_PREFIX}/*`, async (request, reply) => sendError(request, reply, new GatehouseError('GH_NOT_FOUND', request.url)))
+  app.all(GATEHOUSE_PREFIX, async (request, reply) => sendError(request, reply, new GatehouseError('GH_NOT_FOUND', request.url)))
+}
+
+/**
+ * State-changing gateway endpoints refuse cross-site requests: browsers send
+ * Sec-Fetch-Site and Origin on POST, and either one naming another site is refused.
+ */
+function assertSameOrigin (request: FastifyRequest, publicUrl: string): void {
+  const site = request.headers['sec-fetch-site']
+  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') {
+    throw new GatehouseError('GH_CROSS_SITE', `sec-fetch-site: ${site}`)
+  }
+  const origin = request.headers.origin
+  if (typeof origin === 'string' && origin !== new URL(publicUrl).origin) {
+    throw new GatehouseError('GH_CROSS_SITE', `origin: ${origin}`)
+  }
+}
+
+async function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error('timeout')), ms) })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import fastifyCookie from '@fastify/cookie'
+import fastifySession from '@fastify/session'
+import type { GatewayConfig } from '../config/types.js'
+import { GatehouseError, SigninError } from '../errors.js'
+import { requireAuthenticated } from '../authorize/decision.js'
+import { identityFromSession } from '../identify/from-session.js'
+import { createAuditLog } from '../log/audit.js'
+import type { Logger } from '../log/logger.js'
+import { registerProxy } from '../proxy/register-proxy.js'
+import { toFastifySessionStore } from '../session/fastify-store.js'
+import type { SessionStore } from '../session/store.js'
+import '../session/session-data.js'
+import { AssertionSigner } from '../sign/assertion.js'
+import type { SigningKey } from '../sign/keys.js'
+import { gatewayCookies, type GatewayCookies } from '../signin/cookies.js'
+import { OidcProvider } from '../signin/oidc-provider.js'
+import { safeReturnPath } from '../signin/return-to.js'
+import { SigninFlow } from '../signin/signin-flow.js'
+import { escapeHtml } from './html.js'
+import { GATEHOUSE_PREFIX, registerGatewayRoutes } from './gateway-routes.js'
+import { isNavigation, sendError } from './respond.js'
+
+export interface GatewayOptions {
+  config: GatewayConfig
+  log: Logger
+  store: SessionStore
+  signingKey: SigningKey
+}
+
+export interface Gateway {
+  app: FastifyInstance
+  oidc: OidcProvider
+  store: SessionStore
+  cookies: GatewayCookies
+  /** Starts discovery and listens; resolves with the bound address. */
+  listen (): Promise<{ host: string, port: number }>
+  close (): Promise<void>
+}
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
+const GATEWAY_BODY_LIMIT = 64 * 1024
+
+/**
+ * Assembles the gateway: session loading (identify), the per-request guard
+ * (authorize, sign), the proxy, and the gateway's own endpoints.
+ */
+export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
+  const { config, log, store, signingKey } = opts
+  const cookies = gatewayCookies(config)
+  const audit = createAuditLog(log)
+  const oidc = new OidcProvider(config.oidc, log)
+  const signin = new SigninFlow({ config, oidc, store, cookies, audit })
+  const signer = new AssertionSigner(signingKey, config.publicUrl, config.signing.assertionTtlMs)
+
+  const app: FastifyInstance = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id']
+      return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID()
+    },
+    logController: new LogController({ requestIdLogLabel: 'reqId' }),
+    bodyLimit: GATEWAY_BODY_LIMIT,
+    trustProxy: false,
+    return503OnClosing: true,
+    routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 500 },
+  })
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    // Behind a TLS-terminating load balancer the socket is plain http, but the
+    // browser speaks https to the public URL: the cookie plugins must see that.
+    if (config.secureCookies) Object.defineProperty(request, 'protocol', { value: 'https' })
+  })
+
+  await app.register(fastifyCookie)
+  await app.register(fastifySession, {
+    secret: config.session.secret,
+    cookieName: cookies.session,
+    cookie: { ...cookies.attributes, maxAge: config.session.ttlMs },
+    saveUninitialized: false,
+    rolling: false,
+    store: toFastifySessionStore(store, config.session.ttlMs),
+  })
+
+  app.setErrorHandler((error: FastifyError, request, reply) => handleError(error, request, reply))
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, new GatehouseError('GH_NOT_FOUND', request.url)))
+
+  registerGatewayRoutes(app, { publicUrl: config.publicUrl, signin, oidc, store, signingKey })
+
+  const upstream = config.upstream.url
+  await registerProxy(app, {
+    config,
+    gatewayCookies: cookies.all,
+    guard: async (request, reply) => {
+      const identity = identityFromSession(request)
+      const decision = requireAuthenticated(identity)
+      if (!decision.allow) {
+        if (decision.kind === 'unauthenticated') {
+          await challenge(request, reply, signin, config.publicUrl)
+        } else {
+          audit('access.denied', { user: identity?.id, ip: request.ip, reqId: request.id, reason: decision.reason })
+          sendError(request, reply, new GatehouseError('GH_FORBIDDEN', decision.reason), { json: { reason: decision.reason } })
+        }
+        return false
+      }
+      request.forward = {
+        identity: decision.identity,
+        assertion: decision.identity === undefined ? undefined : await signer.sign(decision.identity, upstream),
+        clientIp: request.ip,
+        publicUrl: config.publicUrl,
+        requestId: String(request.id),
+        upstream,
+      }
+      return true
+    },
+  })
+
+  return {
+    app,
+    oidc,
+    store,
+    cookies,
+    async listen () {
+      oidc.start()
+      await app.listen({ host: config.listen.host, port: config.listen.port })
+      const address = app.server.address()
+      if (address === null || typeof address === 'string') throw new GatehouseError('GH_INTERNAL', 'server has no TCP address')
+      return { host: address.address, port: address.port }
+    },
+    async close () {
+      oidc.stop()
+      await app.close()
+      await store.close()
+    },
+  }
+
+  function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    if (error instanceof SigninError) {
+      request.log.warn({ err: { code: error.code, detail: error.detail } }, 'sign-in failed')
+      const retry = `${GATEHOUSE_PREFIX}/login?return=${encodeURIComponent(error.returnTo)}`
+      return sendError(request, reply, error, {
+        hint: error.code === 'GH_SIGNIN_IDP_ERROR' ? `The identity provider answered "${error.detail ?? 'error'}"${error.idpDescription === undefined ? '' : `: ${error.idpDescription}`}.` : undefined,
+        actionsHtml: `<a class="button" href="${escapeHtml(retry)}">Try again</a>`,
+        json: { login_url: `${config.publicUrl}${retry}`, ...(error.code === 'GH_SIGNIN_IDP_ERROR' ? { idp_error: error.detail } : {}) },
+      })
+    }
+    if (error instanceof GatehouseError) {
+      const level = error.statusCode >= 500 ? 'error' : 'warn'
+      request.log[level]({ err: { code: error.code, detail: error.detail } }, 'request refused')
+      return sendError(request, reply, error)
+    }
+    const status = error.statusCode
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      request.log.info({ err: { code: error.code, message: error.message } }, 'bad request')
+      return sendError(request, reply, new GatehouseError('GH_BAD_REQUEST', error.message), { status })
+    }
+    request.log.error({ err: error }, 'unexpected error')
+    return sendError(request, reply, new GatehouseError('GH_INTERNAL', error.message))
+  }
+}
+
+/** Not signed in: a browser navigation goes to the IdP; anything else gets 401 JSON with the sign-in URL. */
+async function challenge (request: FastifyRequest, reply: FastifyReply, signin: SigninFlow, publicUrl: string): Promise<void> {
+  const returnTo = safeReturnPath(request.url, publicUrl)
+  if (isNavigation(request) && (request.method === 'GET' || request.method === 'HEAD')) {
+    await signin.redirectToIdp(request, reply, returnTo)
+    return
+  }
+  const loginUrl = `${publicUrl}${GATEHOUSE_PREFIX}/login?return=${encodeURIComponent(returnTo)}`
+  sendError(request, reply, new GatehouseError('GH_UNAUTHENTICATED'), {
+    headers: { 'www-authenticate': `Session realm="gatehouse", login_url="${loginUrl}"` },
+    json: { login_url: loginUrl },
+  })
+}

@@ -1,0 +1,68 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { GatehouseError } from '../errors.js'
+import { escapeHtml, pageCsp, renderPage } from './html.js'
+
+/**
+ * True when the request is a person's browser navigating, the only case in
+ * which the gateway answers with HTML or a redirect. XHR, fetch() without
+ * navigation and clients asking for JSON get JSON errors.
+ */
+export function isNavigation (request: FastifyRequest): boolean {
+  const mode = request.headers['sec-fetch-mode']
+  if (typeof mode === 'string') return mode === 'navigate'
+  if (request.headers['x-requested-with'] !== undefined) return false
+  const accept = request.headers.accept
+  return typeof accept === 'string' && accept.includes('text/html')
+}
+
+/** Headers on every response the gateway writes itself (never on proxied ones). */
+export function setPageHeaders (reply: FastifyReply, formTargets: readonly string[] = []): void {
+  reply.header('cache-control', 'no-store')
+  reply.header('x-content-type-options', 'nosniff')
+  reply.header('referrer-policy', 'no-referrer')
+  reply.header('x-frame-options', 'DENY')
+  reply.header('content-security-policy', pageCsp(formTargets))
+}
+
+export interface ErrorPageExtras {
+  /** Extra trusted HTML under the message (links, buttons). */
+  actionsHtml?: string
+  /** Extra sentence, already plain text. */
+  hint?: string
+  /** Extra JSON fields for API clients. */
+  json?: Record<string, unknown>
+  headers?: Record<string, string>
+  /** Overrides the error's status (e.g. 413 from the framework). */
+  status?: number
+}
+
+/** Answers with an error as an HTML page (navigation) or JSON with a stable code (everything else). */
+export function sendError (request: FastifyRequest, reply: FastifyReply, err: GatehouseError, extras: ErrorPageExtras = {}): FastifyReply {
+  reply.code(extras.status ?? err.statusCode)
+  for (const [k, v] of Object.entries(extras.headers ?? {})) reply.header(k, v)
+  setPageHeaders(reply)
+  if (isNavigation(request) && request.method !== 'HEAD') {
+    const body = `<h1>${escapeHtml(titleFor(extras.status ?? err.statusCode))}</h1>
+<p>${escapeHtml(err.publicMessage)}</p>
+${extras.hint === undefined ? '' : `<p>${escapeHtml(extras.hint)}</p>`}
+${extras.actionsHtml === undefined ? '' : `<div class="actions">${extras.actionsHtml}</div>`}
+<p class="muted">Error <code>${escapeHtml(err.code)}</code> · request <code>${escapeHtml(String(request.id))}</code></p>`
+    return reply.type('text/html; charset=utf-8').send(renderPage({ title: titleFor(extras.status ?? err.statusCode), body }))
+  }
+  return reply.type('application/json; charset=utf-8').send({
+    error: { code: err.code, message: err.publicMessage, ...(extras.hint === undefined ? {} : { hint: extras.hint }), request_id: request.id, ...extras.json },
+  })
+}
+
+function titleFor (status: number): string {
+  switch (status) {
+    case 400: return 'Bad request'
+    case 401: return 'Sign-in required'
+    case 403: return 'Access denied'
+    case 404: return 'Not found'
+    case 502: return 'Application unavailable'
+    case 503: return 'Temporarily unavailable'
+    case 504: return 'Application timed out'
+    default: return status < 500 ? 'Bad request' : 'Something went wrong'
+  }
+}

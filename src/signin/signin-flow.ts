@@ -1,0 +1,161 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import * as client from 'openid-client'
+import type { GatewayConfig } from '../config/types.js'
+import { SigninError, type GatehouseError } from '../errors.js'
+import { identityFromClaims } from '../identify/identity.js'
+import type { AuditLog } from '../log/audit.js'
+import type { SessionStore } from '../session/store.js'
+import type { GatewayCookies } from './cookies.js'
+import type { OidcProvider } from './oidc-provider.js'
+import { SIGNIN_TTL_MS, SigninStateCodec } from './signin-state.js'
+
+export const CALLBACK_PATH = '/.gatehouse/callback'
+export const SIGNED_OUT_PATH = '/.gatehouse/signed-out'
+
+export interface SigninFlowDeps {
+  config: GatewayConfig
+  oidc: OidcProvider
+  store: SessionStore
+  cookies: GatewayCookies
+  audit: AuditLog
+}
+
+/** The OIDC authorization code flow with PKCE: redirect out, callback in, sign-out. */
+export class SigninFlow {
+  readonly #deps: SigninFlowDeps
+  readonly #codec: SigninStateCodec
+  readonly #redirectUri: string
+
+  constructor (deps: SigninFlowDeps) {
+    this.#deps = deps
+    this.#codec = new SigninStateCodec(deps.config.session.secret)
+    this.#redirectUri = `${deps.config.publicUrl}${CALLBACK_PATH}`
+  }
+
+  /** Sends the browser to the IdP; it comes back to `returnTo` (a same-origin path, already checked). */
+  async redirectToIdp (request: FastifyRequest, reply: FastifyReply, returnTo: string): Promise<FastifyReply> {
+    const configuration = this.#deps.oidc.configuration()
+    const { cookies } = this.#deps
+    const existing = request.cookies[cookies.signin]
+    const binding = SigninStateCodec.isBinding(existing) ? existing : SigninStateCodec.newBinding()
+    const { state, pending } = await this.#codec.create(binding, returnTo)
+    const url = client.buildAuthorizationUrl(configuration, {
+      redirect_uri: this.#redirectUri,
+      scope: this.#deps.config.oidc.scopes.join(' '),
+      response_type: 'code',
+      state,
+      nonce: pending.nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(pending.codeVerifier),
+      code_challenge_method: 'S256',
+    })
+    // One cookie shared by all tabs; each tab's state is self-contained.
+    reply.setCookie(cookies.signin, binding, { ...cookies.attributes, maxAge: SIGNIN_TTL_MS / 1000 })
+    reply.header('cache-control', 'no-store')
+    return reply.redirect(url.href, 302)
+  }
+
+  /** Handles /.gatehouse/callback: validates state and tokens, creates a fresh session, lands on the first URL asked for. */
+  async callback (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const { config, store, audit, cookies } = this.#deps
+    const currentUrl = new URL(`${config.publicUrl}${request.url}`)
+    const params = currentUrl.searchParams
+    const state = params.get('state')
+    const fail = (reason: string): void => { audit('signin.failure', { ip: request.ip, reqId: request.id, reason }) }
+
+    if (params.has('error')) {
+      // The IdP refused (user cancelled, consent required, not assigned to the app...).
+      let returnTo = '/'
+      if (state !== null) {
+        try {
+          returnTo = (await this.#codec.open(state, request.cookies[cookies.signin])).returnTo
+        } catch { /* keep "/" */ }
+      }
+      const idpError = params.get('error') ?? 'unknown'
+      fail(`idp: ${idpError}`)
+      throw new SigninError('GH_SIGNIN_IDP_ERROR', idpError, params.get('error_description') ?? undefined, returnTo)
+    }
+    if (state === null || !params.has('code')) {
+      fail('callback without code or state')
+      throw new SigninError('GH_SIGNIN_STATE_INVALID', 'callback without code or state', undefined, '/')
+    }
+
+    let pending
+    try {
+      pending = await this.#codec.open(state, request.cookies[cookies.signin])
+    } catch (err) {
+      fail((err as GatehouseError).detail ?? 'bad state')
+      throw new SigninError('GH_SIGNIN_STATE_INVALID', (err as GatehouseError).detail, undefined, '/', err)
+    }
+    if (!await store.claimOnce(`signin:${pending.id}`, pending.expiresAt - Date.now())) {
+      fail('callback replayed')
+      throw new SigninError('GH_SIGNIN_STATE_REPLAYED', 'callback replayed', undefined, pending.returnTo)
+    }
+
+    const configuration = this.#deps.oidc.configuration()
+    let tokens
+    try {
+      tokens = await client.authorizationCodeGrant(configuration, currentUrl, {
+        pkceCodeVerifier: pending.codeVerifier,
+        expectedState: state,
+        expectedNonce: pending.nonce,
+        idTokenExpected: true,
+      })
+    } catch (err) {
+      const detail = describeOidcError(err)
+      fail(detail)
+      throw new SigninError('GH_SIGNIN_FAILED', detail, undefined, pending.returnTo, err)
+    }
+    const claims = tokens.claims()
+    if (claims === undefined) {
+      fail('no ID token')
+      throw new SigninError('GH_SIGNIN_FAILED', 'token response without ID token', undefined, pending.returnTo)
+    }
+    const identity = identityFromClaims(claims, config.oidc)
+
+    // A new session id at every sign-in: no fixation.
+    await request.session.regenerate()
+    request.session.identity = identity
+    request.session.createdAt = Date.now()
+    request.session.tokens = {
+      idToken: tokens.id_token,
+      accessToken: tokens.access_token,
+      refreshToken: tokens.refresh_token,
+      expiresAt: typeof tokens.expires_in === 'number' ? Date.now() + tokens.expires_in * 1000 : undefined,
+    }
+    audit('signin.success', { user: identity.id, email: identity.email, ip: request.ip, reqId: request.id })
+    reply.header('cache-control', 'no-store')
+    return reply.redirect(`${config.publicUrl}${pending.returnTo}`, 303)
+  }
+
+  /** Ends the gateway session and, when the IdP supports it, the IdP session. Returns where to send the browser. */
+  async logout (request: FastifyRequest, reply: FastifyReply): Promise<string> {
+    const { config, audit, cookies } = this.#deps
+    const session = request.session
+    const identity = session?.identity
+    const idToken = session?.tokens?.idToken
+    if (session?.identity !== undefined) await session.destroy()
+    reply.clearCookie(cookies.session, { path: '/' })
+    audit('signout', { user: identity?.id, ip: request.ip, reqId: request.id })
+    const signedOut = `${config.publicUrl}${SIGNED_OUT_PATH}`
+    if (!this.#deps.oidc.isReady) return signedOut
+    const configuration = this.#deps.oidc.configuration()
+    if (configuration.serverMetadata().end_session_endpoint === undefined) return signedOut
+    const params: Record<string, string> = { post_logout_redirect_uri: signedOut, client_id: config.oidc.clientId }
+    if (idToken !== undefined) params.id_token_hint = idToken
+    return client.buildEndSessionUrl(configuration, params).href
+  }
+
+  /** The IdP's origin, for the sign-out form's CSP (the POST redirects there). */
+  idpOrigins (): string[] {
+    if (!this.#deps.oidc.isReady) return []
+    const endSession = this.#deps.oidc.configuration().serverMetadata().end_session_endpoint
+    return endSession === undefined ? [] : [new URL(endSession).origin]
+  }
+}
+
+function describeOidcError (err: unknown): string {
+  if (err instanceof client.ResponseBodyError) return `token endpoint: ${err.error}${err.error_description === undefined ? '' : ` (${err.error_description})`}`
+  if (err instanceof client.AuthorizationResponseError) return `authorization response: ${err.error}`
+  const e = err as { code?: string, message?: string }
+  return `${e.code ?? 'error'}: ${e.message ?? String(err)}`
+}

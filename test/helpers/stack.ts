@@ -1,0 +1,132 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import { loadConfig } from '../../src/config/load.js'
+import { startLegacyApp, type LegacyApp } from '../../src/demo/legacy-app.js'
+import { DEMO_USERS, startDevIdp, type DevIdp, type DevUser } from '../../src/devidp/provider.js'
+import { createLogger } from '../../src/log/logger.js'
+import type { Gateway } from '../../src/server/gateway.js'
+import { startGateway } from '../../src/server/start.js'
+import { Browser, signInThroughIdp, type Page } from './browserless.js'
+import { LogCapture } from './log-capture.js'
+import { freePort } from './ports.js'
+
+export const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+export interface StackOptions {
+  /** 'shared' (default): the machine's Redis with a key prefix of this test's own; a URL; or 'memory'. */
+  redis?: 'shared' | 'memory' | string
+  /** Extra GATEHOUSE_* settings. */
+  env?: Record<string, string>
+  users?: DevUser[]
+  /** Start the upstream app (default true). */
+  upstream?: boolean
+}
+
+export interface Stack {
+  url: string
+  idp: DevIdp
+  app: LegacyApp
+  gateway: Gateway
+  logs: LogCapture
+  keyPrefix: string
+  /** Direct Redis connection on the same server, for assertions (undefined with memory sessions). */
+  redis: Redis | undefined
+  clientId: string
+  /** A fresh cookie jar signed in as `user` (password `<user>-pass` for demo users); returns the landing page. */
+  signIn (user: string, path?: string, browser?: Browser): Promise<{ browser: Browser, page: Page }>
+  sessionCookie (browser: Browser): string | undefined
+  close (): Promise<void>
+}
+
+interface Teardown { teardown (fn: () => unknown): void }
+
+/**
+ * Starts a real OpenID Provider, a real upstream app and the gateway, all on
+ * loopback with free ports; everything is stopped by t.teardown.
+ */
+export async function startStack (t: Teardown, opts: StackOptions = {}): Promise<Stack> {
+  const users = opts.users ?? DEMO_USERS
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const clientId = 'gatehouse-test'
+  const clientSecret = randomBytes(16).toString('hex')
+  const idp = await startDevIdp({
+    host: 'localhost',
+    users,
+    clients: [{
+      client_id: clientId,
+      client_secret: clientSecret,
+      redirect_uris: [`${url}/.gatehouse/callback`],
+      post_logout_redirect_uris: [`${url}/.gatehouse/signed-out`],
+    }],
+  })
+  const app = await startLegacyApp({ gatewayUrl: url })
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'))
+  const keyFile = join(dir, 'signing.pem')
+  writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }))
+
+  const keyPrefix = `gatehouse-test-${randomBytes(6).toString('hex')}:`
+  const redisMode = opts.redis ?? 'shared'
+  const redisUrl = redisMode === 'memory' ? undefined : redisMode === 'shared' ? SHARED_REDIS_URL : redisMode
+  const env: Record<string, string> = {
+    GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
+    GATEHOUSE_PUBLIC_URL: url,
+    GATEHOUSE_OIDC_ISSUER: idp.issuer,
+    GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'true',
+    GATEHOUSE_OIDC_CLIENT_ID: clientId,
+    GATEHOUSE_OIDC_CLIENT_SECRET: clientSecret,
+    GATEHOUSE_SESSION_SECRET: randomBytes(32).toString('hex'),
+    GATEHOUSE_SIGNING_KEY_FILE: keyFile,
+    GATEHOUSE_UPSTREAM_URL: app.url,
+    GATEHOUSE_REDIS_KEY_PREFIX: keyPrefix,
+    GATEHOUSE_LOG_LEVEL: 'info',
+    ...(redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: redisUrl }),
+    ...opts.env,
+  }
+  const logs = new LogCapture()
+  const log = createLogger({ level: 'debug', destination: logs })
+  const { gateway } = await startGateway({ loaded: loadConfig({ env }), log })
+  await gateway.oidc.whenReady()
+  const redis = redisUrl === undefined ? undefined : new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 })
+  if (opts.upstream === false) await app.close()
+
+  const stack: Stack = {
+    url,
+    idp,
+    app,
+    gateway,
+    logs,
+    keyPrefix,
+    redis,
+    clientId,
+    async signIn (user, path = '/', browser = new Browser()) {
+      const u = users.find(x => x.id === user)
+      const page = await signInThroughIdp(browser, `${url}${path}`, user, u?.password ?? `${user}-pass`)
+      return { browser, page }
+    },
+    sessionCookie (browser) {
+      return browser.cookies(url).get(gateway.cookies.session)
+    },
+    async close () {
+      await gateway.close()
+      await Promise.allSettled([app.close(), idp.close()])
+      if (redis !== undefined) {
+        const keys = await redis.keys(`${keyPrefix}*`)
+        if (keys.length > 0) await redis.del(...keys)
+        redis.disconnect()
+      }
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  t.teardown(() => stack.close())
+  return stack
+}
+
+/** The session id inside a signed @fastify/session cookie value (`s:<id>.<sig>`, URL-encoded). */
+export function sessionIdOf (cookieValue: string): string {
+  const decoded = decodeURIComponent(cookieValue)
+  return decoded.slice(decoded.startsWith('s:') ? 2 : 0, decoded.lastIndexOf('.'))
+}

@@ -1,0 +1,20 @@
+import t from 'tap'
+import { createLogger } from '../../src/log/logger.js'
+import { redactUrl } from '../../src/log/redaction.js'
+import { LogCapture } from '../helpers/log-capture.js'
+
+t.test('sensitive query parameters are redacted from logged URLs', async t => {
+  t.equal(redactUrl('/.gatehouse/callback?code=abc&state=def&iss=x'), '/.gatehouse/callback?code=[Redacted]&state=[Redacted]&iss=x')
+  t.equal(redactUrl('/p?Code=1&ID_TOKEN_HINT=2&x=3'), '/p?Code=[Redacted]&ID_TOKEN_HINT=[Redacted]&x=3')
+  t.equal(redactUrl('/p?c%6Fde=1'), '/p?c%6Fde=[Redacted]', 'encoded names are decoded first')
+  t.equal(redactUrl('/plain'), '/plain')
+})
+
+t.test('the logger redacts secrets wherever they appear in a log object', async t => {
+  const out = new LogCapture()
+  const log = createLogger({ level: 'info', destination: out })
+  log.info({ authorization: 'Bearer abc', cookie: 'gatehouse=s', tokens: { access_token: 'at' }, nested: { refresh_token: 'rt', id_token: 'it', client_secret: 'cs' }, deep: { a: { code: 'c' } }, req: { headers: { authorization: 'x', cookie: 'y' } }, safe: 'visible' }, 'x')
+  const line = out.text
+  for (const secret of ['Bearer abc', 'gatehouse=s', '"at"', '"rt"', '"it"', '"cs"', '"c"']) t.notOk(line.includes(secret), secret)
+  t.match(line, /"safe":"visible"/)
+})
