@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# Gatehouse container image: multi-stage, production dependencies only at run
+# time, non-root, works with a read-only root filesystem.
+ARG NODE_VERSION=24
+
+# --- build: all dependencies, compile TypeScript -----------------------------
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build
+
+# --- dev: the development IdP and the sample app (docker-compose only) -------
+FROM build AS dev
+USER node
+ENTRYPOINT ["node"]
+
+# --- prod-deps: production dependencies only ---------------------------------
+FROM build AS prod-deps
+RUN npm prune --omit=dev --no-audit --no-fund
+
+# --- runtime -----------------------------------------------------------------
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+# Mount point for keys written by `gatehouse keygen` (a named volume inherits this owner).
+RUN mkdir -p /keys && chown node:node /keys
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["node", "dist/healthcheck.js"]
+ENTRYPOINT ["node", "dist/cli.js"]
+CMD ["serve"]
