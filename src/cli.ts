@@ -1,17 +1,28 @@
 #!/usr/bin/env node
+import { existsSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { loadConfig } from './config/load.js'
 import { CONFIG_FILE_ENV } from './config/env.js'
+import { loadConfig } from './config/load.js'
 import { ConfigError, type Problem } from './errors.js'
+import { identityFromClaims } from './identify/identity.js'
+import { parseAddress } from './net/address.js'
+import { explain, formatExplanation } from './policy/explain.js'
+import { defaultPolicy, loadPolicy, type Policy, type PolicySettings } from './policy/load-policy.js'
 import { startGateway } from './server/start.js'
 import { generateSigningKey, SIGNING_ALGORITHMS, type SigningAlgorithm } from './sign/keys.js'
-import { existsSync, writeFileSync } from 'node:fs'
 
 const USAGE = `Usage:
-  gatehouse serve [--config FILE]   start the gateway
-  gatehouse check [--config FILE]   validate the configuration and exit
+  gatehouse serve [--config FILE]              start the gateway
+  gatehouse check [--config FILE] [--policies PATH]
+                                               validate the configuration and the policies, and exit
+  gatehouse explain [--config FILE | --policies PATH] [--method M] [--ip ADDR]
+                    [--user ID] [--email E] [--groups G1,G2] [--roles R1,R2]
+                    [--amr mfa,pwd] [--claim NAME=VALUE]... [--json] URL
+                                               would this request pass, and why
+                                               (--ip defaults to 127.0.0.1; any user option
+                                               means signed in; exit 0 allow, 3 otherwise)
   gatehouse keygen --out FILE [--alg ES256] [--if-missing]
-                                    write a new private signing key (PEM)
+                                               write a new private signing key (PEM)
 
 The config file may also be named by ${CONFIG_FILE_ENV}; every key can be set
 from the environment as GATEHOUSE_<SECTION>_<KEY> (see README).`
@@ -24,6 +35,8 @@ function isAlgorithm (alg: string): alg is SigningAlgorithm {
   return (SIGNING_ALGORITHMS as readonly string[]).includes(alg)
 }
 
+const list = (text: string | undefined): string[] => (text ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
+
 async function main (argv: string[]): Promise<number> {
   let parsed
   try {
@@ -31,10 +44,20 @@ async function main (argv: string[]): Promise<number> {
       args: argv,
       options: {
         config: { type: 'string', short: 'c' },
+        policies: { type: 'string', short: 'p' },
         help: { type: 'boolean', short: 'h' },
         out: { type: 'string' },
         alg: { type: 'string' },
         'if-missing': { type: 'boolean' },
+        method: { type: 'string', short: 'X' },
+        ip: { type: 'string' },
+        user: { type: 'string' },
+        email: { type: 'string' },
+        groups: { type: 'string' },
+        roles: { type: 'string' },
+        amr: { type: 'string' },
+        claim: { type: 'string', multiple: true },
+        json: { type: 'boolean' },
       },
       allowPositionals: true,
       strict: true,
@@ -51,21 +74,88 @@ async function main (argv: string[]): Promise<number> {
   }
   const file = values.config ?? process.env[CONFIG_FILE_ENV]
 
+  /** The policy to check or explain: --policies alone, or the config's (with its default upstream). */
+  const policyFor = (): { policy: Policy, warnings: Problem[], source: string } => {
+    let settings: PolicySettings = { defaultUpstream: undefined }
+    let path = values.policies
+    const warnings: Problem[] = []
+    if (values.policies === undefined || file !== undefined) {
+      const loaded = loadConfig({ file, env: process.env, allowGeneratedKey: values.policies !== undefined })
+      warnings.push(...loaded.warnings)
+      const { upstream } = loaded.config
+      settings = { defaultUpstream: upstream.url === undefined ? undefined : { url: upstream.url, timeoutMs: upstream.timeoutMs } }
+      path ??= loaded.config.policies
+    }
+    if (path === undefined) return { policy: defaultPolicy(settings), warnings, source: '(built-in: every path for any signed-in user)' }
+    const result = loadPolicy(path, settings)
+    return { policy: result.policy, warnings: [...warnings, ...result.warnings], source: path }
+  }
+
   switch (command) {
     case 'check': {
       try {
-        const { warnings } = loadConfig({ file, env: process.env })
+        const { policy, warnings, source } = policyFor()
         printProblems(warnings)
-        process.stdout.write(`configuration OK${file === undefined ? ' (from the environment)' : `: ${file}`}\n`)
+        process.stdout.write(`configuration OK${file === undefined ? (values.policies === undefined ? ' (from the environment)' : '') : `: ${file}`}\n`)
+        process.stdout.write(`policy OK: ${source}: ${policy.routes.length} route(s), ${policy.upstreams.size} upstream(s), ${warnings.length} warning(s)\n`)
         return 0
       } catch (err) {
         if (err instanceof ConfigError) {
           printProblems(err.problems)
-          process.stderr.write(`${err.problems.filter(p => p.severity === 'error').length} error(s); the configuration is not valid\n`)
+          process.stderr.write(`${err.problems.filter(p => p.severity === 'error').length} error(s); not valid\n`)
           return 1
         }
         throw err
       }
+    }
+    case 'explain': {
+      const url = positionals[1]
+      if (url === undefined || positionals.length > 2) {
+        process.stderr.write(`gatehouse explain: give one URL or path\n${USAGE}\n`)
+        return 2
+      }
+      // Without --ip, the request comes from this machine.
+      const clientIp = parseAddress(values.ip ?? '127.0.0.1')
+      if (clientIp === undefined) {
+        process.stderr.write(`gatehouse explain: --ip ${values.ip ?? ''} is not an IP address\n`)
+        return 2
+      }
+      const claims: Record<string, unknown> = {}
+      for (const pair of values.claim ?? []) {
+        const eq = pair.indexOf('=')
+        if (eq <= 0) {
+          process.stderr.write(`gatehouse explain: --claim takes NAME=VALUE, got "${pair}"\n`)
+          return 2
+        }
+        const raw = pair.slice(eq + 1)
+        let value: unknown = raw
+        try { value = JSON.parse(raw) } catch { /* a plain string */ }
+        claims[pair.slice(0, eq)] = value
+      }
+      const signedIn = values.user !== undefined || values.email !== undefined || values.groups !== undefined || values.roles !== undefined || values.amr !== undefined || Object.keys(claims).length > 0
+      const identity = signedIn
+        ? identityFromClaims({ ...claims, iss: 'explain', sub: values.user ?? 'user', email: values.email, groups: list(values.groups), roles: list(values.roles), amr: list(values.amr) }, { groupsClaim: 'groups', rolesClaim: 'roles' })
+        : undefined
+      let policy: Policy
+      try {
+        const loaded = policyFor()
+        printProblems(loaded.warnings.filter(w => w.where !== 'redis.url'))
+        policy = loaded.policy
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          printProblems(err.problems)
+          return 1
+        }
+        throw err
+      }
+      const request = { method: values.method ?? 'GET', url, clientIp, identity }
+      const result = explain(policy, request)
+      if (values.json === true) {
+        process.stdout.write(`${JSON.stringify({ outcome: result.outcome, route: result.route?.name, route_at: result.route?.where, path: result.path, reason: result.decision?.reason, rule: result.decision?.rule, because: result.because })}\n`)
+      } else {
+        process.stdout.write(formatExplanation(result, request))
+      }
+      return result.outcome === 'allow' ? 0 : 3
     }
     case 'serve': {
       let started

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs'
-import { Ajv, type ErrorObject } from 'ajv'
+import { Ajv } from 'ajv'
 import { ConfigError, type Problem } from '../errors.js'
 import { parseDuration } from './duration.js'
+import { pointerPath, schemaProblems } from './schema-problems.js'
 import { envKeys, readEnv } from './env.js'
 import { CONFIG_SCHEMA } from './schema.js'
 import type { GatewayConfig } from './types.js'
+import { parseRange, type Cidr } from '../net/address.js'
 import { parseYaml, type YamlSource } from './yaml-source.js'
 
 export interface LoadConfigOptions {
@@ -24,7 +26,7 @@ export interface LoadedConfig {
 const MIN_SECRET_LENGTH = 32
 export const ENV_KEYS = envKeys(CONFIG_SCHEMA as never)
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictTuples: false })
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictTuples: false, verbose: true })
 ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' })
 const validate = ajv.compile(CONFIG_SCHEMA)
 
@@ -79,8 +81,8 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   // that the checks below still run on everything else: one report lists all.
   const invalid = new Set<string>()
   if (!validate(raw)) {
+    problems.push(...schemaProblems(validate.errors ?? [], where))
     for (const e of validate.errors ?? []) {
-      problems.push(schemaProblem(e, where))
       const path = pointerPath(e.instancePath)
       if (e.keyword === 'additionalProperties') path.push(String((e.params as { additionalProperty: string }).additionalProperty))
       invalid.add(path.join('.'))
@@ -141,9 +143,17 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     need(undefined, ['signing', 'key_file'], 'a PEM or JWK private key used to sign identity assertions')
   }
 
-  // upstream
+  // upstream: the default one; policies may name others.
   const upstream = r.upstream ?? {}
-  need(upstream.url, ['upstream', 'url'], 'the application Gatehouse forwards to')
+  if (r.policies === undefined) need(upstream.url, ['upstream', 'url'], 'the application Gatehouse forwards to, unless policies name upstreams')
+
+  // trusted proxies
+  const trustedProxies: Cidr[] = []
+  ;(r.trusted_proxies ?? []).forEach((text, i) => {
+    const parsed = parseRange(text)
+    if (typeof parsed === 'string') problems.push({ where: where(['trusted_proxies', i]), message: parsed, severity: 'error' })
+    else trustedProxies.push(parsed.range)
+  })
   if (upstream.url !== undefined) checkUrl(upstream.url, ['http:', 'https:'], where(['upstream', 'url']), problems)
 
   if (problems.some(p => p.severity === 'error')) throw new ConfigError([...problems, ...warnings.filter(w => !problems.includes(w))])
@@ -155,6 +165,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     publicUrl: (publicUrl as URL).origin,
     secureCookies: secure,
     policies: r.policies,
+    trustedProxies,
     oidc: {
       issuer: oidc.issuer as string,
       clientId: oidc.client_id as string,
@@ -182,7 +193,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
       assertionTtlMs: parseDuration(signing.assertion_ttl ?? '60s'),
     },
     upstream: {
-      url: new URL(upstream.url as string).href.replace(/\/$/, ''),
+      url: upstream.url === undefined ? undefined : new URL(upstream.url).href.replace(/\/$/, ''),
       timeoutMs: parseDuration(upstream.timeout ?? '30s'),
       connectTimeoutMs: parseDuration(upstream.connect_timeout ?? '5s'),
     },
@@ -200,6 +211,7 @@ interface RawConfig {
   listen?: string
   public_url?: string
   policies?: string
+  trusted_proxies?: string[]
   oidc?: { issuer?: string, client_id?: string, client_secret?: string, client_secret_file?: string, token_auth_method?: 'client_secret_basic' | 'client_secret_post', scopes?: string[], allow_insecure_http?: boolean, discovery_timeout?: string, groups_claim?: string, roles_claim?: string }
   session?: { secret?: string, secret_file?: string, cookie_name?: string, ttl?: string }
   redis?: { url?: string, key_prefix?: string, command_timeout?: string }
@@ -210,10 +222,6 @@ interface RawConfig {
 
 type Where = (path: ReadonlyArray<string | number>, key?: string) => string
 
-function pointerPath (pointer: string): string[] {
-  return pointer.split('/').slice(1).map(s => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-}
-
 function removeAt (root: Record<string, unknown>, path: readonly string[]): void {
   let node: unknown = root
   for (const part of path.slice(0, -1)) {
@@ -221,23 +229,6 @@ function removeAt (root: Record<string, unknown>, path: readonly string[]): void
     node = (node as Record<string, unknown>)[part]
   }
   if (node !== null && typeof node === 'object' && path.length > 0) delete (node as Record<string, unknown>)[path[path.length - 1] as string]
-}
-
-function schemaProblem (e: ErrorObject, where: Where): Problem {
-  const path = pointerPath(e.instancePath)
-  const name = path.join('.') || '(root)'
-  switch (e.keyword) {
-    case 'additionalProperties': {
-      const key = String((e.params as { additionalProperty: string }).additionalProperty)
-      return { where: where(path, key), message: `unknown key "${[...path, key].join('.')}"`, severity: 'error' }
-    }
-    case 'enum':
-      return { where: where(path), message: `${name} must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map(v => JSON.stringify(v)).join(', ')}`, severity: 'error' }
-    case 'pattern':
-      return { where: where(path), message: `${name} has the wrong form${/ms\|s\|m/.test(String(e.params.pattern)) ? ' (a duration such as 500ms, 30s, 5m, 12h)' : ` (must match ${String(e.params.pattern)})`}`, severity: 'error' }
-    default:
-      return { where: where(path), message: `${name} ${e.message ?? 'is invalid'}`, severity: 'error' }
-  }
 }
 
 function checkUrl (text: string, protocols: string[], where: string, problems: Problem[]): URL | undefined {

@@ -15,6 +15,7 @@ export const CONFIG_SCHEMA = {
     listen: { type: 'string', description: 'host:port to listen on', default: '0.0.0.0:8080' },
     public_url: { type: 'string', description: 'The URL people and the IdP use to reach the gateway' },
     policies: { type: 'string', description: 'Policy file or folder' },
+    trusted_proxies: { type: 'array', items: { type: 'string' }, description: 'CIDRs of proxies in front of the gateway whose X-Forwarded-For is believed' },
     oidc: {
       type: 'object',
       additionalProperties: false,

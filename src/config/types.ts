@@ -1,3 +1,5 @@
+import type { Cidr } from '../net/address.js'
+
 /** The validated, frozen gateway configuration. Built once at start-up by loadConfig(). */
 export interface GatewayConfig {
   readonly listen: { readonly host: string; readonly port: number }
@@ -6,6 +8,8 @@ export interface GatewayConfig {
   /** True when publicUrl is https: cookies get `Secure` and the `__Host-` prefix. */
   readonly secureCookies: boolean
   readonly policies: string | undefined
+  /** Proxies whose X-Forwarded-For is read; empty: the socket peer is the client. */
+  readonly trustedProxies: readonly Cidr[]
   readonly oidc: {
     readonly issuer: string
     readonly clientId: string
@@ -34,7 +38,8 @@ export interface GatewayConfig {
     readonly assertionTtlMs: number
   }
   readonly upstream: {
-    readonly url: string
+    /** The default upstream (`default` in policies); required without policy files. */
+    readonly url: string | undefined
     readonly timeoutMs: number
     readonly connectTimeoutMs: number
   }

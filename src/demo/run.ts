@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
 import { loadConfig } from '../config/load.js'
 import { DEMO_USERS, startDevIdp } from '../devidp/provider.js'
 import { startGateway } from '../server/start.js'
@@ -38,6 +39,7 @@ async function main (): Promise<void> {
       GATEHOUSE_OIDC_CLIENT_SECRET: clientSecret,
       GATEHOUSE_SESSION_SECRET: randomBytes(32).toString('base64url'),
       GATEHOUSE_UPSTREAM_URL: app.url,
+      GATEHOUSE_POLICIES: process.env.GATEHOUSE_POLICIES ?? fileURLToPath(new URL('../../policies/demo', import.meta.url)),
       GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_LOG_LEVEL ?? 'info',
       ...(redisUrl === undefined || redisUrl === '' ? {} : { GATEHOUSE_REDIS_URL: redisUrl }),
     },
@@ -55,6 +57,8 @@ ${users}
   Development OpenID Provider: ${idp.issuer}
   Sample legacy app (behind the gateway): ${app.url}
   Sessions: ${redisUrl === undefined || redisUrl === '' ? 'in memory (set REDIS_URL to use Redis)' : redisUrl.replace(/\/\/[^@/]*@/, '//***@')}
+  Policy: ${loaded.config.policies ?? ''} (edit it: changes apply at once)
+  Try ${publicUrl}/admin/ as alice and as bob; ${publicUrl}/public/ needs no sign-in.
   Sign out: ${publicUrl}/.gatehouse/logout    Health: ${publicUrl}/.gatehouse/readyz
 
   Press Ctrl-C to stop.

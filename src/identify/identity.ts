@@ -3,7 +3,7 @@
  * independent of how it was established (session cookie today, bearer token later).
  */
 export interface Identity {
-  /** Stable user key: the IdP's `sub`, scoped to the issuer. */
+  /** Stable user key: the IdP's `sub` (one issuer per gateway). */
   readonly id: string
   readonly issuer: string
   readonly subject: string
@@ -25,8 +25,13 @@ export interface ClaimNames {
   rolesClaim: string
 }
 
-/** Claims copied into Identity.claims: small, non-secret values policies may use. */
-const KEPT_CLAIMS = ['tid', 'oid', 'preferred_username', 'email_verified', 'acr', 'amr', 'wids', 'scp', 'azp', 'hd']
+/**
+ * Claims not copied into Identity.claims: protocol bookkeeping of the token
+ * itself, and values kept in their own fields. Everything else is kept, so a
+ * policy may test any claim the IdP sends (policies change without signing in again).
+ */
+const PROTOCOL_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'auth_time', 'nonce', 'at_hash', 'c_hash', 's_hash', 'jti', 'sid', 'sid_hash', 'azp_hash', 'name', 'email'])
+const MAX_CLAIM_BYTES = 8192
 
 function stringList (value: unknown): string[] {
   if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string')
@@ -43,7 +48,12 @@ export function identityFromClaims (claims: Readonly<Record<string, unknown>>, n
   const issuer = String(claims.iss)
   const subject = String(claims.sub)
   const kept: Record<string, unknown> = {}
-  for (const name of KEPT_CLAIMS) if (claims[name] !== undefined) kept[name] = claims[name]
+  for (const [name, value] of Object.entries(claims)) {
+    if (PROTOCOL_CLAIMS.has(name) || name === '__proto__' || name === names.groupsClaim || name === names.rolesClaim || value === undefined) continue
+    // A claim too large to be a policy input (a blob, a picture) is left out.
+    if (JSON.stringify(value).length > MAX_CLAIM_BYTES) continue
+    kept[name] = value
+  }
   return {
     id: subject,
     issuer,

@@ -7,6 +7,8 @@ export type AuditEvent =
   | 'signout'
   | 'access.denied'
   | 'config.loaded'
+  | 'policy.reloaded'
+  | 'policy.reload_failed'
 
 export interface AuditFields {
   user?: string | undefined
@@ -25,7 +27,7 @@ export interface AuditLog {
 export function createAuditLog (log: Logger): AuditLog {
   const child = log.child({ audit: true })
   return (event, fields) => {
-    const level = event === 'signin.failure' || event === 'access.denied' ? 'warn' : 'info'
+    const level = event === 'signin.failure' || event === 'access.denied' || event === 'policy.reload_failed' ? 'warn' : 'info'
     child[level]({ event, ...fields }, event)
   }
 }

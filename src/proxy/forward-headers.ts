@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { HEADER_ASSERTION, identityHeaders, sanitizeClientHeaders, withoutCookies } from './identity-headers.js'
+import { HEADER_ACCESS_TOKEN, HEADER_ASSERTION, headerValue, identityHeaders, sanitizeClientHeaders, withoutCookies } from './identity-headers.js'
+import type { IdentityHeaderNames } from '../policy/types.js'
 import type { Identity } from '../identify/identity.js'
 
 /** What the gateway decided about a request, used to build what the upstream receives. */
@@ -9,6 +10,12 @@ export interface ForwardContext {
   clientIp: string
   publicUrl: string
   requestId: string
+  /** The route's extra names for identity headers (e.g. Remote-User). */
+  headerNames: IdentityHeaderNames
+  /** Folded names clients may never send (every route's extra identity header names). */
+  reserved: ReadonlySet<string>
+  /** Sent as X-Gatehouse-Access-Token when the route passes it. */
+  accessToken: string | undefined
 }
 
 /**
@@ -19,15 +26,25 @@ const CLIENT_FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-
 
 /** Request headers for an HTTP request to the upstream. */
 export function upstreamRequestHeaders (clientHeaders: IncomingHttpHeaders, ctx: ForwardContext, gatewayCookies: readonly string[]): Record<string, string | string[]> {
-  const headers = sanitizeClientHeaders(clientHeaders, gatewayCookies)
+  const headers = sanitizeClientHeaders(clientHeaders, gatewayCookies, ctx.reserved)
   for (const name of CLIENT_FORWARDING_HEADERS) delete headers[name]
   const pub = new URL(ctx.publicUrl)
   headers['x-forwarded-for'] = ctx.clientIp
   headers['x-forwarded-proto'] = pub.protocol.slice(0, -1)
   headers['x-forwarded-host'] = pub.host
   headers['x-request-id'] = ctx.requestId
-  if (ctx.identity !== undefined) Object.assign(headers, identityHeaders(ctx.identity))
+  if (ctx.identity !== undefined) {
+    Object.assign(headers, identityHeaders(ctx.identity))
+    const { user, email, name, groups, roles } = ctx.headerNames
+    const id = ctx.identity
+    if (user !== undefined) headers[user.toLowerCase()] = headerValue(id.id)
+    if (email !== undefined && id.email !== undefined) headers[email.toLowerCase()] = headerValue(id.email)
+    if (name !== undefined && id.name !== undefined) headers[name.toLowerCase()] = headerValue(id.name)
+    if (groups !== undefined) headers[groups.toLowerCase()] = id.groups.map(headerValue).join(',')
+    if (roles !== undefined) headers[roles.toLowerCase()] = id.roles.map(headerValue).join(',')
+  }
   if (ctx.assertion !== undefined) headers[HEADER_ASSERTION] = ctx.assertion
+  if (ctx.accessToken !== undefined) headers[HEADER_ACCESS_TOKEN] = ctx.accessToken
   return headers
 }
 

@@ -1,5 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Identity } from '../identify/identity.js'
+import { foldHeaderName } from '../net/header-name.js'
+
+export { foldHeaderName } from '../net/header-name.js'
 
 /** Every header under this prefix belongs to the gateway; clients cannot send one. */
 export const IDENTITY_HEADER_PREFIX = 'x-gatehouse-'
@@ -10,15 +13,8 @@ export const HEADER_NAME = 'x-gatehouse-name'
 export const HEADER_GROUPS = 'x-gatehouse-groups'
 export const HEADER_ROLES = 'x-gatehouse-roles'
 export const HEADER_ASSERTION = 'x-gatehouse-assertion'
+export const HEADER_ACCESS_TOKEN = 'x-gatehouse-access-token'
 
-/**
- * Upstreams that sit behind CGI, PHP, WSGI and many frameworks read
- * `X_Gatehouse_User` and `X-Gatehouse-User` as the same variable, so names are
- * compared after folding case and `_` to `-`.
- */
-export function foldHeaderName (name: string): string {
-  return name.toLowerCase().replaceAll('_', '-')
-}
 
 export function isReservedHeader (name: string, extra: ReadonlySet<string> = EMPTY): boolean {
   const folded = foldHeaderName(name)

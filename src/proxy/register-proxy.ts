@@ -10,7 +10,7 @@ import { upstreamRequestHeaders, upstreamResponseHeaders, upstreamWebSocketHeade
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the pipeline once a request is allowed; what the proxy forwards. */
-    forward: (ForwardContext & { upstream: string }) | null
+    forward: (ForwardContext & { upstream: string, timeoutMs: number }) | null
   }
 }
 
@@ -30,7 +30,7 @@ export async function registerProxy (app: FastifyInstance, deps: ProxyDeps): Pro
   const { config, gatewayCookies, guard } = deps
   app.decorateRequest('forward', null)
 
-  const ctxOf = (request: FastifyRequest): ForwardContext & { upstream: string } => {
+  const ctxOf = (request: FastifyRequest): ForwardContext & { upstream: string, timeoutMs: number } => {
     if (request.forward === null) throw new GatehouseError('GH_INTERNAL', 'proxying a request the guard did not allow')
     return request.forward
   }
@@ -39,6 +39,8 @@ export async function registerProxy (app: FastifyInstance, deps: ProxyDeps): Pro
     upstream: '',
     prefix: '/',
     websocket: true,
+    // The route decides how long the upstream may take.
+    handler: (request, reply, dest, options) => reply.from(dest, { ...options, timeout: ctxOf(request as FastifyRequest).timeoutMs }),
     preHandler (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) {
       guard(request, reply).then(allowed => { if (allowed) done() }, done)
     },

@@ -8,8 +8,9 @@ import type { SessionStore } from '../session/store.js'
 import { identityFromSession } from '../identify/from-session.js'
 import { escapeHtml, renderPage } from './html.js'
 import { sendError, setPageHeaders } from './respond.js'
+import { GATEHOUSE_PREFIX } from './route-request.js'
+import type { PolicyStore } from '../policy/policy-store.js'
 
-export const GATEHOUSE_PREFIX = '/.gatehouse'
 const READY_PING_TIMEOUT_MS = 1000
 
 export interface GatewayRoutesDeps {
@@ -18,11 +19,12 @@ export interface GatewayRoutesDeps {
   oidc: OidcProvider
   store: SessionStore
   signingKey: SigningKey
+  policies: PolicyStore
 }
 
 /** The gateway's own endpoints under /.gatehouse/. Nothing under this prefix is ever proxied. */
 export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutesDeps): void {
-  const { publicUrl, signin, oidc, store, signingKey } = deps
+  const { publicUrl, signin, oidc, store, signingKey, policies } = deps
 
   // Browser forms post url-encoded bodies; the gateway's own forms carry nothing it reads.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => { done(null, body) })
@@ -34,10 +36,16 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
 
   app.get(`${GATEHOUSE_PREFIX}/readyz`, async (_request, reply) => {
     const redis = await withTimeout(store.ping(), READY_PING_TIMEOUT_MS).then(() => true, () => false)
-    const checks = { session_store: redis ? 'ok' : 'unavailable', idp_metadata: oidc.isReady ? 'ok' : 'not_loaded' }
+    const policy = policies.status
+    // A failed policy reload keeps the last good policy in force: still ready, but reported.
+    const checks = { session_store: redis ? 'ok' : 'unavailable', idp_metadata: oidc.isReady ? 'ok' : 'not_loaded', policy: policy.ok ? 'ok' : 'reload_failed' }
     const ready = redis && oidc.isReady
     reply.header('cache-control', 'no-store').code(ready ? 200 : 503)
-    return { status: ready ? 'ready' : 'not_ready', checks }
+    return {
+      status: ready ? 'ready' : 'not_ready',
+      checks,
+      policy: { hash: policy.hash, loaded_at: policy.loadedAt, reloads: policy.reloads, failed_reloads: policy.failedReloads, errors: policy.errors.map(p => `${p.where}: ${p.message}`) },
+    }
   })
 
   app.get(`${GATEHOUSE_PREFIX}/jwks.json`, async (_request, reply) => {

@@ -4,11 +4,12 @@ import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import type { GatewayConfig } from '../config/types.js'
 import { GatehouseError, SigninError } from '../errors.js'
-import { requireAuthenticated } from '../authorize/decision.js'
+import { decide } from '../authorize/decision.js'
 import { identityFromSession } from '../identify/from-session.js'
 import { createAuditLog } from '../log/audit.js'
 import type { Logger } from '../log/logger.js'
 import { registerProxy } from '../proxy/register-proxy.js'
+import { rewritePath } from '../proxy/rewrite-path.js'
 import { toFastifySessionStore } from '../session/fastify-store.js'
 import type { SessionStore } from '../session/store.js'
 import '../session/session-data.js'
@@ -19,7 +20,9 @@ import { OidcProvider } from '../signin/oidc-provider.js'
 import { safeReturnPath } from '../signin/return-to.js'
 import { SigninFlow } from '../signin/signin-flow.js'
 import { escapeHtml } from './html.js'
-import { GATEHOUSE_PREFIX, registerGatewayRoutes } from './gateway-routes.js'
+import { registerGatewayRoutes } from './gateway-routes.js'
+import { GATEHOUSE_PREFIX, rewriteToCanonical, routeRequest } from './route-request.js'
+import { PolicyStore } from '../policy/policy-store.js'
 import { isNavigation, sendError } from './respond.js'
 
 export interface GatewayOptions {
@@ -32,6 +35,7 @@ export interface GatewayOptions {
 export interface Gateway {
   app: FastifyInstance
   oidc: OidcProvider
+  policies: PolicyStore
   store: SessionStore
   cookies: GatewayCookies
   /** Starts discovery and listens; resolves with the bound address. */
@@ -53,6 +57,9 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   const oidc = new OidcProvider(config.oidc, log)
   const signin = new SigninFlow({ config, oidc, store, cookies, audit })
   const signer = new AssertionSigner(signingKey, config.publicUrl, config.signing.assertionTtlMs)
+  const policies = new PolicyStore(config.policies, {
+    defaultUpstream: config.upstream.url === undefined ? undefined : { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs },
+  }, log, audit)
 
   const app: FastifyInstance = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -64,6 +71,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     bodyLimit: GATEWAY_BODY_LIMIT,
     trustProxy: false,
     return503OnClosing: true,
+    rewriteUrl: rewriteToCanonical,
     routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 500 },
   })
 
@@ -74,7 +82,10 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     if (config.secureCookies) Object.defineProperty(request, 'protocol', { value: 'https' })
   })
 
+  app.decorateRequest('routed', null)
   await app.register(fastifyCookie)
+  // Between cookie parsing and session loading: a route that never needs the user never reads the session store.
+  app.addHook('onRequest', routeRequest({ policies, trustedProxies: config.trustedProxies, sessionCookie: cookies.session }))
   await app.register(fastifySession, {
     secret: config.session.secret,
     cookieName: cookies.session,
@@ -87,31 +98,48 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   app.setErrorHandler((error: FastifyError, request, reply) => handleError(error, request, reply))
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new GatehouseError('GH_NOT_FOUND', request.url)))
 
-  registerGatewayRoutes(app, { publicUrl: config.publicUrl, signin, oidc, store, signingKey })
+  registerGatewayRoutes(app, { publicUrl: config.publicUrl, signin, oidc, store, signingKey, policies })
 
-  const upstream = config.upstream.url
   await registerProxy(app, {
     config,
     gatewayCookies: cookies.all,
     guard: async (request, reply) => {
-      const identity = identityFromSession(request)
-      const decision = requireAuthenticated(identity)
+      const routed = request.routed
+      if (routed === null) throw new GatehouseError('GH_INTERNAL', 'unrouted request reached the proxy')
+      const { route, policy, canonical, clientIp } = routed
+      if (request.headers.upgrade !== undefined && !route.websockets) {
+        sendError(request, reply, new GatehouseError('GH_FORBIDDEN', 'websockets disabled'), { json: { route: route.name, reason: 'websockets_disabled' } })
+        return false
+      }
+      const identity = route.needsIdentity ? identityFromSession(request) : undefined
+      const decision = decide(route, { identity, clientIp })
       if (!decision.allow) {
         if (decision.kind === 'unauthenticated') {
           await challenge(request, reply, signin, config.publicUrl)
         } else {
-          audit('access.denied', { user: identity?.id, ip: request.ip, reqId: request.id, reason: decision.reason })
-          sendError(request, reply, new GatehouseError('GH_FORBIDDEN', decision.reason), { json: { reason: decision.reason } })
+          audit('access.denied', { user: identity?.id, ip: clientIp?.toString(), reqId: request.id, route: route.name, reason: decision.reason, rule: decision.rule })
+          sendError(request, reply, new GatehouseError('GH_FORBIDDEN', `${route.name}: ${decision.reason}`), {
+            hint: `Route "${route.name}" ${decision.message}.`,
+            json: { route: route.name, reason: decision.reason },
+          })
         }
         return false
       }
+      if (route.rewrite !== undefined) {
+        const path = rewritePath(canonical.path, route.rewrite.from, route.rewrite.to)
+        request.raw.url = canonical.query === '' ? path : `${path}?${canonical.query}`
+      }
       request.forward = {
         identity: decision.identity,
-        assertion: decision.identity === undefined ? undefined : await signer.sign(decision.identity, upstream),
-        clientIp: request.ip,
+        assertion: decision.identity === undefined ? undefined : await signer.sign(decision.identity, route.audience),
+        clientIp: clientIp?.toString() ?? request.socket.remoteAddress ?? '',
         publicUrl: config.publicUrl,
         requestId: String(request.id),
-        upstream,
+        upstream: route.upstream.url,
+        headerNames: route.headers,
+        reserved: policy.reservedHeaders,
+        accessToken: route.passAccessToken && decision.identity !== undefined ? request.session.tokens?.accessToken : undefined,
+        timeoutMs: route.timeoutMs ?? config.upstream.timeoutMs,
       }
       return true
     },
@@ -120,6 +148,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   return {
     app,
     oidc,
+    policies,
     store,
     cookies,
     async listen () {
@@ -131,6 +160,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     },
     async close () {
       oidc.stop()
+      policies.close()
       await app.close()
       await store.close()
     },

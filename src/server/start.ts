@@ -40,7 +40,18 @@ export async function startGateway (opts: StartOptions): Promise<Started> {
     ? new MemorySessionStore()
     : new RedisSessionStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, log })
 
-  const gateway = await buildGateway({ config, log, store, signingKey })
+  let gateway: Gateway
+  try {
+    gateway = await buildGateway({ config, log, store, signingKey })
+  } catch (err) {
+    // An invalid policy stops the start; nothing may keep the process alive.
+    await store.close()
+    throw err
+  }
+  gateway.policies.watch()
+  const onHangup = (): void => { gateway.policies.reload('SIGHUP') }
+  process.on('SIGHUP', onHangup)
+  gateway.app.addHook('onClose', async () => { process.off('SIGHUP', onHangup) })
   const address = await gateway.listen()
   createAuditLog(log)('config.loaded', { listen: `${address.host}:${address.port}`, public_url: config.publicUrl, sessions: store.kind, kid: signingKey.kid })
   return { gateway, log, address }

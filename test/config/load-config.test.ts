@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { ENV_KEYS, loadConfig } from '../../src/config/load.js'
-import { ConfigError, type Problem } from '../../src/errors.js'
+import type { Problem } from '../../src/errors.js'
+import { problemsOf } from '../helpers/problems.js'
 
 const SECRET = 'x'.repeat(40)
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-'))
@@ -20,15 +21,6 @@ const MINIMAL_ENV = {
   GATEHOUSE_REDIS_URL: 'redis://127.0.0.1:6379',
 }
 
-function problemsOf (fn: () => unknown): Problem[] {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems]
-    throw err
-  }
-  throw new Error('expected a ConfigError')
-}
 
 function located (problems: Problem[]): string {
   return problems.map(p => `${p.where}: ${p.message}`).join('\n')

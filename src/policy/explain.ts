@@ -1,0 +1,74 @@
+import { decide, type Decision } from '../authorize/decision.js'
+import type { Identity } from '../identify/identity.js'
+import type { Address } from '../net/address.js'
+import { normalizeHost } from '../net/host.js'
+import { canonicalizeTarget } from './canonical-path.js'
+import type { Policy } from './load-policy.js'
+import { describeAmbiguity } from './route-table.js'
+import type { Route } from './types.js'
+
+export interface ExplainRequest {
+  method: string
+  /** An absolute URL (its host is matched) or a path. */
+  url: string
+  clientIp: Address | undefined
+  identity: Identity | undefined
+}
+
+export interface Explanation {
+  method: string
+  host: string
+  path: string | undefined
+  outcome: 'allow' | 'unauthenticated' | 'forbidden' | 'no_route' | 'bad_path'
+  route: Route | undefined
+  decision: Decision | undefined
+  /** One sentence: what decided. */
+  because: string
+}
+
+/**
+ * "Would this request pass, and why": the same canonicalization, route lookup
+ * and decision as the gateway, without a network.
+ */
+export function explain (policy: Policy, req: ExplainRequest): Explanation {
+  const method = req.method.toUpperCase()
+  let host = ''
+  let target = req.url
+  if (/^https?:\/\//i.test(req.url)) {
+    const url = new URL(req.url)
+    host = normalizeHost(url.host)
+    target = `${url.pathname}${url.search}`
+  }
+  const canonical = canonicalizeTarget(target)
+  if (!canonical.ok) return { method, host, path: undefined, outcome: 'bad_path', route: undefined, decision: undefined, because: `the path is refused (400, ${canonical.reason}): ${canonical.detail}` }
+  const path = canonical.value.path
+  const lookup = policy.table.lookup(host, method, canonical.value.matchPath)
+  if (lookup.kind === 'none') return { method, host, path, outcome: 'no_route', route: undefined, decision: undefined, because: 'no route matches (404)' }
+  if (lookup.kind === 'ambiguous_case') {
+    return { method, host, path, outcome: 'bad_path', route: lookup.asWritten ?? lookup.lowerCase, decision: undefined, because: `${describeAmbiguity(lookup)} (400, ambiguous_case)` }
+  }
+  const route = lookup.route
+  const decision = decide(route, { identity: route.needsIdentity ? req.identity : undefined, clientIp: req.clientIp })
+  const at = decision.rule === undefined ? '' : ` (${decision.rule})`
+  if (decision.allow) {
+    const because = decision.reason === 'anyone'
+      ? 'the route allows anyone'
+      : decision.reason === 'authenticated' ? 'the route allows any signed-in user' : `allow entry${at} holds`
+    return { method, host, path, outcome: 'allow', route, decision, because }
+  }
+  return { method, host, path, outcome: decision.kind, route, decision, because: `${decision.message} [${decision.reason}]${at}` }
+}
+
+export function formatExplanation (e: Explanation, req: ExplainRequest): string {
+  const who = req.identity === undefined
+    ? 'nobody signed in'
+    : `${req.identity.id}${req.identity.email === undefined ? '' : ` <${req.identity.email}>`} (groups: ${req.identity.groups.join(', ') || 'none'}; roles: ${req.identity.roles.join(', ') || 'none'}; amr: ${req.identity.amr.join(', ') || 'none'})`
+  const lines = [
+    `request:  ${e.method} ${e.host === '' ? '' : `//${e.host}`}${e.path ?? req.url} from ${req.clientIp?.toString() ?? 'an unknown address'}`,
+    `user:     ${who}`,
+    `route:    ${e.route === undefined ? '(none)' : `${e.route.name} (${e.route.where}) -> ${e.route.upstream.name} ${e.route.upstream.url}`}`,
+    `decision: ${e.outcome === 'allow' ? 'allow' : e.outcome === 'unauthenticated' ? 'sign in first (browser: redirect to the IdP; API: 401)' : e.outcome === 'forbidden' ? 'deny (403)' : e.outcome === 'no_route' ? 'not found (404)' : 'bad request (400)'}`,
+    `because:  ${e.because}`,
+  ]
+  return `${lines.join('\n')}\n`
+}

@@ -1,0 +1,332 @@
+import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { Ajv } from 'ajv'
+import { parseDuration } from '../config/duration.js'
+import { schemaProblems } from '../config/schema-problems.js'
+import { parseYaml, type YamlSource } from '../config/yaml-source.js'
+import { ConfigError, type Problem } from '../errors.js'
+import { routeNeedsIdentity } from '../authorize/decision.js'
+import { foldHeaderName } from '../net/header-name.js'
+import { canonicalizeTarget } from './canonical-path.js'
+import { parseRange } from '../net/address.js'
+import { RouteTable } from './route-table.js'
+import { POLICY_SCHEMA } from './schema.js'
+import type { Cidr, ClaimTest, ConditionSet, HostPattern, IdentityHeaderNames, PathPattern, Route, Upstream } from './types.js'
+
+/** A loaded, validated, compiled and frozen policy. Requests keep the one they started with. */
+export interface Policy {
+  readonly routes: readonly Route[]
+  readonly table: RouteTable
+  readonly upstreams: ReadonlyMap<string, Upstream>
+  /** Folded names of every identity header any route sends: clients can never send them. */
+  readonly reservedHeaders: ReadonlySet<string>
+  /** sha256 of the files' names and contents, to tell which policy is live. */
+  readonly hash: string
+  readonly files: readonly string[]
+}
+
+export interface PolicySettings {
+  /** The gateway config's upstream.url, available to policies as upstream `default`. */
+  defaultUpstream: { url: string, timeoutMs: number } | undefined
+}
+
+export const DEFAULT_UPSTREAM_NAME = 'default'
+const POLICY_FILE = /\.ya?ml$/
+/** Names a route may not give to identity headers: they carry the request itself. */
+const FORBIDDEN_HEADER_NAMES = new Set(['host', 'cookie', 'authorization', 'connection', 'content-length', 'content-type', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-authorization', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id'])
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true })
+const validate = ajv.compile(POLICY_SCHEMA)
+
+/**
+ * Loads a policy file, or every *.yaml / *.yml file of a folder in name
+ * order. Every problem is collected (file:line:col) and thrown together as a
+ * ConfigError; warnings (routes that can never match, ranges with host bits)
+ * are returned.
+ */
+export function loadPolicy (path: string, settings: PolicySettings): { policy: Policy, warnings: Problem[] } {
+  const problems: Problem[] = []
+  const files = policyFiles(path, problems)
+  const sources: Array<{ source: YamlSource, text: string }> = []
+  for (const file of files) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (err) {
+      problems.push({ where: file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, severity: 'error' })
+      continue
+    }
+    const parsed = parseYaml(file, text)
+    problems.push(...parsed.problems)
+    if (parsed.problems.some(p => p.severity === 'error')) continue
+    const value = parsed.source.value ?? {}
+    if (!validate(value)) {
+      problems.push(...schemaProblems(validate.errors ?? [], parsed.source.locate))
+      continue
+    }
+    sources.push({ source: parsed.source, text })
+  }
+  if (problems.some(p => p.severity === 'error')) throw new ConfigError(problems)
+  const compiled = compile(sources.map(s => s.source), settings, problems)
+  if (problems.some(p => p.severity === 'error') || compiled === undefined) throw new ConfigError(problems)
+  const hash = createHash('sha256')
+  for (const { source, text } of sources) hash.update(`${source.file}\0${text}\0`)
+  const policy = Object.freeze({ ...compiled, hash: hash.digest('hex'), files: Object.freeze(files) })
+  return { policy, warnings: problems.filter(p => p.severity === 'warning') }
+}
+
+/** Without policy files: one route, every path to the default upstream, for any signed-in user. */
+export function defaultPolicy (settings: PolicySettings): Policy {
+  const problems: Problem[] = []
+  const compiled = compile([{ file: '(built-in)', value: { routes: [{ name: 'default', match: { path: '/**' }, allow: 'authenticated' }] }, locate: () => '(built-in)' }], settings, problems)
+  if (compiled === undefined || problems.some(p => p.severity === 'error')) throw new ConfigError(problems)
+  return Object.freeze({ ...compiled, hash: 'built-in', files: [] })
+}
+
+function policyFiles (path: string, problems: Problem[]): string[] {
+  let stat
+  try {
+    stat = statSync(path)
+  } catch (err) {
+    problems.push({ where: path, message: `cannot read the policies: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, severity: 'error' })
+    return []
+  }
+  if (!stat.isDirectory()) return [path]
+  const files = readdirSync(path).filter(f => POLICY_FILE.test(f) && !f.startsWith('.')).sort().map(f => join(path, f))
+  if (files.length === 0) problems.push({ where: path, message: 'no *.yaml policy files in this folder', severity: 'error' })
+  return files
+}
+
+interface RawCondition {
+  groups?: string[], all_groups?: string[], roles?: string[], users?: string[], emails?: string[], email_domains?: string[]
+  ip?: string[], claims?: Record<string, unknown>, mfa?: true, anonymous?: true
+}
+
+interface RawRoute {
+  name: string
+  match: { host?: string | string[], path: string, methods?: string[] }
+  upstream?: string
+  allow: 'anyone' | 'authenticated' | RawCondition[]
+  deny?: RawCondition[]
+  headers?: IdentityHeaderNames
+  assertion?: { audience?: string }
+  rewrite_prefix?: string
+  timeout?: string
+  websockets?: boolean
+  pass_access_token?: boolean
+}
+
+interface RawPolicyFile {
+  upstreams?: Record<string, { url: string, timeout?: string }>
+  routes?: RawRoute[]
+}
+
+type Compiled = Omit<Policy, 'hash' | 'files'>
+
+function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'locate'>>, settings: PolicySettings, problems: Problem[]): Compiled | undefined {
+  const error = (where: string, message: string): void => { problems.push({ where, message, severity: 'error' }) }
+  const warn = (where: string, message: string): void => { problems.push({ where, message, severity: 'warning' }) }
+
+  // Upstreams, from every file.
+  const upstreams = new Map<string, Upstream & { where: string }>()
+  if (settings.defaultUpstream !== undefined) upstreams.set(DEFAULT_UPSTREAM_NAME, { name: DEFAULT_UPSTREAM_NAME, url: settings.defaultUpstream.url, timeoutMs: settings.defaultUpstream.timeoutMs, where: 'config upstream.url' })
+  for (const source of sources) {
+    const raw = (source.value ?? {}) as RawPolicyFile
+    for (const [name, u] of Object.entries(raw.upstreams ?? {})) {
+      const where = source.locate(['upstreams'], name)
+      const existing = upstreams.get(name)
+      if (existing !== undefined) {
+        error(where, `upstream "${name}" is already defined at ${existing.where}`)
+        continue
+      }
+      let url: URL
+      try {
+        url = new URL(u.url)
+      } catch {
+        error(source.locate(['upstreams', name, 'url']), `"${u.url}" is not a URL`)
+        continue
+      }
+      if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+        error(source.locate(['upstreams', name, 'url']), 'an upstream URL has no query, fragment or credentials')
+        continue
+      }
+      upstreams.set(name, { name, url: url.href.replace(/\/$/, ''), timeoutMs: u.timeout === undefined ? undefined : parseDuration(u.timeout), where })
+    }
+  }
+
+  const routes: Route[] = []
+  const names = new Map<string, string>()
+  for (const source of sources) {
+    const raw = (source.value ?? {}) as RawPolicyFile
+    ;(raw.routes ?? []).forEach((r, i) => {
+      const at = (...path: Array<string | number>): string => source.locate(['routes', i, ...path])
+      const where = at()
+      const before = problems.length
+      const firstName = names.get(r.name)
+      if (firstName !== undefined) error(at('name'), `route name "${r.name}" is already used at ${firstName}`)
+      else names.set(r.name, where)
+
+      const upstreamName = r.upstream ?? (settings.defaultUpstream === undefined ? undefined : DEFAULT_UPSTREAM_NAME)
+      const upstream = upstreamName === undefined ? undefined : upstreams.get(upstreamName)
+      if (upstreamName === undefined) error(where, 'upstream is required (no default upstream: set upstream.url in the gateway config, or name one of this file\'s upstreams)')
+      else if (upstream === undefined) error(at('upstream'), `unknown upstream "${upstreamName}"; known: ${[...upstreams.keys()].join(', ') || 'none'}`)
+
+      const path = compilePath(r.match.path, at('match', 'path'), error)
+      const hosts = r.match.host === undefined ? undefined : (Array.isArray(r.match.host) ? r.match.host : [r.match.host]).map((h, k) => compileHost(h, Array.isArray(r.match.host) ? at('match', 'host', k) : at('match', 'host'), error))
+      const methods = r.match.methods === undefined ? undefined : new Set(r.match.methods)
+
+      const conditions = (list: RawCondition[] | undefined, key: 'allow' | 'deny'): ConditionSet[] => (list ?? []).map((c, k) => compileCondition(c, k, key, (...p) => at(key, k, ...p), error, warn))
+      const allow = typeof r.allow === 'string' ? r.allow : conditions(r.allow, 'allow')
+      const deny = conditions(r.deny, 'deny')
+
+      let rewrite: Route['rewrite']
+      if (r.rewrite_prefix !== undefined && path !== undefined) {
+        const last = path.segments[path.segments.length - 1]
+        const literal = path.segments.slice(0, -1)
+        if (last !== '**' || literal.some(s => s === '*')) error(at('rewrite_prefix'), 'rewrite_prefix needs a path of the form /literal/prefix/**')
+        else {
+          const target = canonicalizeTarget(r.rewrite_prefix)
+          if (!target.ok || target.value.query !== '' || target.value.path !== r.rewrite_prefix.replace(/(.)\/$/, '$1')) error(at('rewrite_prefix'), `rewrite_prefix must be a plain path such as /v2 (got "${r.rewrite_prefix}")`)
+          else rewrite = { from: `/${literal.join('/')}`, to: target.value.path }
+        }
+      }
+
+      const headers: IdentityHeaderNames = { ...r.headers }
+      for (const [kind, name] of Object.entries(headers)) {
+        const folded = foldHeaderName(name)
+        if (FORBIDDEN_HEADER_NAMES.has(folded) || folded.startsWith('x-gatehouse-')) error(at('headers', kind), `"${name}" cannot carry identity: the name is reserved`)
+      }
+
+      if (problems.slice(before).some(p => p.severity === 'error') || path === undefined || upstream === undefined) return
+      const route: Route = {
+        index: routes.length,
+        name: r.name,
+        where,
+        hosts,
+        path,
+        methods,
+        upstream: { name: upstream.name, url: upstream.url, timeoutMs: upstream.timeoutMs },
+        allow,
+        deny,
+        headers,
+        audience: r.assertion?.audience ?? upstream.url,
+        rewrite,
+        timeoutMs: r.timeout === undefined ? upstream.timeoutMs : parseDuration(r.timeout),
+        websockets: r.websockets ?? true,
+        passAccessToken: r.pass_access_token ?? false,
+        needsIdentity: routeNeedsIdentity({ allow, deny }),
+      }
+      routes.push(deepFreeze(route))
+    })
+  }
+  if (problems.some(p => p.severity === 'error')) return undefined
+  if (routes.length === 0) {
+    error(sources[0]?.file ?? 'policies', 'no routes: every request would be refused; add at least one route')
+    return undefined
+  }
+
+  // Routes that can never match: an earlier route fits every request they fit.
+  const table = new RouteTable(routes)
+  for (const later of routes) {
+    const earlier = table.earlierCovering(later)
+    if (earlier !== undefined) warn(later.where, `route "${later.name}" can never match: route "${earlier.name}" (${earlier.where}) comes first and fits every request it fits`)
+  }
+
+  const reserved = new Set<string>()
+  for (const route of routes) for (const name of Object.values(route.headers)) reserved.add(foldHeaderName(name))
+  return {
+    routes: Object.freeze(routes),
+    table,
+    upstreams: new Map([...upstreams].map(([k, u]) => [k, { name: u.name, url: u.url, timeoutMs: u.timeoutMs }])),
+    reservedHeaders: reserved,
+  }
+}
+
+function compilePath (text: string, where: string, error: (where: string, message: string) => void): PathPattern | undefined {
+  const segments = text.split('/').slice(1)
+  if (text === '/') return { text, segments: [] }
+  if (segments.some(s => s === '')) {
+    error(where, `path pattern "${text}" has an empty segment`)
+    return undefined
+  }
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i] as string
+    if (s === '**' && i !== segments.length - 1) {
+      error(where, `"**" may only end a path pattern ("${text}")`)
+      return undefined
+    }
+    if (s !== '*' && s !== '**' && s.includes('*')) {
+      error(where, `"*" stands for a whole segment; "${s}" is not allowed in "${text}"`)
+      return undefined
+    }
+    if (s.includes(';')) {
+      error(where, `path patterns match paths without ;parameters; remove "${s.slice(s.indexOf(';'))}" from "${text}"`)
+      return undefined
+    }
+  }
+  const canonical = canonicalizeTarget(text.replace(/\*/g, 'x'))
+  const expected = canonical.ok ? canonical.value.path : undefined
+  if (expected !== text.replace(/\*/g, 'x')) {
+    error(where, canonical.ok
+      ? `path pattern "${text}" is not in canonical form; requests are matched in canonical form (write "${canonical.value.path}" with the same wildcards)`
+      : `path pattern "${text}" is not a valid path (${canonical.detail})`)
+    return undefined
+  }
+  return { text, segments }
+}
+
+function compileHost (text: string, where: string, error: (where: string, message: string) => void): HostPattern {
+  const host = text.toLowerCase().replace(/\.$/, '')
+  const wildcard = host.startsWith('*.')
+  const name = wildcard ? host.slice(2) : host
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name) && !/^\[[0-9a-f:.]+\]$/.test(name)) {
+    error(where, `"${text}" is not a host name or *.domain pattern (no port, no scheme)`)
+  }
+  return { text, host: name, wildcard }
+}
+
+const USER_CONDITION_KEYS = ['groups', 'all_groups', 'roles', 'users', 'emails', 'email_domains', 'claims', 'mfa'] as const
+
+function compileCondition (c: RawCondition, _k: number, list: 'allow' | 'deny', at: (...path: Array<string | number>) => string, error: (where: string, message: string) => void, warn: (where: string, message: string) => void): ConditionSet {
+  const userKeys = USER_CONDITION_KEYS.filter(k => c[k] !== undefined)
+  if (c.anonymous === true && list === 'deny') error(at('anonymous'), '"anonymous" has no meaning in deny')
+  if (c.anonymous === true && userKeys.length > 0) error(at('anonymous'), `an anonymous entry cannot also test the user (${userKeys.join(', ')}); write two entries`)
+  if (c.anonymous === true && Object.keys(c).length === 1) warn(at('anonymous'), 'an anonymous entry without other conditions lets everyone through; write allow: anyone if that is meant')
+
+  const ip: Cidr[] = []
+  ;(c.ip ?? []).forEach((text, k) => {
+    const cidr = parseRange(text)
+    if (typeof cidr === 'string') error(at('ip', k), cidr)
+    else {
+      ip.push(cidr.range)
+      if (cidr.hostBits) warn(at('ip', k), `"${text}" has bits set after the prefix; it means ${cidr.range[0].toString()}/${cidr.range[1]}`)
+    }
+  })
+  const claims: ClaimTest[] = Object.entries(c.claims ?? {}).map(([claim, v]) => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return { claim, kind: 'contains', value: (v as { contains: string | number | boolean }).contains }
+    return { claim, kind: 'equals', values: Array.isArray(v) ? v as Array<string | number | boolean> : [v as string | number | boolean] }
+  })
+  const set: ConditionSet = {
+    where: at(),
+    ...(c.groups === undefined ? {} : { groups: c.groups }),
+    ...(c.all_groups === undefined ? {} : { allGroups: c.all_groups }),
+    ...(c.roles === undefined ? {} : { roles: c.roles }),
+    ...(c.users === undefined ? {} : { users: c.users }),
+    ...(c.emails === undefined ? {} : { emails: c.emails }),
+    ...(c.email_domains === undefined ? {} : { emailDomains: c.email_domains.map(d => d.replace(/^@/, '')) }),
+    ...(c.ip === undefined ? {} : { ip, ipText: c.ip }),
+    ...(c.claims === undefined ? {} : { claims }),
+    ...(c.mfa === true ? { mfa: true as const } : {}),
+    ...(c.anonymous === true ? { anonymous: true as const } : {}),
+  }
+  return set
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) if (!(v instanceof Set) && !(v instanceof Map)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}

@@ -1,0 +1,107 @@
+import { watch, type FSWatcher } from 'node:fs'
+import { basename, dirname } from 'node:path'
+import { statSync } from 'node:fs'
+import { ConfigError, type Problem } from '../errors.js'
+import type { Logger } from '../log/logger.js'
+import type { AuditLog } from '../log/audit.js'
+import { defaultPolicy, loadPolicy, type Policy, type PolicySettings } from './load-policy.js'
+
+const RELOAD_DEBOUNCE_MS = 150
+
+export interface PolicyStatus {
+  /** False when the last reload failed; the previous policy is still in force. */
+  ok: boolean
+  hash: string
+  loadedAt: string
+  /** Problems of the last failed reload, file:line:col. */
+  errors: Problem[]
+  reloads: number
+  failedReloads: number
+}
+
+/**
+ * Holds the policy in force. A reload validates the files and swaps the
+ * compiled policy in one assignment; a bad edit keeps the last good policy,
+ * logs every problem, and shows in status. Each request keeps the policy it
+ * started with, so in-flight requests finish under it.
+ */
+export class PolicyStore {
+  readonly #path: string | undefined
+  readonly #settings: PolicySettings
+  readonly #log: Logger
+  readonly #audit: AuditLog
+  #current: Policy
+  #status: PolicyStatus
+  #watcher: FSWatcher | undefined
+  #timer: NodeJS.Timeout | undefined
+  #listeners: Array<(ok: boolean) => void> = []
+
+  /** Loads the policy once; throws ConfigError when it is invalid (the gateway does not start). */
+  constructor (path: string | undefined, settings: PolicySettings, log: Logger, audit: AuditLog) {
+    this.#path = path
+    this.#settings = settings
+    this.#log = log.child({ module: 'policy' })
+    this.#audit = audit
+    const { policy, warnings } = path === undefined ? { policy: defaultPolicy(settings), warnings: [] } : loadPolicy(path, settings)
+    for (const w of warnings) this.#log.warn({ where: w.where }, w.message)
+    this.#current = policy
+    this.#status = { ok: true, hash: policy.hash, loadedAt: new Date().toISOString(), errors: [], reloads: 0, failedReloads: 0 }
+  }
+
+  get current (): Policy {
+    return this.#current
+  }
+
+  get status (): PolicyStatus {
+    return this.#status
+  }
+
+  /** Reads the files again. Resolves true when the new policy is in force, false when the old one stays. */
+  reload (reason: string): boolean {
+    if (this.#path === undefined) return true
+    let ok: boolean
+    try {
+      const { policy, warnings } = loadPolicy(this.#path, this.#settings)
+      for (const w of warnings) this.#log.warn({ where: w.where }, w.message)
+      const changed = policy.hash !== this.#current.hash
+      this.#current = policy
+      this.#status = { ...this.#status, ok: true, hash: policy.hash, loadedAt: new Date().toISOString(), errors: [], reloads: this.#status.reloads + 1 }
+      this.#audit('policy.reloaded', { reason, hash: policy.hash, changed, routes: policy.routes.length })
+      ok = true
+    } catch (err) {
+      const problems = err instanceof ConfigError ? [...err.problems] : [{ where: this.#path, message: (err as Error).message, severity: 'error' as const }]
+      for (const p of problems) this.#log.error({ where: p.where }, `policy not reloaded: ${p.message}`)
+      this.#status = { ...this.#status, ok: false, errors: problems.filter(p => p.severity === 'error'), failedReloads: this.#status.failedReloads + 1 }
+      this.#audit('policy.reload_failed', { reason, errors: problems.filter(p => p.severity === 'error').length, kept: this.#current.hash })
+      ok = false
+    }
+    for (const listener of this.#listeners) listener(ok)
+    return ok
+  }
+
+  /** Called after every reload attempt (tests await it instead of sleeping). */
+  onReload (listener: (ok: boolean) => void): () => void {
+    this.#listeners.push(listener)
+    return () => { this.#listeners = this.#listeners.filter(l => l !== listener) }
+  }
+
+  /** Reloads when a policy file changes (editors that replace files included). */
+  watch (): void {
+    if (this.#path === undefined || this.#watcher !== undefined) return
+    const isDir = statSync(this.#path).isDirectory()
+    const dir = isDir ? this.#path : dirname(this.#path)
+    const file = isDir ? undefined : basename(this.#path)
+    this.#watcher = watch(dir, { persistent: false }, (_event, name) => {
+      if (file !== undefined && name !== null && name !== file) return
+      if (this.#timer !== undefined) clearTimeout(this.#timer)
+      this.#timer = setTimeout(() => { this.#timer = undefined; this.reload('file changed') }, RELOAD_DEBOUNCE_MS)
+    })
+    this.#watcher.on('error', (err) => { this.#log.error({ err: { message: err.message } }, 'policy watcher failed; SIGHUP still reloads') })
+  }
+
+  close (): void {
+    this.#watcher?.close()
+    this.#watcher = undefined
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+  }
+}

@@ -1,0 +1,110 @@
+import { DURATION_PATTERN } from '../config/duration.js'
+
+/**
+ * JSON Schema of policy files. The same object validates files at load time
+ * and is written to policies/schema.json (`npm run schema`) for editors;
+ * a test keeps the two identical.
+ */
+const duration = { type: 'string', pattern: DURATION_PATTERN, description: 'A whole number and a unit: 500ms, 30s, 5m, 12h' }
+const stringList = { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }
+const headerName = { type: 'string', pattern: '^[A-Za-z0-9-]+$' }
+
+const conditionSet = {
+  type: 'object',
+  description: 'Conditions that must all hold. In `allow`, one passing entry lets the request through; in `deny`, one matching entry refuses it.',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    groups: { ...stringList, description: 'The user is in at least one of these groups' },
+    all_groups: { ...stringList, description: 'The user is in every one of these groups' },
+    roles: { ...stringList, description: 'The user has at least one of these app roles' },
+    users: { ...stringList, description: 'The user id (the `sub` claim) is one of these' },
+    emails: { ...stringList, description: 'The email is one of these (case-insensitive)' },
+    email_domains: { ...stringList, description: 'The email ends with @ one of these domains (case-insensitive)' },
+    ip: { ...stringList, description: 'The client address is in one of these IPv4/IPv6 ranges (CIDR, or a single address)' },
+    claims: {
+      type: 'object',
+      description: 'ID token claims: a value (equals), a list (any of), or { contains: value } for list claims',
+      minProperties: 1,
+      additionalProperties: {
+        oneOf: [
+          { type: ['string', 'number', 'boolean'] },
+          { type: 'array', items: { type: ['string', 'number', 'boolean'] }, minItems: 1 },
+          { type: 'object', additionalProperties: false, required: ['contains'], properties: { contains: { type: ['string', 'number', 'boolean'] } } },
+        ],
+      },
+    },
+    mfa: { const: true, description: 'The user signed in with multiple factors (amr contains "mfa")' },
+    anonymous: { const: true, description: 'No sign-in needed for this entry; only its network and request conditions apply' },
+  },
+}
+
+export const POLICY_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'urn:gatehouse:policy',
+  title: 'Gatehouse policy file',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    upstreams: {
+      type: 'object',
+      description: 'Named upstreams that routes forward to',
+      propertyNames: { pattern: '^[A-Za-z0-9_.-]+$' },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['url'],
+        properties: {
+          url: { type: 'string', pattern: '^https?://', description: 'http(s) URL of the upstream' },
+          timeout: { ...duration, description: 'Time to wait for the upstream to answer; then 504' },
+        },
+      },
+    },
+    routes: {
+      type: 'array',
+      description: 'Tried in order; the first whose match fits the request decides',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'match', 'allow'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', description: 'Unique; named in logs, denial pages and explain' },
+          match: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['path'],
+            properties: {
+              host: {
+                description: 'Exact host or *.example.com (any subdomain); several as a list',
+                oneOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }],
+              },
+              path: { type: 'string', pattern: '^/', description: '/exact, /x/* (one segment), /x/** (any depth, and /x itself)' },
+              methods: { type: 'array', minItems: 1, items: { enum: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] } },
+            },
+          },
+          upstream: { type: 'string', description: 'Name of an upstream; `default` is the gateway config\'s upstream.url' },
+          allow: {
+            description: '`anyone` (no sign-in), `authenticated` (any signed-in user), or a list of alternatives',
+            oneOf: [{ enum: ['anyone', 'authenticated'] }, { type: 'array', minItems: 1, items: conditionSet }],
+          },
+          deny: { type: 'array', minItems: 1, items: conditionSet, description: 'Refuse when any entry matches; wins over allow' },
+          headers: {
+            type: 'object',
+            description: 'Extra names for the identity headers, for apps that expect e.g. Remote-User',
+            additionalProperties: false,
+            properties: { user: headerName, email: headerName, name: headerName, groups: headerName, roles: headerName },
+          },
+          assertion: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { audience: { type: 'string', minLength: 1, description: 'aud of X-Gatehouse-Assertion (default: the upstream URL)' } },
+          },
+          rewrite_prefix: { type: 'string', pattern: '^/', description: 'Replaces the literal prefix of a /x/** path before forwarding' },
+          timeout: { ...duration, description: 'Overrides the upstream\'s timeout for this route' },
+          websockets: { type: 'boolean', description: 'Allow WebSocket upgrades (default true)' },
+          pass_access_token: { type: 'boolean', description: 'Send the user\'s access token as X-Gatehouse-Access-Token (default false)' },
+        },
+      },
+    },
+  },
+} as const

@@ -1,0 +1,73 @@
+import type { Cidr } from '../net/address.js'
+
+export type { Cidr } from '../net/address.js'
+
+export type ClaimTest =
+  | { readonly claim: string, readonly kind: 'equals', readonly values: readonly (string | number | boolean)[] }
+  | { readonly claim: string, readonly kind: 'contains', readonly value: string | number | boolean }
+
+/** One entry of `allow` or `deny`: conditions that must all hold. */
+export interface ConditionSet {
+  /** file:line:col of the entry, for explanations. */
+  readonly where: string
+  readonly groups?: readonly string[]
+  readonly allGroups?: readonly string[]
+  readonly roles?: readonly string[]
+  readonly users?: readonly string[]
+  readonly emails?: readonly string[]
+  readonly emailDomains?: readonly string[]
+  readonly ip?: readonly Cidr[]
+  readonly ipText?: readonly string[]
+  readonly claims?: readonly ClaimTest[]
+  readonly mfa?: true
+  readonly anonymous?: true
+}
+
+export interface Upstream {
+  readonly name: string
+  readonly url: string
+  readonly timeoutMs: number | undefined
+}
+
+/** A compiled path pattern: literal segments, `*` (one segment) and a final `**` (any depth). */
+export interface PathPattern {
+  readonly text: string
+  readonly segments: readonly string[]
+}
+
+export interface HostPattern {
+  readonly text: string
+  /** Exact host, or the suffix after `*.` for wildcard patterns. */
+  readonly host: string
+  readonly wildcard: boolean
+}
+
+export interface IdentityHeaderNames {
+  readonly user?: string
+  readonly email?: string
+  readonly name?: string
+  readonly groups?: string
+  readonly roles?: string
+}
+
+export interface Route {
+  readonly index: number
+  readonly name: string
+  readonly where: string
+  readonly hosts: readonly HostPattern[] | undefined
+  readonly path: PathPattern
+  /** Upper-case methods; undefined means every method. HEAD matches routes that allow GET. */
+  readonly methods: ReadonlySet<string> | undefined
+  readonly upstream: Upstream
+  readonly allow: 'anyone' | 'authenticated' | readonly ConditionSet[]
+  readonly deny: readonly ConditionSet[]
+  readonly headers: IdentityHeaderNames
+  readonly audience: string
+  /** With `rewrite_prefix`: the literal prefix of the path pattern that is replaced. */
+  readonly rewrite: { readonly from: string, readonly to: string } | undefined
+  readonly timeoutMs: number | undefined
+  readonly websockets: boolean
+  readonly passAccessToken: boolean
+  /** False when the decision never depends on who the user is: the session is then not even read. */
+  readonly needsIdentity: boolean
+}
