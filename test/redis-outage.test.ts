@@ -14,6 +14,13 @@ for (const mode of ['stopped', 'frozen'] as const) {
 
     if (mode === 'stopped') await redis.stop()
     else redis.freeze()
+    // The gateway notices at once when the connection drops, and within a second (its heartbeat) when Redis freezes.
+    let readyStatus = 200
+    for (let i = 0; i < 100 && readyStatus !== 503; i++) {
+      readyStatus = (await fetch(`${stack.url}/.gatehouse/readyz`)).status
+      if (readyStatus !== 503) await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    t.equal(readyStatus, 503, 'readiness turns false')
 
     const started = Date.now()
     const down = await get('/api/x')

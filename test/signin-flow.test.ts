@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose'
 import { Browser } from './helpers/browserless.js'
-import { sessionIdOf, startStack } from './helpers/stack.js'
+import { startStack } from './helpers/stack.js'
 
 t.test('a browser navigation without a session is sent to the IdP with PKCE S256, state and nonce', async t => {
   const stack = await startStack(t)
@@ -28,7 +28,7 @@ t.test('sign-in creates a Redis session, lands on the first URL, and the upstrea
   t.ok(cookie, 'session cookie set')
   const raw = page.history.map(h => h.url)
   t.ok(raw.some(u => u.startsWith(`${stack.url}/.gatehouse/callback`)), 'went through the callback')
-  const key = `${stack.keyPrefix}session:${sessionIdOf(cookie ?? '')}`
+  const key = stack.sessionKey(cookie ?? '')
   t.equal(await stack.redis?.exists(key), 1, 'the session key is in Redis')
   const ttl = await stack.redis?.pttl(key) ?? 0
   t.ok(ttl > 0, 'the session key expires')
@@ -175,7 +175,7 @@ t.test('sign-out deletes the Redis session, clears the cookie, ends the IdP sess
   const stack = await startStack(t)
   const { browser } = await stack.signIn('alice')
   const cookie = stack.sessionCookie(browser) ?? ''
-  const key = `${stack.keyPrefix}session:${sessionIdOf(cookie)}`
+  const key = stack.sessionKey(cookie)
   t.equal(await stack.redis?.exists(key), 1)
 
   const confirm = await browser.get(`${stack.url}/.gatehouse/logout`)
@@ -214,7 +214,7 @@ t.test('sign-out refuses a cross-site POST', async t => {
     t.equal(res.status, 403)
     t.equal((await res.json() as { error: { code: string } }).error.code, 'GH_CROSS_SITE')
   }
-  t.equal(await stack.redis?.exists(`${stack.keyPrefix}session:${sessionIdOf(cookie)}`), 1, 'still signed in')
+  t.equal(await stack.redis?.exists(stack.sessionKey(cookie)), 1, 'still signed in')
 })
 
 t.test('the session id is renewed at sign-in (no fixation)', async t => {
@@ -227,6 +227,6 @@ t.test('the session id is renewed at sign-in (no fixation)', async t => {
   const after = stack.sessionCookie(first.browser)
   t.ok(before !== undefined && after !== undefined)
   t.not(after, before)
-  t.equal(await stack.redis?.exists(`${stack.keyPrefix}session:${sessionIdOf(before ?? '')}`), 0, 'the old session was deleted')
+  t.equal(await stack.redis?.exists(stack.sessionKey(before ?? '')), 0, 'the old session was deleted')
   t.equal(decodeJwt((await (await fetch(`${stack.url}/api/x`, { headers: { cookie: `${stack.gateway.cookies.session}=${after}`, accept: 'application/json' } })).json() as { headers: Record<string, string> }).headers['x-gatehouse-assertion'] ?? '').sub, 'bob')
 })

@@ -132,7 +132,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const redis = r.redis ?? {}
   const warnings: Problem[] = problems.filter(p => p.severity === 'warning')
   if (redis.url !== undefined) {
-    checkUrl(redis.url, ['redis:', 'rediss:'], where(['redis', 'url']), problems)
+    checkUrl(redis.url, ['redis:', 'rediss:', 'redis+sentinel:', 'rediss+sentinel:', 'redis+cluster:', 'rediss+cluster:'], where(['redis', 'url']), problems)
   } else {
     warnings.push({ where: 'redis.url', message: 'no Redis configured: sessions are kept in memory, lost on restart, and not shared between replicas (single instance only)', severity: 'warning' })
   }
@@ -154,7 +154,12 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     if (typeof parsed === 'string') problems.push({ where: where(['trusted_proxies', i]), message: parsed, severity: 'error' })
     else trustedProxies.push(parsed.range)
   })
-  if (upstream.url !== undefined) checkUrl(upstream.url, ['http:', 'https:'], where(['upstream', 'url']), problems)
+  if (upstream.url !== undefined) {
+    const u = checkUrl(upstream.url, ['http:', 'https:'], where(['upstream', 'url']), problems)
+    if (u !== undefined && (u.pathname !== '/' || u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '')) {
+      problems.push({ where: where(['upstream', 'url']), message: 'upstream.url must be an origin only (scheme, host, port); to add a path prefix, use a policy route with rewrite_prefix', severity: 'error' })
+    }
+  }
 
   if (problems.some(p => p.severity === 'error')) throw new ConfigError([...problems, ...warnings.filter(w => !problems.includes(w))])
 
@@ -179,8 +184,12 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     },
     session: {
       secret: sessionSecret as string,
+      previousSecrets: session.previous_secrets ?? [],
       cookieName: secure ? `__Host-${cookieBase}` : cookieBase,
-      ttlMs: parseDuration(session.ttl ?? '12h'),
+      idleTimeoutMs: parseDuration(session.idle_timeout ?? '1h'),
+      maxLifetimeMs: parseDuration(session.max_lifetime ?? '12h'),
+      refreshSkewMs: parseDuration(session.refresh_skew ?? '60s'),
+      cacheTtlMs: parseDuration(session.cache_ttl ?? '10s'),
     },
     redis: {
       url: redis.url,
@@ -213,7 +222,7 @@ interface RawConfig {
   policies?: string
   trusted_proxies?: string[]
   oidc?: { issuer?: string, client_id?: string, client_secret?: string, client_secret_file?: string, token_auth_method?: 'client_secret_basic' | 'client_secret_post', scopes?: string[], allow_insecure_http?: boolean, discovery_timeout?: string, groups_claim?: string, roles_claim?: string }
-  session?: { secret?: string, secret_file?: string, cookie_name?: string, ttl?: string }
+  session?: { secret?: string, secret_file?: string, previous_secrets?: string[], cookie_name?: string, idle_timeout?: string, max_lifetime?: string, refresh_skew?: string, cache_ttl?: string }
   redis?: { url?: string, key_prefix?: string, command_timeout?: string }
   signing?: { key_file?: string, algorithm?: GatewayConfig['signing']['algorithm'], assertion_ttl?: string }
   upstream?: { url?: string, timeout?: string, connect_timeout?: string }

@@ -38,15 +38,19 @@ export const CONFIG_SCHEMA = {
       properties: {
         secret: { type: 'string', 'x-secret': true },
         secret_file: { type: 'string' },
+        previous_secrets: { type: 'array', items: { type: 'string', minLength: 32 }, description: 'Older secrets: still verify cookies and decrypt sessions, never used for new ones' },
         cookie_name: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', default: 'gatehouse' },
-        ttl: { ...duration, default: '12h', description: 'Absolute session lifetime' },
+        idle_timeout: { ...duration, default: '1h', description: 'A session unused this long ends (sliding)' },
+        max_lifetime: { ...duration, default: '12h', description: 'No session lives longer than this after sign-in' },
+        refresh_skew: { ...duration, default: '60s', description: 'Refresh tokens this long before the access token expires' },
+        cache_ttl: { ...duration, default: '10s', description: 'How long a gateway may serve a session from memory without asking Redis' },
       },
     },
     redis: {
       type: 'object',
       additionalProperties: false,
       properties: {
-        url: { type: 'string', description: 'redis:// or rediss:// URL; unset means in-memory sessions' },
+        url: { type: 'string', description: 'redis://, rediss://, redis+sentinel://h1:26379,h2:26379/master, redis+cluster://h1:7000,h2:7001; unset means in-memory sessions' },
         key_prefix: { type: 'string', default: 'gatehouse:' },
         command_timeout: { ...duration, default: '500ms' },
       },

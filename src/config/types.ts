@@ -23,9 +23,13 @@ export interface GatewayConfig {
   }
   readonly session: {
     readonly secret: string
+    readonly previousSecrets: readonly string[]
     /** The cookie's full name, `__Host-` prefixed when secureCookies. */
     readonly cookieName: string
-    readonly ttlMs: number
+    readonly idleTimeoutMs: number
+    readonly maxLifetimeMs: number
+    readonly refreshSkewMs: number
+    readonly cacheTtlMs: number
   }
   readonly redis: {
     readonly url: string | undefined

@@ -59,7 +59,8 @@ export function identityFromClaims (claims: Readonly<Record<string, unknown>>, n
     issuer,
     subject,
     name: optionalString(claims.name) ?? optionalString(claims.preferred_username),
-    email: optionalString(claims.email),
+    // An email the IdP itself says is unverified is not an identity.
+    email: claims.email_verified === false ? undefined : optionalString(claims.email),
     groups: stringList(claims[names.groupsClaim]),
     roles: stringList(claims[names.rolesClaim]),
     amr: stringList(claims.amr),

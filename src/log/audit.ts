@@ -8,6 +8,10 @@ export type AuditEvent =
   | 'access.denied'
   | 'config.loaded'
   | 'policy.reloaded'
+  | 'session.refreshed'
+  | 'session.revoked'
+  | 'session.expired'
+  | 'backchannel.logout'
   | 'policy.reload_failed'
 
 export interface AuditFields {

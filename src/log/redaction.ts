@@ -6,16 +6,25 @@
 const SENSITIVE_KEYS = [
   'authorization', 'cookie', 'set-cookie', 'proxy-authorization',
   'access_token', 'refresh_token', 'id_token', 'logout_token', 'id_token_hint',
-  'accessToken', 'refreshToken', 'idToken', 'tokens',
-  'code', 'code_verifier', 'codeVerifier', 'state', 'nonce',
+  'accessToken', 'refreshToken', 'idToken', 'tokens', 'code_verifier', 'codeVerifier',
   'client_secret', 'clientSecret', 'secret', 'secrets', 'password', 'private_key', 'privateKey',
-  'x-gatehouse-assertion', 'assertion',
+  'x-gatehouse-assertion', 'x-gatehouse-access-token', 'assertion',
 ] as const
+
+/**
+ * OAuth parameters (`code`, `state`, `nonce`) are secrets where they are
+ * parameters, but `code` is also every error's code: these are redacted at
+ * the top level and inside request parameters, not inside `err`.
+ */
+const SENSITIVE_PARAMS = ['code', 'state', 'nonce'] as const
+const PARAM_CONTAINERS = ['query', 'body', 'params', 'form', 'req.query', 'req.body']
 
 export const REDACT_PATHS: string[] = [
   ...SENSITIVE_KEYS.map(k => `["${k}"]`),
   ...SENSITIVE_KEYS.map(k => `*["${k}"]`),
   ...SENSITIVE_KEYS.map(k => `*.*["${k}"]`),
+  ...SENSITIVE_PARAMS.map(k => `["${k}"]`),
+  ...SENSITIVE_PARAMS.flatMap(k => PARAM_CONTAINERS.map(c => `${c}["${k}"]`)),
   'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
 ]
 
@@ -25,7 +34,10 @@ const SENSITIVE_QUERY = new Set(['code', 'state', 'id_token_hint', 'token', 'acc
 /** Returns the URL with the values of sensitive query parameters replaced by `[Redacted]`. */
 export function redactUrl (url: string): string {
   const q = url.indexOf('?')
-  if (q === -1) return url
+  // Path parameters such as ;jsessionid=... carry session ids in legacy apps.
+  const path = (q === -1 ? url : url.slice(0, q)).replace(/;([^/;=?]*)=[^/;?]*/g, ';$1=[Redacted]')
+  if (q === -1) return path
+  url = path + url.slice(q)
   const parts = url.slice(q + 1).split('&').map(pair => {
     const eq = pair.indexOf('=')
     const name = eq === -1 ? pair : pair.slice(0, eq)
@@ -33,5 +45,5 @@ export function redactUrl (url: string): string {
     try { decoded = decodeURIComponent(name) } catch { /* keep raw */ }
     return SENSITIVE_QUERY.has(decoded.toLowerCase()) ? `${name}=[Redacted]` : pair
   })
-  return `${url.slice(0, q)}?${parts.join('&')}`
+  return `${path}?${parts.join('&')}`
 }

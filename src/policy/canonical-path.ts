@@ -21,6 +21,7 @@ export type PathRejection =
   | 'encoded_control'
   | 'invalid_utf8'
   | 'dot_segment_parameter'
+  | 'empty_segment_parameter'
   | 'escapes_root'
   | 'too_long'
 
@@ -179,7 +180,9 @@ export function canonicalizeTarget (target: string): CanonicalizeResult {
     return reject('too_long', `path has ${segments.length} segments; the limit is ${MAX_SEGMENTS}`)
   }
 
-  // 6. '.' or '..' carrying parameters: servers disagree on these, refuse them.
+  // 6. '.' or '..' carrying parameters, and segments that are nothing but
+  //    parameters (';x'): servers disagree on these (some drop them, some
+  //    count them as a segment), so the path would be read differently.
   for (let i = 0; i < segments.length; i++) {
     const seg = segments[i]
     const semi = seg.indexOf(';')
@@ -187,6 +190,9 @@ export function canonicalizeTarget (target: string): CanonicalizeResult {
     const name = seg.slice(0, semi)
     if (name === '.' || name === '..') {
       return reject('dot_segment_parameter', `dot segment with parameters '${excerpt(seg)}' at segment ${i + 1}`)
+    }
+    if (name === '') {
+      return reject('empty_segment_parameter', `segment of parameters only '${excerpt(seg)}' at segment ${i + 1}`)
     }
   }
 

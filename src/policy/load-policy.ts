@@ -147,8 +147,8 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
         error(source.locate(['upstreams', name, 'url']), `"${u.url}" is not a URL`)
         continue
       }
-      if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-        error(source.locate(['upstreams', name, 'url']), 'an upstream URL has no query, fragment or credentials')
+      if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+        error(source.locate(['upstreams', name, 'url']), 'an upstream URL is an origin only (no path, query, fragment or credentials); to add a path prefix, use rewrite_prefix on the route')
         continue
       }
       upstreams.set(name, { name, url: url.href.replace(/\/$/, ''), timeoutMs: u.timeout === undefined ? undefined : parseDuration(u.timeout), where })

@@ -62,7 +62,7 @@ class SegmentTrie {
 export type RouteLookup =
   | { readonly kind: 'route', readonly route: Route }
   | { readonly kind: 'none' }
-  /** The path's letter case selects another route than its lower-case form would: refused, since upstreams differ on case. */
+  /** The path as written selects another route than its folded form (case, look-alike letters, trailing dots) would: refused, since upstreams differ on these. */
   | { readonly kind: 'ambiguous_case', readonly asWritten: Route | undefined, readonly lowerCase: Route | undefined }
 
 interface Tries { exact: SegmentTrie, folded: SegmentTrie }
@@ -74,7 +74,7 @@ function newTries (): Tries {
 /** Words for an ambiguous_case lookup, for logs and explain. */
 export function describeAmbiguity (lookup: { asWritten: Route | undefined, lowerCase: Route | undefined }): string {
   const name = (r: Route | undefined): string => r === undefined ? 'no route' : `route "${r.name}"`
-  return `the path as written selects ${name(lookup.asWritten)}, but in lower case it selects ${name(lookup.lowerCase)}`
+  return `the path as written selects ${name(lookup.asWritten)}, but read without regard to case it selects ${name(lookup.lowerCase)}`
 }
 
 export class RouteTable {
@@ -83,12 +83,12 @@ export class RouteTable {
   readonly #hosts = new Map<string, Tries>()
   readonly #wildcards = new Map<string, Tries>()
   readonly #hasWildcards: boolean
-  readonly #patternsHaveUpper: boolean
+  readonly #patternsNeedFolding: boolean
 
   constructor (routes: readonly Route[]) {
     this.routes = routes
     for (const route of routes) {
-      const folded = route.path.segments.map(s => s === '*' || s === '**' ? s : s.toLowerCase())
+      const folded = route.path.segments.map(s => s === '*' || s === '**' ? s : foldSegment(s))
       const targets = route.hosts === undefined ? [this.#anyHost] : route.hosts.map(h => this.#triesFor(h))
       for (const tries of targets) {
         tries.exact.insert(route.path.segments, route.index)
@@ -96,7 +96,7 @@ export class RouteTable {
       }
     }
     this.#hasWildcards = this.#wildcards.size > 0
-    this.#patternsHaveUpper = routes.some(r => /[A-Z]/.test(r.path.text))
+    this.#patternsNeedFolding = routes.some(r => r.path.segments.some(s => s !== '*' && s !== '**' && foldSegment(s) !== s))
   }
 
   #triesFor (host: HostPattern): Tries {
@@ -116,10 +116,9 @@ export class RouteTable {
   lookup (host: string, method: string, path: string): RouteLookup {
     const segments = splitPath(path)
     const route = this.#first(host, method, segments, false)
-    // Only letter case can make the two lookups differ.
-    if (!this.#patternsHaveUpper && !/[A-Z]/.test(path)) return route === undefined ? { kind: 'none' } : { kind: 'route', route }
-    const lower = segments.map(s => s.toLowerCase())
-    const other = this.#first(host, method, lower, true)
+    // Only letters, escapes and trailing dots or spaces can make the folded lookup differ.
+    if (!this.#patternsNeedFolding && !FOLDABLE.test(path)) return route === undefined ? { kind: 'none' } : { kind: 'route', route }
+    const other = this.#first(host, method, segments.map(foldSegment), true)
     if (route?.index !== other?.index) return { kind: 'ambiguous_case', asWritten: route, lowerCase: other }
     return route === undefined ? { kind: 'none' } : { kind: 'route', route }
   }
@@ -167,6 +166,25 @@ export class RouteTable {
 
 function methodFits (route: Route, method: string): boolean {
   return route.methods === undefined || route.methods.has(method) || (method === 'HEAD' && route.methods.has('GET'))
+}
+
+const FOLDABLE = /[A-Z%]|[. ](\/|$)|%20(\/|$)/
+
+/**
+ * A segment as servers that ignore case read it: decoded, compatibility
+ * characters and accents reduced to their base letters (ｆ, ſ, K, ı, İ
+ * become f, s, k, i, i), lower case, and without the trailing dots and
+ * spaces that Windows drops from names. Used only to detect paths that such
+ * a server would route differently; it is never forwarded.
+ */
+export function foldSegment (segment: string): string {
+  let text = segment
+  if (text.includes('%')) {
+    try {
+      text = decodeURIComponent(text)
+    } catch { /* canonical paths decode; keep the text otherwise */ }
+  }
+  return text.normalize('NFKD').replace(/\p{M}/gu, '').toUpperCase().toLowerCase().replace(/[. ]+$/, '')
 }
 
 /** Segments of a canonical path; a trailing slash does not change which route fits. */

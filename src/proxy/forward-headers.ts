@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { HEADER_ACCESS_TOKEN, HEADER_ASSERTION, headerValue, identityHeaders, sanitizeClientHeaders, withoutCookies } from './identity-headers.js'
 import type { IdentityHeaderNames } from '../policy/types.js'
+import { foldHeaderName } from '../net/header-name.js'
 import type { Identity } from '../identify/identity.js'
 
 /** What the gateway decided about a request, used to build what the upstream receives. */
@@ -20,14 +21,32 @@ export interface ForwardContext {
 
 /**
  * Forwarding headers describe the client as the gateway saw it; whatever the
- * client sent under these names is replaced, never appended to.
+ * client sent under these names, or names an upstream reads as these (compared
+ * after folding case and `_`), is removed, never appended to. So are headers
+ * that make an upstream override the method or the path.
  */
-const CLIENT_FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-uri', 'x-original-uri', 'x-original-url', 'x-real-ip', 'x-client-ip']
+const CLIENT_FORWARDING_HEADERS = new Set([
+  'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'client-ip',
+  'x-original-url', 'x-original-uri', 'x-original-host', 'x-original-method', 'x-rewrite-url', 'x-host',
+  'x-http-method-override', 'x-http-method', 'x-method-override', 'proxy-authorization',
+])
+const CLIENT_FORWARDING_PREFIXES = ['x-forwarded-']
+
+/** Hop-by-hop request headers the gateway's own connection to the upstream replaces. */
+const HOP_BY_HOP_REQUEST = new Set(['expect', 'upgrade', 'te', 'trailer', 'transfer-encoding'])
+
+function isClientForwardingHeader (folded: string): boolean {
+  return CLIENT_FORWARDING_HEADERS.has(folded) || CLIENT_FORWARDING_PREFIXES.some(p => folded.startsWith(p))
+}
 
 /** Request headers for an HTTP request to the upstream. */
 export function upstreamRequestHeaders (clientHeaders: IncomingHttpHeaders, ctx: ForwardContext, gatewayCookies: readonly string[]): Record<string, string | string[]> {
   const headers = sanitizeClientHeaders(clientHeaders, gatewayCookies, ctx.reserved)
-  for (const name of CLIENT_FORWARDING_HEADERS) delete headers[name]
+  for (const name of Object.keys(headers)) {
+    // Header names with `_` are dropped, as nginx and Apache do: behind CGI, PHP
+    // or WSGI they collide with the `-` spelling of the gateway's headers.
+    if (name.includes('_') || isClientForwardingHeader(foldHeaderName(name)) || HOP_BY_HOP_REQUEST.has(name)) delete headers[name]
+  }
   const pub = new URL(ctx.publicUrl)
   headers['x-forwarded-for'] = ctx.clientIp
   headers['x-forwarded-proto'] = pub.protocol.slice(0, -1)

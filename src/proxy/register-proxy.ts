@@ -27,7 +27,6 @@ export interface ProxyDeps {
  * a request without it is never forwarded.
  */
 export async function registerProxy (app: FastifyInstance, deps: ProxyDeps): Promise<void> {
-  const { config, gatewayCookies, guard } = deps
   app.decorateRequest('forward', null)
 
   const ctxOf = (request: FastifyRequest): ForwardContext & { upstream: string, timeoutMs: number } => {
@@ -35,6 +34,16 @@ export async function registerProxy (app: FastifyInstance, deps: ProxyDeps): Pro
     return request.forward
   }
 
+  // Request bodies go to the upstream byte for byte: in the proxy's scope no
+  // parser of the gateway's own (JSON, text, forms) may read or re-encode them.
+  await app.register(async (scope) => {
+    scope.removeContentTypeParser(['application/json', 'text/plain'])
+    await registerHttpProxy(scope, deps, ctxOf)
+  })
+}
+
+async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: (request: FastifyRequest) => ForwardContext & { upstream: string, timeoutMs: number }): Promise<void> {
+  const { config, gatewayCookies, guard } = deps
   await app.register(httpProxy, {
     upstream: '',
     prefix: '/',

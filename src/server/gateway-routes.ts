@@ -4,7 +4,8 @@ import type { OidcProvider } from '../signin/oidc-provider.js'
 import { safeReturnPath } from '../signin/return-to.js'
 import { CALLBACK_PATH, SIGNED_OUT_PATH, type SigninFlow } from '../signin/signin-flow.js'
 import type { SigningKey } from '../sign/keys.js'
-import type { SessionStore } from '../session/store.js'
+import type { SessionStore } from '../session/session-store.js'
+import type { BackchannelLogout } from '../signin/backchannel-logout.js'
 import { identityFromSession } from '../identify/from-session.js'
 import { escapeHtml, renderPage } from './html.js'
 import { sendError, setPageHeaders } from './respond.js'
@@ -20,11 +21,12 @@ export interface GatewayRoutesDeps {
   store: SessionStore
   signingKey: SigningKey
   policies: PolicyStore
+  backchannel: BackchannelLogout
 }
 
 /** The gateway's own endpoints under /.gatehouse/. Nothing under this prefix is ever proxied. */
 export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutesDeps): void {
-  const { publicUrl, signin, oidc, store, signingKey, policies } = deps
+  const { publicUrl, signin, oidc, store, signingKey, policies, backchannel } = deps
 
   // Browser forms post url-encoded bodies; the gateway's own forms carry nothing it reads.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => { done(null, body) })
@@ -35,7 +37,7 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
   })
 
   app.get(`${GATEHOUSE_PREFIX}/readyz`, async (_request, reply) => {
-    const redis = await withTimeout(store.ping(), READY_PING_TIMEOUT_MS).then(() => true, () => false)
+    const redis = await withTimeout(store.backend.ping(), READY_PING_TIMEOUT_MS).then(() => true, () => false)
     const policy = policies.status
     // A failed policy reload keeps the last good policy in force: still ready, but reported.
     const checks = { session_store: redis ? 'ok' : 'unavailable', idp_metadata: oidc.isReady ? 'ok' : 'not_loaded', policy: policy.ok ? 'ok' : 'reload_failed' }
@@ -44,7 +46,8 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
     return {
       status: ready ? 'ready' : 'not_ready',
       checks,
-      policy: { hash: policy.hash, loaded_at: policy.loadedAt, reloads: policy.reloads, failed_reloads: policy.failedReloads, errors: policy.errors.map(p => `${p.where}: ${p.message}`) },
+      // Counts only: the problems themselves (file paths, rule text) are in the gateway's log.
+      policy: { hash: policy.hash, loaded_at: policy.loadedAt, reloads: policy.reloads, failed_reloads: policy.failedReloads, errors: policy.errors.length },
     }
   })
 
@@ -76,6 +79,16 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
     const next = await signin.logout(request, reply)
     reply.header('cache-control', 'no-store')
     return reply.redirect(next, 303)
+  })
+
+  // OpenID Connect Back-Channel Logout: the IdP posts logout_token here (no cookie, no browser).
+  app.post(`${GATEHOUSE_PREFIX}/backchannel-logout`, async (request, reply) => {
+    reply.header('cache-control', 'no-store')
+    const body = typeof request.body === 'string' ? new URLSearchParams(request.body) : new URLSearchParams()
+    const result = await backchannel.handle(body.get('logout_token') ?? undefined, request.ip)
+    if (result.ok) return reply.code(200).send({ sessions_ended: result.sessions })
+    request.log.warn({ reason: result.error }, 'back-channel logout refused')
+    return reply.code(400).send({ error: 'invalid_request', error_description: result.error })
   })
 
   app.get(SIGNED_OUT_PATH, async (_request, reply) => {

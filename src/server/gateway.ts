@@ -6,12 +6,16 @@ import type { GatewayConfig } from '../config/types.js'
 import { GatehouseError, SigninError } from '../errors.js'
 import { decide } from '../authorize/decision.js'
 import { identityFromSession } from '../identify/from-session.js'
+import type { Identity } from '../identify/identity.js'
 import { createAuditLog } from '../log/audit.js'
 import type { Logger } from '../log/logger.js'
 import { registerProxy } from '../proxy/register-proxy.js'
 import { rewritePath } from '../proxy/rewrite-path.js'
 import { toFastifySessionStore } from '../session/fastify-store.js'
-import type { SessionStore } from '../session/store.js'
+import type { SessionStore } from '../session/session-store.js'
+import { needsTouch, sessionState, type LifetimeSettings } from '../session/lifetime.js'
+import { TokenRefresh } from '../signin/token-refresh.js'
+import { BackchannelLogout } from '../signin/backchannel-logout.js'
 import '../session/session-data.js'
 import { AssertionSigner } from '../sign/assertion.js'
 import type { SigningKey } from '../sign/keys.js'
@@ -30,6 +34,7 @@ export interface GatewayOptions {
   log: Logger
   store: SessionStore
   signingKey: SigningKey
+  clock?: () => number
 }
 
 export interface Gateway {
@@ -55,7 +60,11 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   const cookies = gatewayCookies(config)
   const audit = createAuditLog(log)
   const oidc = new OidcProvider(config.oidc, log)
-  const signin = new SigninFlow({ config, oidc, store, cookies, audit })
+  const clock = opts.clock ?? Date.now
+  const lifetimes: LifetimeSettings = { idleMs: config.session.idleTimeoutMs, maxMs: config.session.maxLifetimeMs }
+  const signin = new SigninFlow({ config, oidc, store, cookies, audit, clock })
+  const refresh = new TokenRefresh({ config, oidc, store, audit, clock })
+  const backchannel = new BackchannelLogout({ config, oidc, store, audit })
   const signer = new AssertionSigner(signingKey, config.publicUrl, config.signing.assertionTtlMs)
   const policies = new PolicyStore(config.policies, {
     defaultUpstream: config.upstream.url === undefined ? undefined : { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs },
@@ -87,18 +96,20 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   // Between cookie parsing and session loading: a route that never needs the user never reads the session store.
   app.addHook('onRequest', routeRequest({ policies, trustedProxies: config.trustedProxies, sessionCookie: cookies.session }))
   await app.register(fastifySession, {
-    secret: config.session.secret,
+    // The first secret signs new cookies; previous ones still verify during a rotation.
+    secret: [config.session.secret, ...config.session.previousSecrets],
     cookieName: cookies.session,
-    cookie: { ...cookies.attributes, maxAge: config.session.ttlMs },
+    cookie: { ...cookies.attributes, maxAge: config.session.maxLifetimeMs },
     saveUninitialized: false,
     rolling: false,
-    store: toFastifySessionStore(store, config.session.ttlMs),
+    store: toFastifySessionStore(store, lifetimes, clock),
   })
 
   app.setErrorHandler((error: FastifyError, request, reply) => handleError(error, request, reply))
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new GatehouseError('GH_NOT_FOUND', request.url)))
 
-  registerGatewayRoutes(app, { publicUrl: config.publicUrl, signin, oidc, store, signingKey, policies })
+  // The gateway's own endpoints, in a scope of their own (their form parser never sees proxied bodies).
+  await app.register(async (scope) => { registerGatewayRoutes(scope, { publicUrl: config.publicUrl, signin, oidc, store, signingKey, policies, backchannel }) })
 
   await registerProxy(app, {
     config,
@@ -111,7 +122,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
         sendError(request, reply, new GatehouseError('GH_FORBIDDEN', 'websockets disabled'), { json: { route: route.name, reason: 'websockets_disabled' } })
         return false
       }
-      const identity = route.needsIdentity ? identityFromSession(request) : undefined
+      const identity = route.needsIdentity ? await liveIdentity(request) : undefined
       const decision = decide(route, { identity, clientIp })
       if (!decision.allow) {
         if (decision.kind === 'unauthenticated') {
@@ -164,6 +175,32 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       await app.close()
       await store.close()
     },
+  }
+
+  /**
+   * The signed-in user, after the session's lifetimes are checked (an idle
+   * or too old session ends here), its tokens refreshed when due, and its
+   * last-seen time written back when the touch interval has passed.
+   */
+  async function liveIdentity (request: FastifyRequest): Promise<Identity | undefined> {
+    if (identityFromSession(request) === undefined) return undefined
+    const now = clock()
+    const state = sessionState(request.session, now, lifetimes)
+    if (state !== 'active') {
+      audit('session.expired', { user: request.session.identity?.id, ip: request.ip, reqId: request.id, reason: state === 'idle' ? 'idle_timeout' : 'max_lifetime' })
+      await endSession(request)
+      return undefined
+    }
+    if (refresh.isDue(request) && await refresh.refresh(request) === 'ended') {
+      await endSession(request)
+      return undefined
+    }
+    if (needsTouch(request.session, now, lifetimes)) request.session.lastSeenAt = now
+    return identityFromSession(request)
+  }
+
+  async function endSession (request: FastifyRequest): Promise<void> {
+    await request.session.destroy()
   }
 
   function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -28,6 +28,13 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * A Host header is a DNS name or an IP literal with an optional port, nothing
+ * else: anything an upstream might decode or trim into another host (escapes,
+ * tabs, spaces, other scripts) is refused before routing.
+ */
+const VALID_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/
+
 const rejected = new WeakMap<IncomingMessage, { reason: string, detail: string }>()
 const canonicalOf = new WeakMap<IncomingMessage, CanonicalPath>()
 /** Where refused targets are routed, so Fastify's router never sees them. */
@@ -67,8 +74,18 @@ export function routeRequest (deps: RouteRequestDeps) {
       request.log.info({ reason: refusal.reason, detail: refusal.detail }, 'request target refused')
       return sendError(request, reply, new GatehouseError('GH_BAD_PATH', refusal.detail), { json: { reason: refusal.reason } })
     }
+    const host = request.headers.host
+    if (host !== undefined && !VALID_HOST.test(host)) {
+      request.log.info({ reason: 'bad_host' }, 'request refused: malformed Host header')
+      return sendError(request, reply, new GatehouseError('GH_BAD_REQUEST', 'malformed Host header'), { json: { reason: 'bad_host' } })
+    }
     const canonical = canonicalOf.get(request.raw)
     if (canonical === undefined || canonical.path === GATEHOUSE_PREFIX || canonical.path.startsWith(`${GATEHOUSE_PREFIX}/`)) return undefined
+    // Spellings of the gateway's own prefix that an upstream might read as it (case, ;parameters) go nowhere.
+    const folded = canonical.matchPath.toLowerCase()
+    if (folded === GATEHOUSE_PREFIX || folded.startsWith(`${GATEHOUSE_PREFIX}/`)) {
+      return sendError(request, reply, new GatehouseError('GH_NOT_FOUND', canonical.path))
+    }
 
     const policy = deps.policies.current
     const lookup = policy.table.lookup(normalizeHost(request.headers.host), request.method, canonical.matchPath)

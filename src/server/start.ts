@@ -1,17 +1,37 @@
 import type { LoadedConfig } from '../config/load.js'
 import { createAuditLog } from '../log/audit.js'
 import { createLogger, type Logger } from '../log/logger.js'
-import { MemorySessionStore } from '../session/memory-store.js'
-import { RedisSessionStore } from '../session/redis-store.js'
-import type { SessionStore } from '../session/store.js'
+import type { SessionBackend } from '../session/backend.js'
+import { MemoryBackend } from '../session/memory-backend.js'
+import { RedisBackend } from '../session/redis-backend.js'
+import { SessionCipher } from '../session/session-cipher.js'
+import { SessionStore } from '../session/session-store.js'
 import { generateSigningKey, loadSigningKey, type SigningKey } from '../sign/keys.js'
 import { buildGateway, type Gateway } from './gateway.js'
+
+const SESSION_CACHE_MAX = 100_000
+
+/** The session store the config asks for: Redis (standalone, Sentinel, Cluster) or memory, encrypted either way. */
+export function createSessionStore (config: LoadedConfig['config'], log: Logger): SessionStore {
+  const backend: SessionBackend = config.redis.url === undefined
+    ? new MemoryBackend()
+    : new RedisBackend({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, log })
+  return new SessionStore({
+    backend,
+    cipher: new SessionCipher(config.session.secret, config.session.previousSecrets),
+    cacheTtlMs: config.session.cacheTtlMs,
+    cacheMax: SESSION_CACHE_MAX,
+    log,
+  })
+}
 
 export interface StartOptions {
   loaded: LoadedConfig
   log?: Logger
   /** Demo only: a generated key when no key file is configured. */
   allowGeneratedKey?: boolean
+  /** Tests replace the clock that session lifetimes and refresh follow. */
+  clock?: () => number
 }
 
 export interface Started {
@@ -36,13 +56,11 @@ export async function startGateway (opts: StartOptions): Promise<Started> {
     throw new Error('signing.key_file is required')
   }
 
-  const store: SessionStore = config.redis.url === undefined
-    ? new MemorySessionStore()
-    : new RedisSessionStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, log })
+  const store = createSessionStore(config, log)
 
   let gateway: Gateway
   try {
-    gateway = await buildGateway({ config, log, store, signingKey })
+    gateway = await buildGateway({ config, log, store, signingKey, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })
   } catch (err) {
     // An invalid policy stops the start; nothing may keep the process alive.
     await store.close()

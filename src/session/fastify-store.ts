@@ -1,21 +1,22 @@
 import type { SessionStore as FastifySessionStoreContract } from '@fastify/session'
 import type { Session } from 'fastify'
-import type { SessionStore } from './store.js'
+import { storeTtlMs, type LifetimeSettings } from './lifetime.js'
+import type { SessionRecord } from './session-data.js'
+import type { SessionStore } from './session-store.js'
 
 type Callback = (err?: unknown) => void
 type GetCallback = (err: unknown, result?: Session | null) => void
 
 /**
- * Adapts a SessionStore to the callback interface @fastify/session expects.
- * The TTL in the store follows the session cookie's expiry, or the configured
- * lifetime when the cookie has none.
+ * Adapts the SessionStore to the callback interface @fastify/session expects.
+ * The backend keeps a session until it would go idle, never past its maximum
+ * lifetime.
  */
-export function toFastifySessionStore (store: SessionStore, defaultTtlMs: number): FastifySessionStoreContract {
+export function toFastifySessionStore (store: SessionStore, lifetimes: LifetimeSettings, clock: () => number): FastifySessionStoreContract {
   return {
     set (sessionId: string, session: Session, callback: Callback) {
-      const expires = session.cookie?.expires
-      const ttl = expires instanceof Date ? expires.getTime() - Date.now() : defaultTtlMs
-      store.set(sessionId, session, ttl).then(() => callback(), callback)
+      const record = session as unknown as SessionRecord
+      store.set(sessionId, record, storeTtlMs(record, clock(), lifetimes)).then(() => callback(), callback)
     },
     get (sessionId: string, callback: GetCallback) {
       store.get(sessionId).then(value => callback(null, (value ?? null) as Session | null), callback)

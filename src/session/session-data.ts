@@ -1,6 +1,6 @@
 import type { Identity } from '../identify/identity.js'
 
-/** Tokens kept with a session. Never logged, never forwarded unless a route asks for the access token. */
+/** Tokens kept with a session. Never logged; forwarded only on routes with pass_access_token. */
 export interface SessionTokens {
   idToken: string | undefined
   accessToken: string | undefined
@@ -9,11 +9,23 @@ export interface SessionTokens {
   expiresAt: number | undefined
 }
 
+/** What a signed-in session holds (besides @fastify/session's cookie data). */
+export interface SessionFields {
+  identity?: Identity
+  tokens?: SessionTokens
+  /** Epoch ms of sign-in: the start of the maximum lifetime. */
+  createdAt?: number
+  /** Epoch ms of the last request that was recorded (written back at most every touch interval). */
+  lastSeenAt?: number
+  /** Epoch ms of the last token refresh. */
+  refreshedAt?: number
+}
+
+/** A session as stored: the fields plus @fastify/session's cookie data. */
+export interface SessionRecord extends SessionFields {
+  cookie?: { expires?: string | Date | null, originalMaxAge?: number | null }
+}
+
 declare module 'fastify' {
-  interface Session {
-    identity?: Identity
-    tokens?: SessionTokens
-    /** Epoch ms of sign-in. */
-    createdAt?: number
-  }
+  interface Session extends SessionFields {}
 }

@@ -4,7 +4,7 @@ import type { GatewayConfig } from '../config/types.js'
 import { SigninError, type GatehouseError } from '../errors.js'
 import { identityFromClaims } from '../identify/identity.js'
 import type { AuditLog } from '../log/audit.js'
-import type { SessionStore } from '../session/store.js'
+import type { SessionStore } from '../session/session-store.js'
 import type { GatewayCookies } from './cookies.js'
 import type { OidcProvider } from './oidc-provider.js'
 import { SIGNIN_TTL_MS, SigninStateCodec } from './signin-state.js'
@@ -18,6 +18,7 @@ export interface SigninFlowDeps {
   store: SessionStore
   cookies: GatewayCookies
   audit: AuditLog
+  clock: () => number
 }
 
 /** The OIDC authorization code flow with PKCE: redirect out, callback in, sign-out. */
@@ -28,7 +29,7 @@ export class SigninFlow {
 
   constructor (deps: SigninFlowDeps) {
     this.#deps = deps
-    this.#codec = new SigninStateCodec(deps.config.session.secret)
+    this.#codec = new SigninStateCodec(deps.config.session.secret, deps.config.session.previousSecrets)
     this.#redirectUri = `${deps.config.publicUrl}${CALLBACK_PATH}`
   }
 
@@ -65,14 +66,19 @@ export class SigninFlow {
     if (params.has('error')) {
       // The IdP refused (user cancelled, consent required, not assigned to the app...).
       let returnTo = '/'
+      let ours = false
       if (state !== null) {
         try {
           returnTo = (await this.#codec.open(state, request.cookies[cookies.signin])).returnTo
+          ours = true
         } catch { /* keep "/" */ }
       }
-      const idpError = params.get('error') ?? 'unknown'
+      const raw = params.get('error') ?? 'unknown'
+      const idpError = /^[A-Za-z0-9_.-]{1,64}$/.test(raw) ? raw : 'invalid_error_code'
       fail(`idp: ${idpError}`)
-      throw new SigninError('GH_SIGNIN_IDP_ERROR', idpError, params.get('error_description') ?? undefined, returnTo)
+      // The IdP's words are shown only for a sign-in this browser started: anyone can write a link with ?error_description=...
+      const description = ours ? params.get('error_description')?.slice(0, 300) ?? undefined : undefined
+      throw new SigninError('GH_SIGNIN_IDP_ERROR', ours ? idpError : 'unknown', description, returnTo)
     }
     if (state === null || !params.has('code')) {
       fail('callback without code or state')
@@ -86,7 +92,7 @@ export class SigninFlow {
       fail((err as GatehouseError).detail ?? 'bad state')
       throw new SigninError('GH_SIGNIN_STATE_INVALID', (err as GatehouseError).detail, undefined, '/', err)
     }
-    if (!await store.claimOnce(`signin:${pending.id}`, pending.expiresAt - Date.now())) {
+    if (!await store.backend.claimOnce(`signin:${pending.id}`, pending.expiresAt - Date.now())) {
       fail('callback replayed')
       throw new SigninError('GH_SIGNIN_STATE_REPLAYED', 'callback replayed', undefined, pending.returnTo)
     }
@@ -114,13 +120,15 @@ export class SigninFlow {
 
     // A new session id at every sign-in: no fixation.
     await request.session.regenerate()
+    const now = this.#deps.clock()
     request.session.identity = identity
-    request.session.createdAt = Date.now()
+    request.session.createdAt = now
+    request.session.lastSeenAt = now
     request.session.tokens = {
       idToken: tokens.id_token,
       accessToken: tokens.access_token,
       refreshToken: tokens.refresh_token,
-      expiresAt: typeof tokens.expires_in === 'number' ? Date.now() + tokens.expires_in * 1000 : undefined,
+      expiresAt: typeof tokens.expires_in === 'number' ? now + tokens.expires_in * 1000 : undefined,
     }
     audit('signin.success', { user: identity.id, email: identity.email, ip: request.ip, reqId: request.id })
     reply.header('cache-control', 'no-store')
@@ -133,8 +141,11 @@ export class SigninFlow {
     const session = request.session
     const identity = session?.identity
     const idToken = session?.tokens?.idToken
-    if (session?.identity !== undefined) await session.destroy()
-    reply.clearCookie(cookies.session, { path: '/' })
+    // Destroying also when nobody is signed in leaves request.session null, so the session plugin adds no
+    // clearing cookie of its own (without Secure, which a browser refuses for a __Host- cookie).
+    if (session !== null && session !== undefined && typeof session.destroy === 'function') await session.destroy()
+    // With the __Host- prefix a browser only accepts the clearing cookie with the same attributes.
+    reply.clearCookie(cookies.session, cookies.attributes)
     audit('signout', { user: identity?.id, ip: request.ip, reqId: request.id })
     const signedOut = `${config.publicUrl}${SIGNED_OUT_PATH}`
     if (!this.#deps.oidc.isReady) return signedOut

@@ -26,9 +26,11 @@ export interface PendingSignin {
  */
 export class SigninStateCodec {
   readonly #key: Uint8Array
+  readonly #previous: readonly Uint8Array[]
 
-  constructor (sessionSecret: string) {
-    this.#key = new Uint8Array(hkdfSync('sha256', sessionSecret, 'gatehouse', 'signin-state/v1', 32))
+  constructor (sessionSecret: string, previousSecrets: readonly string[] = []) {
+    this.#key = stateKey(sessionSecret)
+    this.#previous = previousSecrets.map(stateKey)
   }
 
   /** A new browser-binding value, for the sign-in cookie. */
@@ -58,12 +60,20 @@ export class SigninStateCodec {
 
   /** Opens a state from the callback; throws GH_SIGNIN_STATE_INVALID unless it is ours, unexpired and bound to this browser. */
   async open (state: string, binding: string | undefined, now = Date.now()): Promise<PendingSignin & { expiresAt: number }> {
-    let payload: Record<string, unknown>
-    try {
-      ({ payload } = await jwtDecrypt(state, this.#key, { currentDate: new Date(now), keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] }))
-    } catch (err) {
-      const expired = (err as { code?: string }).code === 'ERR_JWT_EXPIRED'
-      throw new GatehouseError('GH_SIGNIN_STATE_INVALID', expired ? 'sign-in state expired' : 'sign-in state cannot be decrypted', { cause: err })
+    let payload: Record<string, unknown> | undefined
+    let failure: unknown
+    for (const key of [this.#key, ...this.#previous]) {
+      try {
+        ({ payload } = await jwtDecrypt(state, key, { currentDate: new Date(now), keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] }))
+        break
+      } catch (err) {
+        failure ??= err
+        if ((err as { code?: string }).code === 'ERR_JWT_EXPIRED') break
+      }
+    }
+    if (payload === undefined) {
+      const expired = (failure as { code?: string } | undefined)?.code === 'ERR_JWT_EXPIRED'
+      throw new GatehouseError('GH_SIGNIN_STATE_INVALID', expired ? 'sign-in state expired' : 'sign-in state cannot be decrypted', { cause: failure })
     }
     if (binding === undefined) throw new GatehouseError('GH_SIGNIN_STATE_INVALID', 'no sign-in cookie in this browser')
     const expected = Buffer.from(bindingHash(binding))
@@ -79,6 +89,10 @@ export class SigninStateCodec {
       expiresAt: Number(payload.exp) * 1000,
     }
   }
+}
+
+function stateKey (secret: string): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', secret, 'gatehouse', 'signin-state/v1', 32))
 }
 
 function bindingHash (binding: string): string {

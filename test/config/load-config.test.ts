@@ -96,7 +96,7 @@ oidc:
   tokn_auth_method: basic
 session:
   secret: ${SECRET}
-  ttl: forever
+  idle_timeout: forever
 signing:
   algorithm: HS256
 upstream:
@@ -106,7 +106,7 @@ unknown_top: 1
   const text = located(problemsOf(() => loadConfig({ file: path, env: {} })))
   t.match(text, new RegExp(`${escape(path)}:6:3: unknown key "oidc\\.tokn_auth_method"`))
   t.match(text, new RegExp(`${escape(path)}:14:1: unknown key "unknown_top"`))
-  t.match(text, new RegExp(`${escape(path)}:9:8: session\\.ttl has the wrong form \\(a duration`))
+  t.match(text, new RegExp(`${escape(path)}:9:17: session\\.idle_timeout has the wrong form \\(a duration`))
   t.match(text, new RegExp(`${escape(path)}:11:14: signing\\.algorithm must be one of`))
 })
 

@@ -38,6 +38,8 @@ export interface Stack {
   /** A fresh cookie jar signed in as `user` (password `<user>-pass` for demo users); returns the landing page. */
   signIn (user: string, path?: string, browser?: Browser): Promise<{ browser: Browser, page: Page }>
   sessionCookie (browser: Browser): string | undefined
+  /** The Redis key of the session a cookie value names. */
+  sessionKey (cookieValue: string): string
   close (): Promise<void>
 }
 
@@ -119,6 +121,9 @@ export async function startStack (t: Teardown, opts: StackOptions = {}): Promise
     },
     sessionCookie (browser) {
       return browser.cookies(url).get(gateway.cookies.session)
+    },
+    sessionKey (cookieValue) {
+      return `${keyPrefix}session:{${sessionIdOf(cookieValue)}}`
     },
     async close () {
       await gateway.close()

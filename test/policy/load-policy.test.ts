@@ -272,12 +272,17 @@ routes:
   {
     name: 'an upstream URL with a query',
     files: { 'p.yaml': 'upstreams:\n  api:\n    url: "http://api:8080/?x=1"\n' + route('    allow: anyone\n') },
-    errors: [['p.yaml:3:10', 'an upstream URL has no query, fragment or credentials']],
+    errors: [['p.yaml:3:10', 'an upstream URL is an origin only (no path, query, fragment or credentials)']],
+  },
+  {
+    name: 'an upstream URL with a path',
+    files: { 'p.yaml': 'upstreams:\n  api:\n    url: "http://api:8080/base"\n' + route('    allow: anyone\n') },
+    errors: [['p.yaml:3:10', 'an upstream URL is an origin only (no path, query, fragment or credentials); to add a path prefix, use rewrite_prefix on the route']],
   },
   {
     name: 'an upstream URL with credentials',
     files: { 'p.yaml': 'upstreams:\n  api:\n    url: "http://user:pw@api"\n' + route('    allow: anyone\n') },
-    errors: [['p.yaml:3:10', 'an upstream URL has no query, fragment or credentials']],
+    errors: [['p.yaml:3:10', 'an upstream URL is an origin only (no path, query, fragment or credentials)']],
   },
   {
     name: 'an upstream URL that is not http',
@@ -485,7 +490,7 @@ t.test('a compiled route', async t => {
   api:
     url: "http://api:8080/"
     timeout: 5s
-  base: { url: "https://base.test/app/" }
+  base: { url: "https://base.test/" }
 routes:
   - name: full
     match: { host: ["App.Example.com.", "*.example.com"], path: /api/**, methods: [GET, POST] }
@@ -555,8 +560,8 @@ routes:
   t.same(full?.deny[0]?.ipText, ['192.0.2.0/24'])
   t.equal(full?.needsIdentity, true)
 
-  t.same(plain?.upstream, { name: 'base', url: 'https://base.test/app', timeoutMs: undefined })
-  t.equal(plain?.audience, 'https://base.test/app', 'audience defaults to the upstream URL')
+  t.same(plain?.upstream, { name: 'base', url: 'https://base.test', timeoutMs: undefined })
+  t.equal(plain?.audience, 'https://base.test', 'audience defaults to the upstream URL')
   t.equal(plain?.timeoutMs, undefined)
   t.equal(plain?.allow, 'authenticated')
   t.same(plain?.deny, [])

@@ -13,8 +13,9 @@ t.test('sensitive query parameters are redacted from logged URLs', async t => {
 t.test('the logger redacts secrets wherever they appear in a log object', async t => {
   const out = new LogCapture()
   const log = createLogger({ level: 'info', destination: out })
-  log.info({ authorization: 'Bearer abc', cookie: 'gatehouse=s', tokens: { access_token: 'at' }, nested: { refresh_token: 'rt', id_token: 'it', client_secret: 'cs' }, deep: { a: { code: 'c' } }, req: { headers: { authorization: 'x', cookie: 'y' } }, safe: 'visible' }, 'x')
+  log.info({ authorization: 'Bearer abc', cookie: 'gatehouse=s', tokens: { access_token: 'at' }, nested: { refresh_token: 'rt', id_token: 'it', client_secret: 'cs' }, code: 'c1', state: 's1', query: { code: 'c2', state: 's2' }, req: { headers: { authorization: 'x', cookie: 'y' } }, safe: 'visible', err: { code: 'ECONNREFUSED' } }, 'x')
   const line = out.text
-  for (const secret of ['Bearer abc', 'gatehouse=s', '"at"', '"rt"', '"it"', '"cs"', '"c"']) t.notOk(line.includes(secret), secret)
+  for (const secret of ['Bearer abc', 'gatehouse=s', '"at"', '"rt"', '"it"', '"cs"', '"c1"', '"s1"', '"c2"', '"s2"']) t.notOk(line.includes(secret), secret)
   t.match(line, /"safe":"visible"/)
+  t.match(line, /"err":\{"code":"ECONNREFUSED"\}/, 'error codes stay readable')
 })

@@ -1,0 +1,40 @@
+/**
+ * Where session blobs live. Two implementations, Redis and memory, share this
+ * interface and one test suite. Values are opaque (encrypted) strings. Every
+ * failure to reach the backend surfaces as GH_SESSION_STORE_UNAVAILABLE.
+ */
+export interface SessionIndex {
+  /** The user's id: every session of a user can be found (revoke a user). */
+  user: string | undefined
+  /** The IdP's session id: back-channel logout names it. */
+  idpSession: string | undefined
+}
+
+export interface SessionBackend {
+  readonly kind: 'redis' | 'memory'
+  /**
+   * False while the backend is known to be unreachable. Cached sessions are
+   * then not served (revocations could not reach this gateway): requests that
+   * need a session fail with 503 until it is back.
+   */
+  readonly available: boolean
+  get (id: string): Promise<string | undefined>
+  /** Stores the session for `ttlMs` and adds it to the index sets of its user and IdP session. */
+  set (id: string, value: string, ttlMs: number, index: SessionIndex): Promise<void>
+  delete (id: string, index?: SessionIndex): Promise<void>
+  /** Session ids indexed under a user or an IdP session (may include ids that have since expired). */
+  idsBy (kind: 'user' | 'idpSession', value: string): Promise<string[]>
+  /** Every stored session id (for the sessions CLI). */
+  allIds (): Promise<string[]>
+  /** Records `key` for `ttlMs`; true the first time, false if it was already recorded. */
+  claimOnce (key: string, ttlMs: number): Promise<boolean>
+  /** A short exclusive lock; resolves to a token to release it with, or undefined when someone else holds it. */
+  lock (key: string, ttlMs: number): Promise<string | undefined>
+  unlock (key: string, token: string): Promise<void>
+  /** Tells every other gateway sharing this backend that these sessions changed (or were deleted). */
+  publish (ids: readonly string[]): Promise<void>
+  /** Called with session ids changed by other gateways, or with undefined when changes may have been missed (drop everything). */
+  subscribe (listener: (ids: readonly string[] | undefined) => void): void
+  ping (): Promise<void>
+  close (): Promise<void>
+}

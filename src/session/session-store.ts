@@ -1,0 +1,150 @@
+import { LRUCache } from 'lru-cache'
+import type { Logger } from '../log/logger.js'
+import type { SessionBackend, SessionIndex } from './backend.js'
+import type { SessionCipher } from './session-cipher.js'
+import type { SessionRecord } from './session-data.js'
+
+export interface SessionStoreOptions {
+  backend: SessionBackend
+  cipher: SessionCipher
+  /** How long a decrypted session may be served from memory without asking the backend. */
+  cacheTtlMs: number
+  cacheMax: number
+  log: Logger
+}
+
+/**
+ * Sessions as the gateway uses them: encrypted at rest, cached in memory for
+ * a short time so steady-state requests make no round trip, and dropped from
+ * every gateway's cache through the backend's pub/sub when one gateway
+ * changes or deletes them (revocation reaches all replicas in milliseconds;
+ * the cache TTL is the bound if a message is lost, and a reconnect of the
+ * subscriber clears the whole cache).
+ */
+export class SessionStore {
+  readonly backend: SessionBackend
+  readonly #cipher: SessionCipher
+  readonly #cache: LRUCache<string, SessionRecord>
+  readonly #log: Logger
+  #hits = 0
+  #misses = 0
+
+  constructor (opts: SessionStoreOptions) {
+    this.backend = opts.backend
+    this.#cipher = opts.cipher
+    this.#log = opts.log.child({ module: 'sessions' })
+    this.#cache = new LRUCache({ max: opts.cacheMax, ttl: Math.max(1, opts.cacheTtlMs) })
+    this.backend.subscribe(ids => {
+      if (ids === undefined) this.#cache.clear()
+      else for (const id of ids) this.#cache.delete(id)
+    })
+  }
+
+  get kind (): SessionBackend['kind'] {
+    return this.backend.kind
+  }
+
+  get cacheStats (): { hits: number, misses: number } {
+    return { hits: this.#hits, misses: this.#misses }
+  }
+
+  /** The session, from memory when cached (unless `fresh`), else from the backend. Frozen: replace fields, never mutate them. */
+  async get (id: string, opts: { fresh?: boolean } = {}): Promise<SessionRecord | undefined> {
+    if (opts.fresh !== true && this.backend.available) {
+      const cached = this.#cache.get(id)
+      if (cached !== undefined) {
+        this.#hits++
+        return cached
+      }
+    }
+    this.#misses++
+    const blob = await this.backend.get(id)
+    if (blob === undefined) {
+      this.#cache.delete(id)
+      return undefined
+    }
+    const text = this.#cipher.decrypt(id, blob)
+    if (text === undefined) {
+      this.#log.warn({ session: shortId(id) }, 'a stored session could not be decrypted (its key was removed, or it was altered); treated as signed out')
+      return undefined
+    }
+    let record: SessionRecord
+    try {
+      record = deepFreeze(JSON.parse(text) as SessionRecord)
+    } catch {
+      return undefined
+    }
+    this.#cache.set(id, record)
+    return record
+  }
+
+  async set (id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    const plain = JSON.parse(JSON.stringify(record)) as SessionRecord
+    await this.backend.set(id, this.#cipher.encrypt(id, JSON.stringify(plain)), ttlMs, indexOf(plain))
+    this.#cache.set(id, deepFreeze(plain))
+    await this.#announce([id])
+  }
+
+  async destroy (id: string): Promise<void> {
+    const known = this.#cache.get(id)
+    this.#cache.delete(id)
+    await this.backend.delete(id, known === undefined ? undefined : indexOf(known))
+    await this.#announce([id])
+  }
+
+  /** Deletes every session of a user, or of an IdP session; returns how many. */
+  async revoke (by: 'user' | 'idpSession', value: string): Promise<number> {
+    const ids = await this.backend.idsBy(by, value)
+    for (const id of ids) this.#cache.delete(id)
+    await Promise.all(ids.map(async id => await this.backend.delete(id, by === 'user' ? { user: value, idpSession: undefined } : { user: undefined, idpSession: value })))
+    await this.#announce(ids)
+    return ids.length
+  }
+
+  /** Every stored session that this gateway can decrypt, with its id. */
+  async list (): Promise<Array<{ id: string, record: SessionRecord }>> {
+    const ids = await this.backend.allIds()
+    const out: Array<{ id: string, record: SessionRecord }> = []
+    for (const id of ids) {
+      const record = await this.get(id, { fresh: true })
+      if (record !== undefined) out.push({ id, record })
+    }
+    return out
+  }
+
+  async close (): Promise<void> {
+    this.#cache.clear()
+    await this.backend.close()
+  }
+
+  /** Drops a cached copy (after a change this gateway learns of by other means). */
+  forget (id: string): void {
+    this.#cache.delete(id)
+  }
+
+  async #announce (ids: readonly string[]): Promise<void> {
+    try {
+      await this.backend.publish(ids)
+    } catch (err) {
+      // The change is stored; other gateways see it when their cache entry expires.
+      this.#log.warn({ err: { message: (err as Error).message } }, 'could not announce a session change; other gateways see it when their cache expires')
+    }
+  }
+}
+
+function indexOf (record: SessionRecord): SessionIndex {
+  return { user: record.identity?.id, idpSession: record.identity?.sid }
+}
+
+/** A short, non-secret label for a session in logs. */
+export function shortId (id: string): string {
+  return `${id.slice(0, 6)}…`
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}

@@ -1,0 +1,98 @@
+import type { FastifyRequest } from 'fastify'
+import * as client from 'openid-client'
+import type { GatewayConfig } from '../config/types.js'
+import { identityFromClaims } from '../identify/identity.js'
+import type { AuditLog } from '../log/audit.js'
+import type { SessionStore } from '../session/session-store.js'
+import { shortId } from '../session/session-store.js'
+import type { OidcProvider } from './oidc-provider.js'
+
+/** How long one gateway may hold a session's refresh lock. */
+const REFRESH_LOCK_MS = 15_000
+
+export type RefreshOutcome =
+  /** Nothing to do, refreshed, or another request is refreshing: go on with the session. */
+  | 'ok'
+  /** The IdP refused the refresh token (account disabled, consent revoked...): the session is over. */
+  | 'ended'
+
+export interface TokenRefreshDeps {
+  config: GatewayConfig
+  oidc: OidcProvider
+  store: SessionStore
+  audit: AuditLog
+  clock: () => number
+}
+
+/**
+ * Refreshes a session's tokens shortly before the access token expires.
+ *
+ * Single-flight across every gateway on the same Redis: one request takes a
+ * short lock per session, reads the session again from Redis (another gateway
+ * may have refreshed it already, and its refresh token is then spent), and
+ * only then uses the refresh token. Requests that do not get the lock go on
+ * with the session as it is, so a rotated refresh token never signs anyone
+ * out. `invalid_grant` ends the session at once; an IdP that cannot be
+ * reached keeps the session until its maximum lifetime, and the log says so.
+ */
+export class TokenRefresh {
+  readonly #deps: TokenRefreshDeps
+
+  constructor (deps: TokenRefreshDeps) {
+    this.#deps = deps
+  }
+
+  isDue (request: FastifyRequest): boolean {
+    const tokens = request.session.tokens
+    return tokens?.refreshToken !== undefined && tokens.expiresAt !== undefined && this.#deps.clock() >= tokens.expiresAt - this.#deps.config.session.refreshSkewMs
+  }
+
+  async refresh (request: FastifyRequest): Promise<RefreshOutcome> {
+    const { store, oidc, audit, config, clock } = this.#deps
+    const sessionId = request.session.sessionId
+    const log = request.log.child({ session: shortId(sessionId) })
+    const lock = await store.backend.lock(`refresh:{${sessionId}}`, REFRESH_LOCK_MS)
+    if (lock === undefined) return 'ok'
+    try {
+      const current = await store.get(sessionId, { fresh: true })
+      if (current?.identity === undefined) return 'ended'
+      const tokens = current.tokens
+      if (tokens?.refreshToken !== request.session.tokens?.refreshToken || (tokens?.expiresAt ?? 0) - config.session.refreshSkewMs > clock()) {
+        // Another request or gateway refreshed first: take its result.
+        request.session.tokens = tokens
+        request.session.identity = current.identity
+        return 'ok'
+      }
+      if (!oidc.isReady || tokens?.refreshToken === undefined) return 'ok'
+      let result
+      try {
+        result = await client.refreshTokenGrant(oidc.configuration(), tokens.refreshToken)
+      } catch (err) {
+        if (err instanceof client.ResponseBodyError && err.error === 'invalid_grant') {
+          await store.destroy(sessionId)
+          audit('session.revoked', { user: current.identity.id, reqId: request.id, reason: 'refresh_rejected', detail: err.error_description })
+          return 'ended'
+        }
+        log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'token refresh failed (IdP unreachable?); the session is kept until its maximum lifetime')
+        return 'ok'
+      }
+      const now = clock()
+      const claims = result.claims()
+      const identity = claims === undefined ? current.identity : { ...identityFromClaims(claims, config.oidc), sid: claims.sid === undefined ? current.identity.sid : String(claims.sid) }
+      request.session.identity = identity
+      request.session.tokens = {
+        idToken: result.id_token ?? tokens.idToken,
+        accessToken: result.access_token,
+        // Without rotation the IdP sends no new refresh token: the old one stays valid.
+        refreshToken: result.refresh_token ?? tokens.refreshToken,
+        expiresAt: typeof result.expires_in === 'number' ? now + result.expires_in * 1000 : undefined,
+      }
+      request.session.refreshedAt = now
+      await request.session.save()
+      audit('session.refreshed', { user: identity.id, reqId: request.id })
+      return 'ok'
+    } finally {
+      await store.backend.unlock(`refresh:{${sessionId}}`, lock).catch(() => { /* expires by itself */ })
+    }
+  }
+}
