@@ -8,7 +8,9 @@ import { identityFromClaims } from './identify/identity.js'
 import { parseAddress } from './net/address.js'
 import { explain, formatExplanation } from './policy/explain.js'
 import { defaultPolicy, loadPolicy, type Policy, type PolicySettings } from './policy/load-policy.js'
-import { startGateway } from './server/start.js'
+import { createSessionStore, startGateway } from './server/start.js'
+import { createLogger } from './log/logger.js'
+import { runSessionsCommand } from './session/sessions-cli.js'
 import { generateSigningKey, SIGNING_ALGORITHMS, type SigningAlgorithm } from './sign/keys.js'
 
 const USAGE = `Usage:
@@ -21,6 +23,9 @@ const USAGE = `Usage:
                                                would this request pass, and why
                                                (--ip defaults to 127.0.0.1; any user option
                                                means signed in; exit 0 allow, 3 otherwise)
+  gatehouse sessions list [--config FILE] [--user ID] [--json]
+  gatehouse sessions revoke [--config FILE] (--user ID | --session ID | --all)
+                                               list or end sessions in Redis (every gateway sees it at once)
   gatehouse keygen --out FILE [--alg ES256] [--if-missing]
                                                write a new private signing key (PEM)
 
@@ -58,6 +63,8 @@ async function main (argv: string[]): Promise<number> {
         amr: { type: 'string' },
         claim: { type: 'string', multiple: true },
         json: { type: 'boolean' },
+        session: { type: 'string' },
+        all: { type: 'boolean' },
       },
       allowPositionals: true,
       strict: true,
@@ -179,6 +186,34 @@ async function main (argv: string[]): Promise<number> {
         process.once('SIGINT', () => stop('SIGINT'))
       })
       return 0
+    }
+    case 'sessions': {
+      const action = positionals[1]
+      if (action !== 'list' && action !== 'revoke') {
+        process.stderr.write(`gatehouse sessions: say list or revoke\n${USAGE}\n`)
+        return 2
+      }
+      let loaded
+      try {
+        loaded = loadConfig({ file, env: process.env })
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          printProblems(err.problems)
+          return 1
+        }
+        throw err
+      }
+      const log = createLogger({ level: 'silent' })
+      const store = createSessionStore(loaded.config, log)
+      try {
+        await store.backend.connected(5000)
+        return await runSessionsCommand({ action, user: values.user, session: values.session, all: values.all, json: values.json }, loaded, store, text => process.stdout.write(text), log)
+      } catch (err) {
+        process.stderr.write(`gatehouse sessions: ${(err as Error).message}\n`)
+        return 1
+      } finally {
+        await store.close()
+      }
     }
     case 'keygen': {
       if (values.out === undefined) {

@@ -190,7 +190,7 @@ t.test('dev IdP end to end with openid-client', async (t) => {
     t.ok(body.claims['nonce'], 'nonce present');
     t.type(body.claims['auth_time'], 'number', 'auth_time present');
     t.type(body.claims['sid'], 'string', 'sid present (client has a back-channel logout URI)');
-    t.notOk(body.refresh_token, 'no refresh token without offline_access');
+    t.ok(body.refresh_token, 'a refresh token for a client allowed the grant (the dev IdP does not require prompt=consent for offline_access)');
     // no consent page: the login POST goes straight back to the RP
     t.notOk(page.history.some((h) => /consent/i.test(h.url)), 'no consent page in the flow');
     t.ok(browser.cookies(devIdp.issuer).has('devidp_session'), 'IdP session cookie set');

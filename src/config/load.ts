@@ -7,6 +7,7 @@ import { envKeys, readEnv } from './env.js'
 import { CONFIG_SCHEMA } from './schema.js'
 import type { GatewayConfig } from './types.js'
 import { parseRange, type Cidr } from '../net/address.js'
+import { singleHostUrl } from '../net/redis-url.js'
 import { parseYaml, type YamlSource } from './yaml-source.js'
 
 export interface LoadConfigOptions {
@@ -132,7 +133,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const redis = r.redis ?? {}
   const warnings: Problem[] = problems.filter(p => p.severity === 'warning')
   if (redis.url !== undefined) {
-    checkUrl(redis.url, ['redis:', 'rediss:', 'redis+sentinel:', 'rediss+sentinel:', 'redis+cluster:', 'rediss+cluster:'], where(['redis', 'url']), problems)
+    checkUrl(singleHostUrl(redis.url), ['redis:', 'rediss:', 'redis+sentinel:', 'rediss+sentinel:', 'redis+cluster:', 'rediss+cluster:'], where(['redis', 'url']), problems)
   } else {
     warnings.push({ where: 'redis.url', message: 'no Redis configured: sessions are kept in memory, lost on restart, and not shared between replicas (single instance only)', severity: 'warning' })
   }

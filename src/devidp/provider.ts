@@ -19,7 +19,7 @@ import type {
   InteractionResults,
   KoaContextWithOIDC,
 } from 'oidc-provider';
-import { exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
 
 export interface DevUser {
   id: string;
@@ -70,6 +70,12 @@ export interface DevIdp {
   issuer: string;
   provider: Provider;
   close(): Promise<void>;
+  /**
+   * Signs a JWT with one of the IdP's own keys (its RS256 key unless `kid`
+   * names another), so tests can mint tokens the IdP would issue, e.g.
+   * logout tokens, or subtly wrong ones. `header` adds protected header members.
+   */
+  signJwt(payload: JWTPayload, header?: Record<string, unknown>): Promise<string>;
   /** Count of successful token endpoint grants, by grant type (for tests). */
   grants: { authorization_code: number; refresh_token: number };
 }
@@ -379,6 +385,9 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
       pkce: { required: () => true },
       responseTypes: ['code'],
       rotateRefreshToken: true,
+      // Like Entra ID: a refresh token for every client allowed the grant,
+      // without oidc-provider's rule that offline_access needs prompt=consent.
+      issueRefreshToken: async (_ctx: KoaContextWithOIDC, client: { grantTypeAllowed(type: string): boolean }) => client.grantTypeAllowed('refresh_token'),
       scopes: [...knownScopes],
       clientBasedCORS: (_ctx, origin, client) =>
         client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin),
@@ -559,7 +568,14 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: <sp
       return closing;
     };
 
-    return { issuer, provider, close, grants };
+    const signingKeys = (jwks as { keys: JWK[] }).keys;
+    const signJwt = async (payload: JWTPayload, header: Record<string, unknown> = {}): Promise<string> => {
+      const jwk = signingKeys.find((k) => k.kid === (header.kid ?? signingKeys[0]?.kid)) ?? signingKeys[0];
+      if (jwk === undefined) throw new Error('the dev IdP has no signing key');
+      const alg = String(header.alg ?? jwk.alg ?? 'RS256');
+      return await new SignJWT(payload).setProtectedHeader({ ...header, alg, kid: jwk.kid }).sign(await importJWK(jwk, alg));
+    };
+    return { issuer, provider, close, grants, signJwt };
   } catch (err) {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -36,5 +36,7 @@ export interface SessionBackend {
   /** Called with session ids changed by other gateways, or with undefined when changes may have been missed (drop everything). */
   subscribe (listener: (ids: readonly string[] | undefined) => void): void
   ping (): Promise<void>
+  /** Resolves once the backend is connected (for one-shot tools); rejects after `timeoutMs`. */
+  connected (timeoutMs: number): Promise<void>
   close (): Promise<void>
 }

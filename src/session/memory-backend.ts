@@ -78,6 +78,8 @@ export class MemoryBackend implements SessionBackend {
 
   async ping (): Promise<void> {}
 
+  async connected (_timeoutMs: number): Promise<void> {}
+
   async close (): Promise<void> {
     this.#sessions.clear()
     this.#once.clear()

@@ -3,6 +3,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { GatehouseError } from '../errors.js'
 import type { Logger } from '../log/logger.js'
 import type { SessionBackend, SessionIndex } from './backend.js'
+import { singleHostUrl } from '../net/redis-url.js'
 
 export interface RedisBackendOptions {
   /** redis://, rediss://, redis+sentinel://host:port,host:port/master, or redis+cluster://host:port,host:port */
@@ -56,10 +57,10 @@ export class RedisBackend implements SessionBackend {
     this.#client.on('close', down)
     this.#client.on('end', down)
     this.#heartbeat = setInterval(() => {
-      this.ping().then(() => { this.#setAvailable(this.#client instanceof Cluster ? this.#client.status === 'ready' : this.#client.status === 'ready') }, down)
+      this.ping().then(() => { this.#setAvailable(true) }, down)
     }, HEARTBEAT_MS)
     this.#heartbeat.unref()
-    void this.#subscriber.subscribe(this.#channel).catch(() => { /* retried on reconnect */ })
+    this.#subscriber.on('ready', () => { void this.#subscriber.subscribe(this.#channel).catch(() => { /* retried on the next ready */ }) })
     let subscribedOnce = false
     this.#subscriber.on('ready', () => {
       // After a reconnect, messages may have been missed: every cached session is suspect.
@@ -179,6 +180,7 @@ export class RedisBackend implements SessionBackend {
   async ping (): Promise<void> {
     try {
       await this.#call('PING', async () => {
+        if (this.#client.status !== 'ready') throw new Error(`connection ${this.#client.status}`)
         if (this.#client instanceof Cluster) await Promise.all(this.#client.nodes('master').map(async n => await n.ping()))
         else await this.#client.ping()
       })
@@ -186,6 +188,15 @@ export class RedisBackend implements SessionBackend {
       this.#setAvailable(false)
       throw err
     }
+  }
+
+  async connected (timeoutMs: number): Promise<void> {
+    if (this.#client.status === 'ready') return
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { this.#client.off('ready', onReady); reject(new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', `redis: not connected within ${timeoutMs} ms`)) }, timeoutMs)
+      const onReady = (): void => { clearTimeout(timer); resolve() }
+      this.#client.once('ready', onReady)
+    })
   }
 
   async close (): Promise<void> {
@@ -212,7 +223,7 @@ function connect (opts: RedisBackendOptions): Client {
     maxRetriesPerRequest: 0,
     retryStrategy: (times: number) => Math.min(50 * 2 ** times, MAX_RECONNECT_DELAY_MS),
   }
-  const url = new URL(opts.url)
+  const url = new URL(singleHostUrl(opts.url))
   const auth = {
     ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
     ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
@@ -239,7 +250,7 @@ function connect (opts: RedisBackendOptions): Client {
   return new Redis(opts.url, common)
 }
 
-/** host:port,host:port from the authority of a sentinel or cluster URL (WHATWG URL keeps only the first). */
+/** host:port,host:port from the authority of a sentinel or cluster URL. */
 export function parseHosts (text: string): Array<{ host: string, port: number }> {
   const authority = /^[a-z+]+:\/\/(?:[^@/]*@)?([^/]*)/i.exec(text)?.[1] ?? ''
   return authority.split(',').filter(s => s !== '').map(hp => {

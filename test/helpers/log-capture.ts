@@ -3,10 +3,27 @@ import { Writable } from 'node:stream'
 /** A pino destination that keeps every line, for assertions on logs. */
 export class LogCapture extends Writable {
   readonly lines: string[] = []
+  #waiters: Array<{ match: (r: Record<string, unknown>) => boolean, resolve: (r: Record<string, unknown>) => void }> = []
 
   override _write (chunk: Buffer, _encoding: string, callback: () => void): void {
-    for (const line of chunk.toString('utf8').split('\n')) if (line !== '') this.lines.push(line)
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line === '') continue
+      this.lines.push(line)
+      const record = JSON.parse(line) as Record<string, unknown>
+      this.#waiters = this.#waiters.filter(w => {
+        if (!w.match(record)) return true
+        w.resolve(record)
+        return false
+      })
+    }
     callback()
+  }
+
+  /** Resolves with the first log record (already written, or to come) that matches. */
+  async waitFor (match: (r: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+    const seen = this.records().find(match)
+    if (seen !== undefined) return seen
+    return await new Promise(resolve => this.#waiters.push({ match, resolve }))
   }
 
   get text (): string {

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { freePort } from './ports.js'
 
 /**
@@ -8,14 +11,17 @@ import { freePort } from './ports.js'
  */
 export class TestRedis {
   readonly port: number
+  /** With a folder, Redis keeps its data on disk (append-only file) across restarts. */
+  readonly #dir: string | undefined
   #child: ChildProcess | undefined
 
-  private constructor (port: number) {
+  private constructor (port: number, dir: string | undefined) {
     this.port = port
+    this.#dir = dir
   }
 
-  static async start (): Promise<TestRedis> {
-    const redis = new TestRedis(await freePort())
+  static async start (opts: { persistent?: boolean } = {}): Promise<TestRedis> {
+    const redis = new TestRedis(await freePort(), opts.persistent === true ? mkdtempSync(join(tmpdir(), 'gatehouse-redis-')) : undefined)
     await redis.#spawn()
     return redis
   }
@@ -25,7 +31,8 @@ export class TestRedis {
   }
 
   async #spawn (): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const persistence = this.#dir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.#dir]
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.#child = child
     let out = ''
     await new Promise<void>((resolve, reject) => {
@@ -41,8 +48,8 @@ export class TestRedis {
     child.stderr?.resume()
   }
 
-  /** Stops the server and waits for the process to exit. */
-  async stop (): Promise<void> {
+  /** Kills the server and waits for the process to exit. */
+  async kill (): Promise<void> {
     const child = this.#child
     if (child === undefined || child.exitCode !== null) return
     this.#child = undefined
@@ -50,9 +57,15 @@ export class TestRedis {
     await once(child, 'exit')
   }
 
-  /** Starts it again on the same port. */
+  /** Kills the server and removes its data. */
+  async stop (): Promise<void> {
+    await this.kill()
+    if (this.#dir !== undefined) rmSync(this.#dir, { recursive: true, force: true })
+  }
+
+  /** Starts it again on the same port (with its data, when persistent). */
   async restart (): Promise<void> {
-    await this.stop()
+    await this.kill()
     await this.#spawn()
   }
 

@@ -23,6 +23,12 @@ export interface StackOptions {
   users?: DevUser[]
   /** Start the upstream app (default true). */
   upstream?: boolean
+  /** The clock the gateway's session lifetimes and refresh follow (default Date.now). */
+  clock?: () => number
+  /** Access token lifetime at the IdP. */
+  accessTokenTtlSeconds?: number
+  /** Register the gateway's back-channel logout endpoint at the IdP. */
+  backchannel?: boolean
 }
 
 export interface Stack {
@@ -32,14 +38,19 @@ export interface Stack {
   gateway: Gateway
   logs: LogCapture
   keyPrefix: string
-  /** Direct Redis connection on the same server, for assertions (undefined with memory sessions). */
+  /** Direct Redis connection on the same server, for assertions (undefined with memory sessions and with redis+sentinel:// or redis+cluster:// URLs). */
   redis: Redis | undefined
   clientId: string
+  clientSecret: string
   /** A fresh cookie jar signed in as `user` (password `<user>-pass` for demo users); returns the landing page. */
   signIn (user: string, path?: string, browser?: Browser): Promise<{ browser: Browser, page: Page }>
   sessionCookie (browser: Browser): string | undefined
   /** The Redis key of the session a cookie value names. */
   sessionKey (cookieValue: string): string
+  /** The settings this gateway was started with (to start replicas on the same Redis). */
+  env: Record<string, string>
+  /** Another gateway on the same Redis, IdP and upstream (same public URL, its own port); stopped by t.teardown. */
+  startReplica (env?: Record<string, string>): Promise<{ url: string, gateway: Gateway, logs: LogCapture }>
   close (): Promise<void>
 }
 
@@ -63,7 +74,9 @@ export async function startStack (t: Teardown, opts: StackOptions = {}): Promise
       client_secret: clientSecret,
       redirect_uris: [`${url}/.gatehouse/callback`],
       post_logout_redirect_uris: [`${url}/.gatehouse/signed-out`],
+      ...(opts.backchannel === true ? { backchannel_logout_uri: `${url}/.gatehouse/backchannel-logout`, backchannel_logout_session_required: true } : {}),
     }],
+    ...(opts.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: opts.accessTokenTtlSeconds }),
   })
   const app = await startLegacyApp({ gatewayUrl: url })
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'))
@@ -97,10 +110,11 @@ export async function startStack (t: Teardown, opts: StackOptions = {}): Promise
   }
   const logs = new LogCapture()
   const log = createLogger({ level: 'debug', destination: logs })
-  const { gateway } = await startGateway({ loaded: loadConfig({ env }), log })
+  const { gateway } = await startGateway({ loaded: loadConfig({ env }), log, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })
   started = true
   await gateway.oidc.whenReady()
-  const redis = redisUrl === undefined ? undefined : new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 })
+  // A plain client only understands redis:// and rediss://; Sentinel and Cluster tests assert with redis-cli.
+  const redis = redisUrl === undefined || !/^rediss?:\/\//.test(redisUrl) ? undefined : new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 })
   // Tests that stop Redis make this assertion client fail too; that is expected.
   redis?.on('error', () => {})
   if (opts.upstream === false) await app.close()
@@ -114,6 +128,7 @@ export async function startStack (t: Teardown, opts: StackOptions = {}): Promise
     keyPrefix,
     redis,
     clientId,
+    clientSecret,
     async signIn (user, path = '/', browser = new Browser()) {
       const u = users.find(x => x.id === user)
       const page = await signInThroughIdp(browser, `${url}${path}`, user, u?.password ?? `${user}-pass`)
@@ -124,6 +139,15 @@ export async function startStack (t: Teardown, opts: StackOptions = {}): Promise
     },
     sessionKey (cookieValue) {
       return `${keyPrefix}session:{${sessionIdOf(cookieValue)}}`
+    },
+    env,
+    async startReplica (extra = {}) {
+      const replicaPort = await freePort()
+      const replicaLogs = new LogCapture()
+      const started = await startGateway({ loaded: loadConfig({ env: { ...env, GATEHOUSE_LISTEN: `127.0.0.1:${replicaPort}`, ...extra } }), log: createLogger({ level: 'debug', destination: replicaLogs }) })
+      t.teardown(() => started.gateway.close())
+      await started.gateway.oidc.whenReady()
+      return { url: `http://127.0.0.1:${replicaPort}`, gateway: started.gateway, logs: replicaLogs }
     },
     async close () {
       await gateway.close()

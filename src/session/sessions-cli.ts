@@ -1,0 +1,68 @@
+import type { LoadedConfig } from '../config/load.js'
+import type { Logger } from '../log/logger.js'
+import { storeTtlMs } from './lifetime.js'
+import type { SessionStore } from './session-store.js'
+
+export interface SessionsCommand {
+  action: 'list' | 'revoke'
+  user?: string | undefined
+  session?: string | undefined
+  all?: boolean | undefined
+  json?: boolean | undefined
+}
+
+/**
+ * `gatehouse sessions list|revoke` against the configured Redis. Revocation
+ * deletes the sessions and announces it, so every running gateway drops its
+ * cached copy at once.
+ */
+export async function runSessionsCommand (cmd: SessionsCommand, loaded: LoadedConfig, store: SessionStore, out: (text: string) => void, _log: Logger): Promise<number> {
+  const { config } = loaded
+  if (store.kind !== 'redis') {
+    out('gatehouse sessions: no Redis is configured; in-memory sessions live inside the running gateway only\n')
+    return 2
+  }
+  const lifetimes = { idleMs: config.session.idleTimeoutMs, maxMs: config.session.maxLifetimeMs }
+  if (cmd.action === 'list') {
+    const now = Date.now()
+    const sessions = (await store.list()).filter(s => cmd.user === undefined || s.record.identity?.id === cmd.user)
+    const rows = sessions.map(({ id, record }) => ({
+      session: id,
+      user: record.identity?.id ?? '(signing in)',
+      email: record.identity?.email ?? '',
+      signed_in: iso(record.createdAt),
+      last_seen: iso(record.lastSeenAt),
+      expires: iso(now + storeTtlMs(record, now, lifetimes)),
+    }))
+    if (cmd.json === true) {
+      out(`${JSON.stringify(rows)}\n`)
+      return 0
+    }
+    out(`${rows.length} session(s)\n`)
+    for (const r of rows) out(`${r.session}  ${r.user}  ${r.email}  signed in ${r.signed_in}  last seen ${r.last_seen}  expires ${r.expires}\n`)
+    return 0
+  }
+  const chosen = [cmd.user !== undefined, cmd.session !== undefined, cmd.all === true].filter(Boolean).length
+  if (chosen !== 1) {
+    out('gatehouse sessions revoke: give exactly one of --user ID, --session ID, --all\n')
+    return 2
+  }
+  let count: number
+  if (cmd.user !== undefined) {
+    count = await store.revoke('user', cmd.user)
+  } else if (cmd.session !== undefined) {
+    const exists = await store.get(cmd.session, { fresh: true }) !== undefined
+    if (exists) await store.destroy(cmd.session)
+    count = exists ? 1 : 0
+  } else {
+    const all = await store.list()
+    for (const { id } of all) await store.destroy(id)
+    count = all.length
+  }
+  out(`revoked ${count} session(s)\n`)
+  return 0
+}
+
+function iso (ms: number | undefined): string {
+  return ms === undefined ? '-' : new Date(ms).toISOString()
+}
