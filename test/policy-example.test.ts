@@ -62,7 +62,8 @@ t.test('the example policy, route by route', async t => {
     t.equal(legacy.requests.filter(r => r.url === '/admin/users').length, 1, 'only alice\'s request reached the upstream')
     const page = await new Browser().get(`${stack.url}/admin/users`, { headers: { cookie: sessions.get('bob') ?? '' } })
     t.equal(page.status, 403)
-    t.match(page.body, /Route &quot;admin&quot; requires group admins, or requires app role App\.Admin\./, 'the page says why, in words')
+    t.match(page.body, /This page \(<code>admin<\/code>\) requires group admins, or requires app role App\.Admin\./, 'the page says why, in words')
+    t.match(page.body, /You are signed in as <strong>Bob Staff \(bob@example\.test\)<\/strong>/, 'and who is signed in')
   })
 
   await t.test('reports-write: only some methods, only finance', async t => {

@@ -148,6 +148,8 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const upstream = r.upstream ?? {}
   if (r.policies === undefined) need(upstream.url, ['upstream', 'url'], 'the application Gatehouse forwards to, unless policies name upstreams')
 
+  if (r.branding?.logo_url !== undefined) checkUrl(r.branding.logo_url, ['https:'], where(['branding', 'logo_url']), problems)
+
   // trusted proxies
   const trustedProxies: Cidr[] = []
   ;(r.trusted_proxies ?? []).forEach((text, i) => {
@@ -207,6 +209,13 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
       timeoutMs: parseDuration(upstream.timeout ?? '30s'),
       connectTimeoutMs: parseDuration(upstream.connect_timeout ?? '5s'),
     },
+    branding: {
+      productName: r.branding?.product_name ?? 'Gatehouse',
+      logoUrl: r.branding?.logo_url,
+      accentColor: r.branding?.accent_color ?? '#2457c5',
+      supportContact: r.branding?.support_contact,
+    },
+    pages: { denialDetail: r.pages?.denial_detail ?? 'detailed' },
     log: { level: r.log?.level ?? 'info' },
   })
   return { config, warnings }
@@ -227,6 +236,8 @@ interface RawConfig {
   redis?: { url?: string, key_prefix?: string, command_timeout?: string }
   signing?: { key_file?: string, algorithm?: GatewayConfig['signing']['algorithm'], assertion_ttl?: string }
   upstream?: { url?: string, timeout?: string, connect_timeout?: string }
+  branding?: { product_name?: string, logo_url?: string, accent_color?: string, support_contact?: string }
+  pages?: { denial_detail?: 'detailed' | 'terse' }
   log?: { level?: string }
 }
 

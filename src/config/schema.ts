@@ -73,6 +73,24 @@ export const CONFIG_SCHEMA = {
         connect_timeout: { ...duration, default: '5s' },
       },
     },
+    branding: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'How the gateway\'s own pages look',
+      properties: {
+        product_name: { type: 'string', minLength: 1, maxLength: 80, default: 'Gatehouse' },
+        logo_url: { type: 'string', pattern: '^https://', description: 'https URL of a logo shown on every page' },
+        accent_color: { type: 'string', pattern: '^#[0-9A-Fa-f]{6}$', default: '#2457c5' },
+        support_contact: { type: 'string', minLength: 1, maxLength: 200, description: 'An email address, an https URL, or words' },
+      },
+    },
+    pages: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        denial_detail: { enum: ['detailed', 'terse'], default: 'detailed', description: 'detailed: the access-denied page names the route and the reason; terse: only that access is denied' },
+      },
+    },
     log: {
       type: 'object',
       additionalProperties: false,

@@ -47,5 +47,12 @@ export interface GatewayConfig {
     readonly timeoutMs: number
     readonly connectTimeoutMs: number
   }
+  readonly branding: {
+    readonly productName: string
+    readonly logoUrl: string | undefined
+    readonly accentColor: string
+    readonly supportContact: string | undefined
+  }
+  readonly pages: { readonly denialDetail: 'detailed' | 'terse' }
   readonly log: { readonly level: string }
 }

@@ -7,15 +7,22 @@ import type { SigningKey } from '../sign/keys.js'
 import type { SessionStore } from '../session/session-store.js'
 import type { BackchannelLogout } from '../signin/backchannel-logout.js'
 import { identityFromSession } from '../identify/from-session.js'
-import { escapeHtml, renderPage } from './html.js'
-import { sendError, setPageHeaders } from './respond.js'
+import { escapeHtml } from './html.js'
+import { isNavigation, pagesOf, sendError, setPageHeaders } from './respond.js'
+import { meBody } from './pages.js'
+import type { GatewayConfig } from '../config/types.js'
+import { decide } from '../authorize/decision.js'
+import { clientAddress } from '../identify/client-address.js'
+import { sessionState, storeTtlMs, type LifetimeSettings } from '../session/lifetime.js'
 import { GATEHOUSE_PREFIX } from './route-request.js'
 import type { PolicyStore } from '../policy/policy-store.js'
 
 const READY_PING_TIMEOUT_MS = 1000
 
 export interface GatewayRoutesDeps {
-  publicUrl: string
+  config: GatewayConfig
+  lifetimes: LifetimeSettings
+  clock: () => number
   signin: SigninFlow
   oidc: OidcProvider
   store: SessionStore
@@ -26,7 +33,8 @@ export interface GatewayRoutesDeps {
 
 /** The gateway's own endpoints under /.gatehouse/. Nothing under this prefix is ever proxied. */
 export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutesDeps): void {
-  const { publicUrl, signin, oidc, store, signingKey, policies, backchannel } = deps
+  const { config, signin, oidc, store, signingKey, policies, backchannel, lifetimes, clock } = deps
+  const publicUrl = config.publicUrl
 
   // Browser forms post url-encoded bodies; the gateway's own forms carry nothing it reads.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => { done(null, body) })
@@ -58,7 +66,34 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
 
   app.get(`${GATEHOUSE_PREFIX}/login`, async (request, reply) => {
     const query = request.query as Record<string, unknown>
-    return await signin.redirectToIdp(request, reply, safeReturnPath(query.return, publicUrl))
+    // "Sign in as someone else" asks the IdP to offer an account choice.
+    const prompt = query.prompt === 'select_account' || query.prompt === 'login' ? query.prompt : undefined
+    return await signin.redirectToIdp(request, reply, safeReturnPath(query.return, publicUrl), prompt)
+  })
+
+  // Who am I: the identity, the session's times, and the routes this user may open (HTML or JSON).
+  app.get(`${GATEHOUSE_PREFIX}/me`, async (request, reply) => {
+    const identity = identityFromSession(request)
+    const now = clock()
+    if (identity === undefined || sessionState(request.session, now, lifetimes) !== 'active') {
+      if (isNavigation(request)) return await signin.redirectToIdp(request, reply, `${GATEHOUSE_PREFIX}/me`)
+      return sendError(request, reply, new GatehouseError('GH_UNAUTHENTICATED'), { json: { login_url: `${publicUrl}${GATEHOUSE_PREFIX}/login?return=${encodeURIComponent(`${GATEHOUSE_PREFIX}/me`)}` } })
+    }
+    const clientIp = clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], config.trustedProxies)
+    const routes = policies.current.routes
+      .filter(route => decide(route, { identity, clientIp }).allow)
+      .map(route => ({ name: route.name, match: `${route.methods === undefined ? '' : `${[...route.methods].join(',')} `}${route.hosts === undefined ? '' : `//${route.hosts.map(h => h.text).join('|')}`}${route.path.text}` }))
+    const createdAt = request.session.createdAt
+    const expiresAt = (createdAt ?? now) + lifetimes.maxMs
+    setPageHeaders(reply, signin.idpOrigins())
+    if (!isNavigation(request)) {
+      return {
+        user: identity.id, name: identity.name, email: identity.email, groups: identity.groups, roles: identity.roles, amr: identity.amr,
+        session: { signed_in_at: createdAt === undefined ? undefined : new Date(createdAt).toISOString(), idle_expires_at: new Date(now + storeTtlMs(request.session, now, lifetimes)).toISOString(), expires_at: new Date(expiresAt).toISOString() },
+        routes,
+      }
+    }
+    return reply.type('text/html; charset=utf-8').send(pagesOf(request).render({ title: 'Who am I', body: meBody({ identity, createdAt, expiresAt, routes, idleMinutes: Math.round(lifetimes.idleMs / 60_000) }) }))
   })
 
   app.get(CALLBACK_PATH, async (request, reply) => await signin.callback(request, reply))
@@ -71,7 +106,7 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
 <form method="post" action="${GATEHOUSE_PREFIX}/logout">
 <div class="actions"><button type="submit">Sign out</button><a class="button secondary" href="/">Cancel</a></div>
 </form>`
-    return reply.type('text/html; charset=utf-8').send(renderPage({ title: 'Sign out', body }))
+    return reply.type('text/html; charset=utf-8').send(pagesOf(request).render({ title: 'Sign out', body }))
   })
 
   app.post(`${GATEHOUSE_PREFIX}/logout`, async (request, reply) => {
@@ -96,7 +131,7 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
     const body = `<h1>You are signed out</h1>
 <p>Your session on this gateway has ended.</p>
 <div class="actions"><a class="button" href="${GATEHOUSE_PREFIX}/login">Sign in again</a></div>`
-    return reply.type('text/html; charset=utf-8').send(renderPage({ title: 'Signed out', body }))
+    return reply.type('text/html; charset=utf-8').send(pagesOf(_request).render({ title: 'Signed out', body }))
   })
 
   // The prefix is reserved: unknown gateway paths are 404 here, never proxied.
@@ -110,8 +145,10 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
  */
 function assertSameOrigin (request: FastifyRequest, publicUrl: string): void {
   const site = request.headers['sec-fetch-site']
-  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') {
-    throw new GatehouseError('GH_CROSS_SITE', `sec-fetch-site: ${site}`)
+  if (typeof site === 'string') {
+    // Browsers that send Fetch Metadata say it directly (and send Origin: null under some referrer policies).
+    if (site !== 'same-origin' && site !== 'none') throw new GatehouseError('GH_CROSS_SITE', `sec-fetch-site: ${site}`)
+    return
   }
   const origin = request.headers.origin
   if (typeof origin === 'string' && origin !== new URL(publicUrl).origin) {

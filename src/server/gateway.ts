@@ -23,7 +23,8 @@ import { gatewayCookies, type GatewayCookies } from '../signin/cookies.js'
 import { OidcProvider } from '../signin/oidc-provider.js'
 import { safeReturnPath } from '../signin/return-to.js'
 import { SigninFlow } from '../signin/signin-flow.js'
-import { escapeHtml } from './html.js'
+import { escapeHtml, PageRenderer } from './html.js'
+import { accessDeniedBody, idpErrorWords } from './pages.js'
 import { registerGatewayRoutes } from './gateway-routes.js'
 import { GATEHOUSE_PREFIX, rewriteToCanonical, routeRequest } from './route-request.js'
 import { PolicyStore } from '../policy/policy-store.js'
@@ -91,6 +92,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     if (config.secureCookies) Object.defineProperty(request, 'protocol', { value: 'https' })
   })
 
+  app.decorate('pages', new PageRenderer(config.branding))
   app.decorateRequest('routed', null)
   await app.register(fastifyCookie)
   // Between cookie parsing and session loading: a route that never needs the user never reads the session store.
@@ -109,7 +111,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new GatehouseError('GH_NOT_FOUND', request.url)))
 
   // The gateway's own endpoints, in a scope of their own (their form parser never sees proxied bodies).
-  await app.register(async (scope) => { registerGatewayRoutes(scope, { publicUrl: config.publicUrl, signin, oidc, store, signingKey, policies, backchannel }) })
+  await app.register(async (scope) => { registerGatewayRoutes(scope, { config, signin, oidc, store, signingKey, policies, backchannel, lifetimes, clock }) })
 
   await registerProxy(app, {
     config,
@@ -129,9 +131,11 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
           await challenge(request, reply, signin, config.publicUrl)
         } else {
           audit('access.denied', { user: identity?.id, ip: clientIp?.toString(), reqId: request.id, route: route.name, reason: decision.reason, rule: decision.rule })
+          const detailed = config.pages.denialDetail === 'detailed'
           sendError(request, reply, new GatehouseError('GH_FORBIDDEN', `${route.name}: ${decision.reason}`), {
-            hint: `Route "${route.name}" ${decision.message}.`,
-            json: { route: route.name, reason: decision.reason },
+            title: 'Access denied',
+            bodyHtml: accessDeniedBody({ identity, route: route.name, reason: decision.message, requestId: String(request.id), returnTo: safeReturnPath(request.url, config.publicUrl), detailed }),
+            ...(detailed ? { hint: `Route "${route.name}" ${decision.message}.`, json: { route: route.name, reason: decision.reason } } : {}),
           })
         }
         return false
@@ -208,7 +212,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       request.log.warn({ err: { code: error.code, detail: error.detail } }, 'sign-in failed')
       const retry = `${GATEHOUSE_PREFIX}/login?return=${encodeURIComponent(error.returnTo)}`
       return sendError(request, reply, error, {
-        hint: error.code === 'GH_SIGNIN_IDP_ERROR' ? `The identity provider answered "${error.detail ?? 'error'}"${error.idpDescription === undefined ? '' : `: ${error.idpDescription}`}.` : undefined,
+        hint: error.code === 'GH_SIGNIN_IDP_ERROR' ? `${idpErrorWords(error.detail, error.idpDescription)}${error.idpDescription === undefined ? '' : ` The identity provider said: "${error.idpDescription}".`} (${error.detail ?? 'error'})` : undefined,
         actionsHtml: `<a class="button" href="${escapeHtml(retry)}">Try again</a>`,
         json: { login_url: `${config.publicUrl}${retry}`, ...(error.code === 'GH_SIGNIN_IDP_ERROR' ? { idp_error: error.detail } : {}) },
       })

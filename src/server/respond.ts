@@ -1,6 +1,20 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { GatehouseError } from '../errors.js'
-import { escapeHtml, pageCsp, renderPage } from './html.js'
+import { escapeHtml, PageRenderer } from './html.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The gateway's page renderer (branding), set once at start-up. */
+    pages: PageRenderer
+  }
+}
+
+const FALLBACK_PAGES = new PageRenderer()
+
+/** The renderer of the gateway a request belongs to. */
+export function pagesOf (request: FastifyRequest): PageRenderer {
+  return (request.server as { pages?: PageRenderer }).pages ?? FALLBACK_PAGES
+}
 
 /**
  * True when the request is a person's browser navigating, the only case in
@@ -17,11 +31,12 @@ export function isNavigation (request: FastifyRequest): boolean {
 
 /** Headers on every response the gateway writes itself (never on proxied ones). */
 export function setPageHeaders (reply: FastifyReply, formTargets: readonly string[] = []): void {
+  const pages = pagesOf(reply.request)
   reply.header('cache-control', 'no-store')
   reply.header('x-content-type-options', 'nosniff')
-  reply.header('referrer-policy', 'no-referrer')
+  reply.header('referrer-policy', 'same-origin')
   reply.header('x-frame-options', 'DENY')
-  reply.header('content-security-policy', pageCsp(formTargets))
+  reply.header('content-security-policy', pages.csp(formTargets))
 }
 
 export interface ErrorPageExtras {
@@ -34,6 +49,9 @@ export interface ErrorPageExtras {
   headers?: Record<string, string>
   /** Overrides the error's status (e.g. 413 from the framework). */
   status?: number
+  /** A whole page body (trusted HTML) instead of the generic one. */
+  bodyHtml?: string
+  title?: string
 }
 
 /** Answers with an error as an HTML page (navigation) or JSON with a stable code (everything else). */
@@ -42,12 +60,13 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, err: Ga
   for (const [k, v] of Object.entries(extras.headers ?? {})) reply.header(k, v)
   setPageHeaders(reply)
   if (isNavigation(request) && request.method !== 'HEAD') {
+    if (extras.bodyHtml !== undefined) return reply.type('text/html; charset=utf-8').send(pagesOf(request).render({ title: extras.title ?? titleFor(extras.status ?? err.statusCode), body: extras.bodyHtml }))
     const body = `<h1>${escapeHtml(titleFor(extras.status ?? err.statusCode))}</h1>
 <p>${escapeHtml(err.publicMessage)}</p>
 ${extras.hint === undefined ? '' : `<p>${escapeHtml(extras.hint)}</p>`}
 ${extras.actionsHtml === undefined ? '' : `<div class="actions">${extras.actionsHtml}</div>`}
 <p class="muted">Error <code>${escapeHtml(err.code)}</code> · request <code>${escapeHtml(String(request.id))}</code></p>`
-    return reply.type('text/html; charset=utf-8').send(renderPage({ title: titleFor(extras.status ?? err.statusCode), body }))
+    return reply.type('text/html; charset=utf-8').send(pagesOf(request).render({ title: titleFor(extras.status ?? err.statusCode), body }))
   }
   return reply.type('application/json; charset=utf-8').send({
     error: { code: err.code, message: err.publicMessage, ...(extras.hint === undefined ? {} : { hint: extras.hint }), request_id: request.id, ...extras.json },

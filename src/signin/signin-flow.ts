@@ -34,7 +34,7 @@ export class SigninFlow {
   }
 
   /** Sends the browser to the IdP; it comes back to `returnTo` (a same-origin path, already checked). */
-  async redirectToIdp (request: FastifyRequest, reply: FastifyReply, returnTo: string): Promise<FastifyReply> {
+  async redirectToIdp (request: FastifyRequest, reply: FastifyReply, returnTo: string, prompt?: 'select_account' | 'login'): Promise<FastifyReply> {
     const configuration = this.#deps.oidc.configuration()
     const { cookies } = this.#deps
     const existing = request.cookies[cookies.signin]
@@ -48,6 +48,7 @@ export class SigninFlow {
       nonce: pending.nonce,
       code_challenge: await client.calculatePKCECodeChallenge(pending.codeVerifier),
       code_challenge_method: 'S256',
+      ...(prompt === undefined ? {} : { prompt }),
     })
     // One cookie shared by all tabs; each tab's state is self-contained.
     reply.setCookie(cookies.signin, binding, { ...cookies.attributes, maxAge: SIGNIN_TTL_MS / 1000 })
