@@ -72,8 +72,12 @@ export function headerValue (text: string): string {
   })
 }
 
-/** The identity headers for a user, without the assertion. */
-export function identityHeaders (identity: Identity): Record<string, string> {
+const serialized = new WeakMap<Identity, Readonly<Record<string, string>>>()
+
+/** The identity headers for a user, without the assertion; serialized once per (frozen, cached) identity. */
+export function identityHeaders (identity: Identity): Readonly<Record<string, string>> {
+  const known = serialized.get(identity)
+  if (known !== undefined) return known
   const headers: Record<string, string> = {
     [HEADER_USER]: headerValue(identity.id),
     [HEADER_GROUPS]: identity.groups.map(headerValue).join(','),
@@ -81,5 +85,7 @@ export function identityHeaders (identity: Identity): Record<string, string> {
   }
   if (identity.email !== undefined) headers[HEADER_EMAIL] = headerValue(identity.email)
   if (identity.name !== undefined) headers[HEADER_NAME] = headerValue(identity.name)
+  Object.freeze(headers)
+  serialized.set(identity, headers)
   return headers
 }

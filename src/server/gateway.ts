@@ -146,7 +146,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       }
       request.forward = {
         identity: decision.identity,
-        assertion: decision.identity === undefined ? undefined : await signer.sign(decision.identity, route.audience),
+        assertion: decision.identity === undefined ? undefined : await signer.assertion(decision.identity, route.audience, clock()),
         clientIp: clientIp?.toString() ?? request.socket.remoteAddress ?? '',
         publicUrl: config.publicUrl,
         requestId: String(request.id),

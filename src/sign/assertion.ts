@@ -12,11 +12,36 @@ export class AssertionSigner {
   readonly #key: SigningKey
   readonly #issuer: string
   readonly #ttlSeconds: number
+  /**
+   * Signed assertions per identity object and audience. Identities come from
+   * the session cache as frozen objects, replaced (never changed) on refresh,
+   * so an entry can never describe a stale identity, and it goes when the
+   * session leaves the cache.
+   */
+  readonly #cache = new WeakMap<Identity, Map<string, { token: string, renewAt: number }>>()
 
   constructor (key: SigningKey, issuer: string, ttlMs: number) {
     this.#key = key
     this.#issuer = issuer
     this.#ttlSeconds = Math.max(1, Math.floor(ttlMs / 1000))
+  }
+
+  /**
+   * The assertion for this identity and audience: a cached one while less than
+   * half its lifetime has passed (an upstream always gets at least half of it),
+   * else a newly signed one.
+   */
+  async assertion (identity: Identity, audience: string, now: number = Date.now()): Promise<string> {
+    let byAudience = this.#cache.get(identity)
+    const cached = byAudience?.get(audience)
+    if (cached !== undefined && now < cached.renewAt) return cached.token
+    const token = await this.sign(identity, audience, now)
+    if (byAudience === undefined) {
+      byAudience = new Map()
+      this.#cache.set(identity, byAudience)
+    }
+    byAudience.set(audience, { token, renewAt: now + (this.#ttlSeconds * 1000) / 2 })
+    return token
   }
 
   async sign (identity: Identity, audience: string, now: number = Date.now()): Promise<string> {

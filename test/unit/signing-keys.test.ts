@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { decodeProtectedHeader, importJWK, jwtVerify } from 'jose'
+import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify } from 'jose'
 import { AssertionSigner } from '../../src/sign/assertion.js'
 import { generateSigningKey, loadSigningKey } from '../../src/sign/keys.js'
 import { identityFromClaims } from '../../src/identify/identity.js'
@@ -53,4 +53,18 @@ t.test('every supported algorithm can generate and sign', async t => {
     const { payload } = await jwtVerify(token, await importJWK(key.publicJwk, alg), { audience: 'aud' })
     t.equal((payload.exp ?? 0) - (payload.iat ?? 0), 1, `${alg}: exp follows the configured lifetime`)
   }
+})
+
+t.test('assertions are reused per identity and audience for half their lifetime, then signed anew', async t => {
+  const key = await generateSigningKey('ES256')
+  const signer = new AssertionSigner(key, 'https://gw', 60_000)
+  const now = Date.now()
+  const first = await signer.assertion(identity, 'aud-a', now)
+  t.equal(await signer.assertion(identity, 'aud-a', now + 29_000), first, 'reused within half the lifetime')
+  t.not(await signer.assertion(identity, 'aud-b', now), first, 'another audience, another assertion')
+  const renewed = await signer.assertion(identity, 'aud-a', now + 31_000)
+  t.not(renewed, first, 'signed anew after half the lifetime')
+  t.equal(decodeJwt(renewed).iat, Math.floor((now + 31_000) / 1000))
+  const refreshed = { ...identity, groups: ['new-group'] }
+  t.same(decodeJwt(await signer.assertion(refreshed, 'aud-a', now + 31_000)).groups, ['new-group'], 'a new identity object (after a refresh) is never served an old assertion')
 })
