@@ -105,3 +105,28 @@ t.test('explain says which route and which condition decided', async t => {
   const usage = gatehouse(['explain', '--policies', 'policies/example.yaml', '--ip', 'nope', '/'])
   t.equal(usage.status, 2)
 })
+
+t.test('serve exits with an error, not a hang, when its port is taken', async t => {
+  const { createServer } = await import('node:net')
+  const blocker = createServer()
+  await new Promise<void>(resolve => blocker.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { blocker.close() })
+  const port = (blocker.address() as import('node:net').AddressInfo).port
+  const key = join(dir, 'serve.pem')
+  t.equal(gatehouse(['keygen', '--out', key]).status, 0)
+  const result = gatehouse(['serve'], {
+    GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
+    GATEHOUSE_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    GATEHOUSE_OIDC_ISSUER: 'http://127.0.0.1:9/unreachable',
+    GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'true',
+    GATEHOUSE_OIDC_CLIENT_ID: 'c',
+    GATEHOUSE_OIDC_CLIENT_SECRET: 's',
+    GATEHOUSE_SESSION_SECRET: 'q'.repeat(40),
+    GATEHOUSE_SIGNING_KEY_FILE: key,
+    GATEHOUSE_UPSTREAM_URL: 'http://127.0.0.1:9',
+    GATEHOUSE_REDIS_URL: 'redis://127.0.0.1:6379',
+    GATEHOUSE_LOG_LEVEL: 'silent',
+  })
+  t.equal(result.status, 1, 'exit code 1')
+  t.match(result.stderr, /EADDRINUSE/)
+})

@@ -56,7 +56,7 @@ export class PolicyStore {
     return this.#status
   }
 
-  /** Reads the files again. Resolves true when the new policy is in force, false when the old one stays. */
+  /** Reads the files again. Returns true when the new policy is in force, false when the old one stays. */
   reload (reason: string): boolean {
     if (this.#path === undefined) return true
     let ok: boolean

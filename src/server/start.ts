@@ -70,7 +70,14 @@ export async function startGateway (opts: StartOptions): Promise<Started> {
   const onHangup = (): void => { gateway.policies.reload('SIGHUP') }
   process.on('SIGHUP', onHangup)
   gateway.app.addHook('onClose', async () => { process.off('SIGHUP', onHangup) })
-  const address = await gateway.listen()
+  let address: { host: string, port: number }
+  try {
+    address = await gateway.listen()
+  } catch (err) {
+    // A port in use (or any failure to listen) must end the start cleanly: nothing may keep the process alive.
+    await gateway.close().catch(() => undefined)
+    throw err
+  }
   createAuditLog(log)('config.loaded', { listen: `${address.host}:${address.port}`, public_url: config.publicUrl, sessions: store.kind, kid: signingKey.kid })
   return { gateway, log, address }
 }

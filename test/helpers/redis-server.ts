@@ -21,9 +21,17 @@ export class TestRedis {
   }
 
   static async start (opts: { persistent?: boolean } = {}): Promise<TestRedis> {
-    const redis = new TestRedis(await freePort(), opts.persistent === true ? mkdtempSync(join(tmpdir(), 'gatehouse-redis-')) : undefined)
-    await redis.#spawn()
-    return redis
+    // A port found free can be taken before redis-server binds it: try another.
+    for (let attempt = 1; ; attempt++) {
+      const redis = new TestRedis(await freePort(), opts.persistent === true ? mkdtempSync(join(tmpdir(), 'gatehouse-redis-')) : undefined)
+      try {
+        await redis.#spawn()
+        return redis
+      } catch (err) {
+        await redis.stop()
+        if (attempt === 3) throw err
+      }
+    }
   }
 
   get url (): string {

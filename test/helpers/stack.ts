@@ -61,6 +61,17 @@ interface Teardown { teardown (fn: () => unknown): void }
  * loopback with free ports; everything is stopped by t.teardown.
  */
 export async function startStack (t: Teardown, opts: StackOptions = {}): Promise<Stack> {
+  // A port found free can be taken by another test process before the gateway binds it: try again with another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(t, opts)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 3) throw err
+    }
+  }
+}
+
+async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> {
   const users = opts.users ?? DEMO_USERS
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
@@ -80,13 +91,11 @@ export async function startStack (t: Teardown, opts: StackOptions = {}): Promise
   })
   const app = await startLegacyApp({ gatewayUrl: url })
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'))
-  // Until the gateway is up, these are cleaned up on their own (a gateway that refuses to start leaves nothing behind).
-  let started = false
-  t.teardown(async () => {
-    if (started) return
+  // Until the gateway is up, these are cleaned up here (a gateway that refuses to start leaves nothing behind).
+  const abandon = async (): Promise<void> => {
     await Promise.allSettled([app.close(), idp.close()])
     rmSync(dir, { recursive: true, force: true })
-  })
+  }
   const keyFile = join(dir, 'signing.pem')
   writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }))
 
@@ -110,8 +119,13 @@ export async function startStack (t: Teardown, opts: StackOptions = {}): Promise
   }
   const logs = new LogCapture()
   const log = createLogger({ level: 'debug', destination: logs })
-  const { gateway } = await startGateway({ loaded: loadConfig({ env }), log, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })
-  started = true
+  let gateway: Gateway
+  try {
+    gateway = (await startGateway({ loaded: loadConfig({ env }), log, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })).gateway
+  } catch (err) {
+    await abandon()
+    throw err
+  }
   await gateway.oidc.whenReady()
   // A plain client only understands redis:// and rediss://; Sentinel and Cluster tests assert with redis-cli.
   const redis = redisUrl === undefined || !/^rediss?:\/\//.test(redisUrl) ? undefined : new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 })
@@ -142,9 +156,17 @@ export async function startStack (t: Teardown, opts: StackOptions = {}): Promise
     },
     env,
     async startReplica (extra = {}) {
-      const replicaPort = await freePort()
+      let replicaPort = 0
       const replicaLogs = new LogCapture()
-      const started = await startGateway({ loaded: loadConfig({ env: { ...env, GATEHOUSE_LISTEN: `127.0.0.1:${replicaPort}`, ...extra } }), log: createLogger({ level: 'debug', destination: replicaLogs }) })
+      let started: Awaited<ReturnType<typeof startGateway>> | undefined
+      for (let attempt = 1; started === undefined; attempt++) {
+        replicaPort = await freePort()
+        try {
+          started = await startGateway({ loaded: loadConfig({ env: { ...env, GATEHOUSE_LISTEN: `127.0.0.1:${replicaPort}`, ...extra } }), log: createLogger({ level: 'debug', destination: replicaLogs }) })
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 3) throw err
+        }
+      }
       t.teardown(() => started.gateway.close())
       await started.gateway.oidc.whenReady()
       return { url: `http://127.0.0.1:${replicaPort}`, gateway: started.gateway, logs: replicaLogs }
