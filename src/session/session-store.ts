@@ -79,8 +79,9 @@ export class SessionStore {
   }
 
   async set (id: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    const plain = JSON.parse(JSON.stringify(record)) as SessionRecord
-    await this.backend.set(id, this.#cipher.encrypt(id, JSON.stringify(plain)), ttlMs, indexOf(plain))
+    const text = JSON.stringify(record)
+    const plain = JSON.parse(text) as SessionRecord
+    await this.backend.set(id, this.#cipher.encrypt(id, text), ttlMs, indexOf(plain))
     this.#cache.set(id, deepFreeze(plain))
     await this.#announce([id])
   }
