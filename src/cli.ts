@@ -177,15 +177,19 @@ async function main (argv: string[]): Promise<number> {
         throw err
       }
       const { gateway, log } = started
+      const grace = started.gateway.gracePeriodMs
       await new Promise<void>(resolve => {
         const stop = (signal: string): void => {
-          log.info({ signal }, 'shutting down')
-          gateway.close().then(resolve, (err: unknown) => { log.error({ err }, 'error while shutting down'); resolve() })
+          // Stop accepting; requests in flight finish (new ones on open connections get 503) within the grace period.
+          log.info({ signal, gracePeriodMs: grace }, 'shutting down')
+          const timer = setTimeout(() => { log.warn({ gracePeriodMs: grace }, 'grace period over; exiting with requests still open'); resolve() }, grace)
+          timer.unref()
+          gateway.close().then(() => { clearTimeout(timer); resolve() }, (err: unknown) => { log.error({ err }, 'error while shutting down'); resolve() })
         }
         process.once('SIGTERM', () => stop('SIGTERM'))
         process.once('SIGINT', () => stop('SIGINT'))
       })
-      return 0
+      process.exit(0)
     }
     case 'sessions': {
       const action = positionals[1]

@@ -216,6 +216,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
       supportContact: r.branding?.support_contact,
     },
     pages: { denialDetail: r.pages?.denial_detail ?? 'detailed' },
+    shutdown: { gracePeriodMs: parseDuration(r.shutdown?.grace_period ?? '25s') },
     log: { level: r.log?.level ?? 'info' },
   })
   return { config, warnings }
@@ -238,6 +239,7 @@ interface RawConfig {
   upstream?: { url?: string, timeout?: string, connect_timeout?: string }
   branding?: { product_name?: string, logo_url?: string, accent_color?: string, support_contact?: string }
   pages?: { denial_detail?: 'detailed' | 'terse' }
+  shutdown?: { grace_period?: string }
   log?: { level?: string }
 }
 

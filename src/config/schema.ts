@@ -91,6 +91,13 @@ export const CONFIG_SCHEMA = {
         denial_detail: { enum: ['detailed', 'terse'], default: 'detailed', description: 'detailed: the access-denied page names the route and the reason; terse: only that access is denied' },
       },
     },
+    shutdown: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        grace_period: { ...duration, default: '25s', description: 'On SIGTERM: stop accepting, let requests in flight finish for at most this long, then exit' },
+      },
+    },
     log: {
       type: 'object',
       additionalProperties: false,

@@ -54,5 +54,6 @@ export interface GatewayConfig {
     readonly supportContact: string | undefined
   }
   readonly pages: { readonly denialDetail: 'detailed' | 'terse' }
+  readonly shutdown: { readonly gracePeriodMs: number }
   readonly log: { readonly level: string }
 }

@@ -43,6 +43,8 @@ export interface Gateway {
   oidc: OidcProvider
   policies: PolicyStore
   store: SessionStore
+  /** How long a shutdown waits for requests in flight. */
+  gracePeriodMs: number
   cookies: GatewayCookies
   /** Starts discovery and listens; resolves with the bound address. */
   listen (): Promise<{ host: string, port: number }>
@@ -165,6 +167,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     oidc,
     policies,
     store,
+    gracePeriodMs: config.shutdown.gracePeriodMs,
     cookies,
     async listen () {
       oidc.start()
@@ -176,7 +179,15 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     async close () {
       oidc.stop()
       policies.close()
-      await app.close()
+      // Keep-alive connections would hold the close open until they time out:
+      // each one is closed as soon as its last request has been answered.
+      const idle = setInterval(() => { app.server.closeIdleConnections() }, 50)
+      idle.unref()
+      try {
+        await app.close()
+      } finally {
+        clearInterval(idle)
+      }
       await store.close()
     },
   }
