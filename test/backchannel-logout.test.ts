@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { generateKeyPair, SignJWT } from 'jose'
 import { BACKCHANNEL_LOGOUT_EVENT } from '../src/signin/backchannel-logout.js'
-import { startStack, type Stack } from './helpers/stack.js'
+import { sessionIdOf, startStack, type Stack } from './helpers/stack.js'
 
 async function post (stack: Stack, token: string): Promise<{ status: number, body: Record<string, unknown> }> {
   const res = await fetch(`${stack.url}/.gatehouse/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: token }) })
@@ -12,8 +12,7 @@ async function post (stack: Stack, token: string): Promise<{ status: number, bod
 async function signedIn (stack: Stack, user: string): Promise<{ cookie: string, value: string, sid: string | undefined }> {
   const { browser } = await stack.signIn(user, '/.gatehouse/login?return=/.gatehouse/healthz')
   const value = stack.sessionCookie(browser) ?? ''
-  const decoded = decodeURIComponent(value)
-  const record = await stack.gateway.store.get(decoded.slice(0, decoded.lastIndexOf('.')), { fresh: true })
+  const record = await stack.gateway.store.get(sessionIdOf(value), { fresh: true })
   return { cookie: `${stack.gateway.cookies.session}=${value}`, value, sid: record?.identity?.sid }
 }
 

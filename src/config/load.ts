@@ -9,6 +9,7 @@ import type { GatewayConfig } from './types.js'
 import { parseRange, type Cidr } from '../net/address.js'
 import { singleHostUrl } from '../net/redis-url.js'
 import { parseYaml, type YamlSource } from './yaml-source.js'
+import { deepFreeze } from '../deep-freeze.js'
 
 export interface LoadConfigOptions {
   /** Path of the YAML file; optional, the environment alone can configure the gateway. */
@@ -312,10 +313,3 @@ function deepMerge (base: Record<string, unknown>, over: Record<string, unknown>
   return base
 }
 
-function deepFreeze<T> (value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v)
-    Object.freeze(value)
-  }
-  return value
-}

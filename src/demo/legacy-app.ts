@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose'
 import { WebSocketServer } from 'ws'
+import { escapeHtml } from '../server/html.js'
 
 /**
  * A stand-in for the "legacy" application behind the gateway: it has no
@@ -94,19 +95,15 @@ export async function startLegacyApp (opts: LegacyAppOptions): Promise<LegacyApp
   }
 }
 
-function esc (text: string): string {
-  return text.replace(/[&<>"']/g, ch => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string)
-}
-
 function page (url: string, identity: Record<string, unknown>, assertion: AssertionCheck): string {
-  const rows = Object.entries(identity).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td></tr>`).join('')
+  const rows = Object.entries(identity).map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v))}</td></tr>`).join('')
   const verdict = assertion.valid
-    ? `<p class="ok">Assertion verified against the gateway's JWKS.</p><pre>${esc(JSON.stringify(assertion.claims, null, 2))}</pre>`
-    : `<p class="bad">Assertion not verified: ${esc(assertion.error ?? '')}</p>`
+    ? `<p class="ok">Assertion verified against the gateway's JWKS.</p><pre>${escapeHtml(JSON.stringify(assertion.claims, null, 2))}</pre>`
+    : `<p class="bad">Assertion not verified: ${escapeHtml(assertion.error ?? '')}</p>`
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Legacy app</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse}th,td{text-align:left;padding:.25rem .75rem;border-bottom:1px solid #ddd}.ok{color:#1a7f37}.bad{color:#b42318}pre{background:#f4f5f7;padding:1rem;overflow:auto}</style></head>
 <body><h1>Legacy app</h1><p>This application has no sign-in of its own. Gatehouse signed you in and told it who you are.</p>
-<p>Path: <code>${esc(url)}</code></p>
+<p>Path: <code>${escapeHtml(url)}</code></p>
 <h2>Identity headers received</h2><table>${rows || '<tr><td>none</td></tr>'}</table>
 <h2>Signed assertion</h2>${verdict}
 <form method="post" action="/.gatehouse/logout"><button type="submit">Sign out</button></form>

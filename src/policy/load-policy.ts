@@ -13,6 +13,7 @@ import { parseRange } from '../net/address.js'
 import { RouteTable } from './route-table.js'
 import { POLICY_SCHEMA } from './schema.js'
 import type { Cidr, ClaimTest, ConditionSet, HostPattern, IdentityHeaderNames, PathPattern, Route, Upstream } from './types.js'
+import { deepFreeze } from '../deep-freeze.js'
 
 /** A loaded, validated, compiled and frozen policy. Requests keep the one they started with. */
 export interface Policy {
@@ -323,10 +324,3 @@ function compileCondition (c: RawCondition, _k: number, list: 'allow' | 'deny', 
   return set
 }
 
-function deepFreeze<T> (value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const v of Object.values(value)) if (!(v instanceof Set) && !(v instanceof Map)) deepFreeze(v)
-    Object.freeze(value)
-  }
-  return value
-}

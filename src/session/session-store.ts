@@ -3,6 +3,7 @@ import type { Logger } from '../log/logger.js'
 import type { SessionBackend, SessionIndex } from './backend.js'
 import type { SessionCipher } from './session-cipher.js'
 import type { SessionRecord } from './session-data.js'
+import { deepFreeze } from '../deep-freeze.js'
 
 export interface SessionStoreOptions {
   backend: SessionBackend
@@ -142,10 +143,3 @@ export function shortId (id: string): string {
   return `${id.slice(0, 6)}…`
 }
 
-function deepFreeze<T> (value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const v of Object.values(value)) deepFreeze(v)
-    Object.freeze(value)
-  }
-  return value
-}
