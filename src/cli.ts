@@ -90,7 +90,7 @@ async function main (argv: string[]): Promise<number> {
       const loaded = loadConfig({ file, env: process.env, allowGeneratedKey: values.policies !== undefined })
       warnings.push(...loaded.warnings)
       const { upstream } = loaded.config
-      settings = { defaultUpstream: upstream.url === undefined ? undefined : { url: upstream.url, timeoutMs: upstream.timeoutMs } }
+      settings = { defaultUpstream: upstream.url === undefined ? undefined : { url: upstream.url, timeoutMs: upstream.timeoutMs }, bearerConfigured: loaded.config.bearer !== undefined }
       path ??= loaded.config.policies
     }
     if (path === undefined) return { policy: defaultPolicy(settings), warnings, source: '(built-in: every path for any signed-in user)' }

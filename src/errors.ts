@@ -20,6 +20,9 @@ export const ERROR_CODES = {
   GH_SIGNIN_STATE_REPLAYED: { status: 400, message: 'This sign-in link was already used.' },
   GH_SIGNIN_IDP_ERROR: { status: 401, message: 'The identity provider did not sign you in.' },
   GH_SIGNIN_FAILED: { status: 502, message: 'Signing in failed while talking to the identity provider.' },
+  GH_TENANT_REFUSED: { status: 403, message: 'Accounts of your organization are not accepted here.' },
+  GH_GROUPS_UNAVAILABLE: { status: 503, message: 'Your group memberships could not be read from the directory. Try again in a moment.' },
+  GH_INVALID_TOKEN: { status: 401, message: 'The access token is not valid.' },
   GH_IDP_NOT_READY: { status: 503, message: 'Sign-in is not available yet: the identity provider has not answered.' },
   GH_SESSION_STORE_UNAVAILABLE: { status: 503, message: 'The session store is not answering. Try again in a moment.' },
   GH_UPSTREAM_UNAVAILABLE: { status: 502, message: 'The application behind the gateway is not answering.' },
@@ -29,7 +32,7 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES
 
-export type SigninErrorCode = 'GH_SIGNIN_IDP_ERROR' | 'GH_SIGNIN_STATE_INVALID' | 'GH_SIGNIN_STATE_REPLAYED' | 'GH_SIGNIN_FAILED'
+export type SigninErrorCode = 'GH_SIGNIN_IDP_ERROR' | 'GH_SIGNIN_STATE_INVALID' | 'GH_SIGNIN_STATE_REPLAYED' | 'GH_SIGNIN_FAILED' | 'GH_TENANT_REFUSED' | 'GH_GROUPS_UNAVAILABLE'
 
 export class GatehouseError extends Error {
   readonly code: ErrorCode

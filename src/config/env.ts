@@ -6,17 +6,20 @@ export const CONFIG_FILE_ENV = 'GATEHOUSE_CONFIG'
 export interface EnvKey {
   name: string
   path: string[]
-  type: 'string' | 'boolean' | 'array'
+  type: 'string' | 'boolean' | 'array' | 'map'
 }
 
-interface SchemaNode { type?: string; properties?: Record<string, SchemaNode>; enum?: readonly unknown[] }
+interface SchemaNode { type?: string; properties?: Record<string, SchemaNode>; additionalProperties?: unknown; enum?: readonly unknown[] }
 
 /** Lists every leaf of the schema with its environment name: `oidc.client_id` is `GATEHOUSE_OIDC_CLIENT_ID`. */
 export function envKeys (schema: SchemaNode, prefix: string[] = []): EnvKey[] {
   const keys: EnvKey[] = []
   for (const [name, node] of Object.entries(schema.properties ?? {})) {
     const path = [...prefix, name]
-    if (node.type === 'object') {
+    if (node.type === 'object' && node.properties === undefined && typeof node.additionalProperties === 'object') {
+      // A map (e.g. entra.group_names): `key=value` pairs separated by commas.
+      keys.push({ name: `GATEHOUSE_${path.join('_').toUpperCase()}`, path, type: 'map' })
+    } else if (node.type === 'object') {
       keys.push(...envKeys(node, path))
     } else {
       const type = node.type === 'boolean' ? 'boolean' : node.type === 'array' ? 'array' : 'string'
@@ -52,6 +55,19 @@ export function readEnv (env: Readonly<Record<string, string | undefined>>, keys
       }
     } else if (key.type === 'array') {
       parsed = raw.split(/[\s,]+/).filter(s => s !== '')
+    } else if (key.type === 'map') {
+      const map: Record<string, string> = {}
+      const pairs = raw.split(',').map(p => p.trim()).filter(p => p !== '')
+      const bad = pairs.find(p => !/^[^=\s]+=[^=]+$/.test(p))
+      if (bad !== undefined) {
+        problems.push({ where: `env ${name}`, message: `must be key=value pairs separated by commas, got "${bad}"`, severity: 'error' })
+        continue
+      }
+      for (const pair of pairs) {
+        const eq = pair.indexOf('=')
+        map[pair.slice(0, eq)] = pair.slice(eq + 1).trim()
+      }
+      parsed = map
     }
     let node = value
     for (const part of key.path.slice(0, -1)) {

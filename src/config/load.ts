@@ -5,7 +5,7 @@ import { parseDuration } from './duration.js'
 import { pointerPath, schemaProblems } from './schema-problems.js'
 import { envKeys, readEnv } from './env.js'
 import { CONFIG_SCHEMA } from './schema.js'
-import type { GatewayConfig } from './types.js'
+import type { BearerSettings, EntraSettings, GatewayConfig } from './types.js'
 import { parseRange, type Cidr } from '../net/address.js'
 import { singleHostUrl } from '../net/redis-url.js'
 import { parseYaml, type YamlSource } from './yaml-source.js'
@@ -112,15 +112,25 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
 
   // oidc
   const oidc = r.oidc ?? {}
-  need(oidc.issuer, ['oidc', 'issuer'], 'the OpenID Provider issuer URL')
-  need(oidc.client_id, ['oidc', 'client_id'], 'the client id registered at the OpenID Provider')
+  const provider = oidc.provider ?? 'generic'
   const allowInsecureHttp = oidc.allow_insecure_http ?? false
-  if (oidc.issuer !== undefined) {
-    const issuer = checkUrl(oidc.issuer, ['http:', 'https:'], where(['oidc', 'issuer']), problems)
+  const entra = provider === 'entra' ? entraSettings(r.entra ?? {}, where, problems, opts.file, allowInsecureHttp) : undefined
+  if (provider !== 'entra' && r.entra !== undefined) {
+    problems.push({ where: where(['entra']), message: 'the entra section is used only with oidc.provider: entra', severity: 'error' })
+  }
+  if (entra !== undefined && oidc.issuer !== undefined) {
+    problems.push({ where: where(['oidc', 'issuer']), message: 'with oidc.provider: entra the issuer is derived from entra.tenant; remove oidc.issuer', severity: 'error' })
+  }
+  if (provider !== 'entra') need(oidc.issuer, ['oidc', 'issuer'], 'the OpenID Provider issuer URL')
+  need(oidc.client_id, ['oidc', 'client_id'], 'the client id registered at the OpenID Provider')
+  const issuerText = entra === undefined ? oidc.issuer : `${entra.authorityHost}/${entra.tenant}/v2.0`
+  if (issuerText !== undefined && entra === undefined) {
+    const issuer = checkUrl(issuerText, ['http:', 'https:'], where(['oidc', 'issuer']), problems)
     if (issuer?.protocol === 'http:' && !allowInsecureHttp) {
       problems.push({ where: where(['oidc', 'issuer']), message: 'the issuer is plain http; set oidc.allow_insecure_http: true (GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP) only for local development', severity: 'error' })
     }
   }
+  const bearer = bearerSettings(r.bearer ?? {}, entra, where, problems)
   const clientSecret = readSecret(oidc.client_secret, oidc.client_secret_file, ['oidc', 'client_secret'], where, problems, opts.file)
 
   // session
@@ -176,7 +186,8 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     policies: r.policies,
     trustedProxies,
     oidc: {
-      issuer: oidc.issuer as string,
+      provider,
+      issuer: issuerText as string,
       clientId: oidc.client_id as string,
       clientSecret: clientSecret as string,
       tokenAuthMethod: oidc.token_auth_method ?? 'client_secret_basic',
@@ -186,6 +197,8 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
       groupsClaim: oidc.groups_claim ?? 'groups',
       rolesClaim: oidc.roles_claim ?? 'roles',
     },
+    entra,
+    bearer,
     session: {
       secret: sessionSecret as string,
       previousSecrets: session.previous_secrets ?? [],
@@ -209,6 +222,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
       url: upstream.url === undefined ? undefined : new URL(upstream.url).href.replace(/\/$/, ''),
       timeoutMs: parseDuration(upstream.timeout ?? '30s'),
       connectTimeoutMs: parseDuration(upstream.connect_timeout ?? '5s'),
+      forwardGroups: upstream.forward_groups ?? 'all',
     },
     branding: {
       productName: r.branding?.product_name ?? 'Gatehouse',
@@ -233,15 +247,86 @@ interface RawConfig {
   public_url?: string
   policies?: string
   trusted_proxies?: string[]
-  oidc?: { issuer?: string, client_id?: string, client_secret?: string, client_secret_file?: string, token_auth_method?: 'client_secret_basic' | 'client_secret_post', scopes?: string[], allow_insecure_http?: boolean, discovery_timeout?: string, groups_claim?: string, roles_claim?: string }
+  oidc?: { provider?: 'generic' | 'entra', issuer?: string, client_id?: string, client_secret?: string, client_secret_file?: string, token_auth_method?: 'client_secret_basic' | 'client_secret_post', scopes?: string[], allow_insecure_http?: boolean, discovery_timeout?: string, groups_claim?: string, roles_claim?: string }
+  entra?: RawEntra
+  bearer?: RawBearer
   session?: { secret?: string, secret_file?: string, previous_secrets?: string[], cookie_name?: string, idle_timeout?: string, max_lifetime?: string, refresh_skew?: string, cache_ttl?: string }
   redis?: { url?: string, key_prefix?: string, command_timeout?: string }
   signing?: { key_file?: string, algorithm?: GatewayConfig['signing']['algorithm'], assertion_ttl?: string }
-  upstream?: { url?: string, timeout?: string, connect_timeout?: string }
+  upstream?: { url?: string, timeout?: string, connect_timeout?: string, forward_groups?: 'all' | 'mentioned' }
   branding?: { product_name?: string, logo_url?: string, accent_color?: string, support_contact?: string }
   pages?: { denial_detail?: 'detailed' | 'terse' }
   shutdown?: { grace_period?: string }
   log?: { level?: string }
+}
+
+interface RawEntra { tenant?: string, allowed_tenants?: string[], authority_host?: string, graph_url?: string, graph_timeout?: string, groups_cache_ttl?: string, group_names?: Record<string, string>, only_named_groups?: boolean, mfa_auth_contexts?: string[] }
+interface RawBearer { audiences?: string[], issuers?: string[], jwks_url?: string, clock_tolerance?: string }
+
+const MULTI_TENANT = new Set(['organizations', 'common'])
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+function entraSettings (e: RawEntra, where: Where, problems: Problem[], file: string | undefined, allowInsecureHttp: boolean): EntraSettings | undefined {
+  if (e.tenant === undefined) {
+    problems.push({ where: file ?? 'config', message: 'entra.tenant is required with oidc.provider: entra (a tenant id, a verified domain, or organizations / common; env GATEHOUSE_ENTRA_TENANT)', severity: 'error' })
+    return undefined
+  }
+  const tenant = e.tenant.toLowerCase()
+  const multiTenant = MULTI_TENANT.has(tenant)
+  const allowed = (e.allowed_tenants ?? []).map(t => t.toLowerCase())
+  if (multiTenant && allowed.length === 0) {
+    problems.push({ where: where(['entra', 'tenant']), message: `a multi-tenant app (${tenant}) accepts any tenant's users unless told which: list the accepted tenant ids in entra.allowed_tenants`, severity: 'error' })
+  }
+  if (tenant === 'consumers') {
+    problems.push({ where: where(['entra', 'tenant']), message: 'personal Microsoft accounts (consumers) are not supported: use a tenant id, a domain, organizations or common', severity: 'error' })
+  }
+  if (!multiTenant && GUID.test(tenant) && allowed.length > 0 && !allowed.includes(tenant)) {
+    problems.push({ where: where(['entra', 'allowed_tenants']), message: `the single tenant ${tenant} is not in entra.allowed_tenants`, severity: 'error' })
+  }
+  const authority = checkUrl(e.authority_host ?? 'https://login.microsoftonline.com', ['http:', 'https:'], where(['entra', 'authority_host']), problems)
+  if (authority?.protocol === 'http:' && !allowInsecureHttp) {
+    problems.push({ where: where(['entra', 'authority_host']), message: 'the authority host is plain http; set oidc.allow_insecure_http: true only for local development', severity: 'error' })
+  }
+  const graph = checkUrl(e.graph_url ?? 'https://graph.microsoft.com/v1.0', ['http:', 'https:'], where(['entra', 'graph_url']), problems)
+  if (graph?.protocol === 'http:' && !allowInsecureHttp) {
+    problems.push({ where: where(['entra', 'graph_url']), message: 'the Graph URL is plain http; set oidc.allow_insecure_http: true only for local development', severity: 'error' })
+  }
+  const groupNames: Record<string, string> = {}
+  for (const [id, name] of Object.entries(e.group_names ?? {})) groupNames[id.toLowerCase()] = name
+  if (e.only_named_groups === true && Object.keys(groupNames).length === 0) {
+    problems.push({ where: where(['entra', 'only_named_groups']), message: 'only_named_groups keeps no group at all while entra.group_names is empty', severity: 'error' })
+  }
+  return {
+    tenant,
+    multiTenant,
+    allowedTenants: !multiTenant && GUID.test(tenant) && allowed.length === 0 ? [tenant] : allowed,
+    authorityHost: (authority?.origin ?? 'https://login.microsoftonline.com'),
+    graphUrl: (graph?.href ?? 'https://graph.microsoft.com/v1.0').replace(/\/+$/, ''),
+    graphTimeoutMs: parseDuration(e.graph_timeout ?? '5s'),
+    groupsCacheTtlMs: parseDuration(e.groups_cache_ttl ?? '1h'),
+    groupNames,
+    onlyNamedGroups: e.only_named_groups ?? false,
+    mfaAuthContexts: e.mfa_auth_contexts ?? [],
+  }
+}
+
+function bearerSettings (b: RawBearer, entra: EntraSettings | undefined, where: Where, problems: Problem[]): BearerSettings | undefined {
+  const audiences = b.audiences ?? []
+  if (audiences.length === 0) {
+    if (b.issuers !== undefined || b.jwks_url !== undefined) {
+      problems.push({ where: where(['bearer']), message: 'bearer.audiences is empty, so no bearer token is ever accepted: list the API audiences (e.g. api://my-api)', severity: 'error' })
+    }
+    return undefined
+  }
+  const issuers = b.issuers ?? []
+  issuers.forEach((issuer, i) => {
+    if (issuer.includes('{tenantid}') && (entra === undefined || entra.allowedTenants.length === 0)) {
+      problems.push({ where: where(['bearer', 'issuers', i]), message: 'an issuer with {tenantid} needs oidc.provider: entra and entra.allowed_tenants (the tenants it may stand for)', severity: 'error' })
+    }
+    checkUrl(issuer.replace('{tenantid}', '00000000-0000-0000-0000-000000000000'), ['http:', 'https:'], where(['bearer', 'issuers', i]), problems)
+  })
+  if (b.jwks_url !== undefined) checkUrl(b.jwks_url, ['http:', 'https:'], where(['bearer', 'jwks_url']), problems)
+  return { audiences, issuers, jwksUrl: b.jwks_url, clockToleranceMs: parseDuration(b.clock_tolerance ?? '30s') }
 }
 
 type Where = (path: ReadonlyArray<string | number>, key?: string) => string

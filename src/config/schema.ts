@@ -6,6 +6,7 @@ import { DURATION_PATTERN } from './duration.js'
  * `x-secret` can instead be read from a file with `<key>_file` / `<NAME>_FILE`.
  */
 const duration = { type: 'string', pattern: DURATION_PATTERN } as const
+export const GUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 
 export const CONFIG_SCHEMA = {
   $id: 'gatehouse-config',
@@ -20,6 +21,7 @@ export const CONFIG_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       properties: {
+        provider: { enum: ['generic', 'entra'], default: 'generic', description: 'entra: Microsoft Entra ID, configured in the entra section' },
         issuer: { type: 'string' },
         client_id: { type: 'string', minLength: 1 },
         client_secret: { type: 'string', minLength: 1, 'x-secret': true },
@@ -30,6 +32,33 @@ export const CONFIG_SCHEMA = {
         discovery_timeout: { ...duration, default: '5s' },
         groups_claim: { type: 'string', default: 'groups' },
         roles_claim: { type: 'string', default: 'roles' },
+      },
+    },
+    entra: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Microsoft Entra ID: set oidc.provider to entra; the issuer is derived from the tenant',
+      properties: {
+        tenant: { type: 'string', pattern: '^[A-Za-z0-9.-]+$', description: 'Directory (tenant) id, a verified domain, or organizations / common for a multi-tenant app' },
+        allowed_tenants: { type: 'array', items: { type: 'string', pattern: GUID_PATTERN }, description: 'Tenant ids whose users and applications are accepted; required for organizations / common' },
+        authority_host: { type: 'string', default: 'https://login.microsoftonline.com', description: 'Sign-in host: the global cloud, a national cloud, or a local stand-in' },
+        graph_url: { type: 'string', default: 'https://graph.microsoft.com/v1.0', description: 'Microsoft Graph base URL, for group overage' },
+        graph_timeout: { ...duration, default: '5s' },
+        groups_cache_ttl: { ...duration, default: '1h', description: 'How long group memberships fetched from Graph are reused for new sign-ins of the same user' },
+        group_names: { type: 'object', additionalProperties: { type: 'string', minLength: 1, pattern: '^[^,]+$' }, propertyNames: { pattern: GUID_PATTERN }, description: 'Group object id -> name used in policies and headers' },
+        mfa_auth_contexts: { type: 'array', items: { type: 'string', pattern: '^c[0-9]{1,2}$' }, description: 'Conditional-access authentication contexts (acrs) that require MFA: they satisfy mfa conditions' },
+        only_named_groups: { type: 'boolean', default: false, description: 'Keep only the groups listed in group_names (for example the groups assigned to the app)' },
+      },
+    },
+    bearer: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Access tokens (Authorization: Bearer) on routes that accept them',
+      properties: {
+        audiences: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Accepted aud values, e.g. api://gatehouse or the API app\'s client id; bearer tokens are refused while empty' },
+        issuers: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Accepted iss values; {tenantid} stands for the token\'s own tid. Default: the OIDC issuer' },
+        jwks_url: { type: 'string', description: 'Where the signing keys are; default: jwks_uri from discovery' },
+        clock_tolerance: { ...duration, default: '30s' },
       },
     },
     session: {
@@ -71,6 +100,7 @@ export const CONFIG_SCHEMA = {
         url: { type: 'string', description: 'Default upstream' },
         timeout: { ...duration, default: '30s' },
         connect_timeout: { ...duration, default: '5s' },
+        forward_groups: { enum: ['all', 'mentioned'], default: 'all', description: 'mentioned: identity headers and the assertion carry only the groups some policy names (keeps headers small for users in hundreds of groups)' },
       },
     },
     branding: {

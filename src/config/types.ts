@@ -11,6 +11,8 @@ export interface GatewayConfig {
   /** Proxies whose X-Forwarded-For is read; empty: the socket peer is the client. */
   readonly trustedProxies: readonly Cidr[]
   readonly oidc: {
+    readonly provider: 'generic' | 'entra'
+    /** For Entra: derived from entra.tenant, e.g. https://login.microsoftonline.com/organizations/v2.0. */
     readonly issuer: string
     readonly clientId: string
     readonly clientSecret: string
@@ -21,6 +23,10 @@ export interface GatewayConfig {
     readonly groupsClaim: string
     readonly rolesClaim: string
   }
+  /** Set when oidc.provider is entra. */
+  readonly entra: EntraSettings | undefined
+  /** Set when bearer.audiences is not empty: routes with `credentials: [bearer]` accept access tokens. */
+  readonly bearer: BearerSettings | undefined
   readonly session: {
     readonly secret: string
     readonly previousSecrets: readonly string[]
@@ -46,6 +52,7 @@ export interface GatewayConfig {
     readonly url: string | undefined
     readonly timeoutMs: number
     readonly connectTimeoutMs: number
+    readonly forwardGroups: 'all' | 'mentioned'
   }
   readonly branding: {
     readonly productName: string
@@ -56,4 +63,29 @@ export interface GatewayConfig {
   readonly pages: { readonly denialDetail: 'detailed' | 'terse' }
   readonly shutdown: { readonly gracePeriodMs: number }
   readonly log: { readonly level: string }
+}
+
+export interface EntraSettings {
+  /** As configured: a tenant id, a domain, organizations or common. */
+  readonly tenant: string
+  /** organizations / common: the issuer is a template checked against each token's tid. */
+  readonly multiTenant: boolean
+  /** Lower-case tenant ids accepted; empty for a single tenant named by domain (its issuer decides). */
+  readonly allowedTenants: readonly string[]
+  readonly authorityHost: string
+  readonly graphUrl: string
+  readonly graphTimeoutMs: number
+  readonly groupsCacheTtlMs: number
+  /** Lower-case group object id -> name. */
+  readonly groupNames: Readonly<Record<string, string>>
+  readonly onlyNamedGroups: boolean
+  readonly mfaAuthContexts: readonly string[]
+}
+
+export interface BearerSettings {
+  readonly audiences: readonly string[]
+  /** Accepted issuers; `{tenantid}` is replaced by the token's tid (which must be an allowed tenant). Empty: the OIDC issuer. */
+  readonly issuers: readonly string[]
+  readonly jwksUrl: string | undefined
+  readonly clockToleranceMs: number
 }

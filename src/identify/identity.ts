@@ -3,8 +3,16 @@
  * independent of how it was established (session cookie today, bearer token later).
  */
 export interface Identity {
-  /** Stable user key: the IdP's `sub` (one issuer per gateway). */
+  /** Stable key: the IdP's `sub` (one issuer per gateway); for Entra ID `tid/oid`. */
   readonly id: string
+  /** `application` for an app-only (client credentials) bearer token; absent for people. */
+  readonly kind?: 'application'
+  /** Entra tenant id (`tid`). */
+  readonly tenant?: string
+  /** Delegated scopes of a bearer token (`scp` or `scope`). */
+  readonly scopes?: readonly string[]
+  /** The client the token was issued to (`azp`, `appid` or `client_id`) for bearer tokens. */
+  readonly clientId?: string
   readonly issuer: string
   readonly subject: string
   readonly name: string | undefined
@@ -30,16 +38,18 @@ export interface ClaimNames {
  * itself, and values kept in their own fields. Everything else is kept, so a
  * policy may test any claim the IdP sends (policies change without signing in again).
  */
-const PROTOCOL_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'auth_time', 'nonce', 'at_hash', 'c_hash', 's_hash', 'jti', 'sid', 'sid_hash', 'azp_hash', 'name', 'email'])
+const PROTOCOL_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'auth_time', 'nonce', 'at_hash', 'c_hash', 's_hash', 'jti', 'sid', 'sid_hash', 'azp_hash', 'name', 'email',
+  // bookkeeping of Entra ID tokens
+  '_claim_names', '_claim_sources', 'hasgroups', 'uti', 'rh', 'aio'])
 const MAX_CLAIM_BYTES = 8192
 
-function stringList (value: unknown): string[] {
+export function stringList (value: unknown): string[] {
   if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string')
   if (typeof value === 'string' && value !== '') return [value]
   return []
 }
 
-function optionalString (value: unknown): string | undefined {
+export function optionalString (value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined
 }
 
@@ -54,8 +64,14 @@ export function identityFromClaims (claims: Readonly<Record<string, unknown>>, n
     if (JSON.stringify(value).length > MAX_CLAIM_BYTES) continue
     kept[name] = value
   }
+  const scopes = typeof claims.scp === 'string' ? claims.scp : typeof claims.scope === 'string' ? claims.scope : undefined
+  const clientId = optionalString(claims.azp) ?? optionalString(claims.appid) ?? optionalString(claims.client_id)
+  const tenant = optionalString(claims.tid)
   return {
     id: subject,
+    ...(tenant === undefined ? {} : { tenant }),
+    ...(scopes === undefined ? {} : { scopes: scopes.split(' ').filter(s => s !== '') }),
+    ...(clientId === undefined ? {} : { clientId }),
     issuer,
     subject,
     name: optionalString(claims.name) ?? optionalString(claims.preferred_username),

@@ -22,6 +22,8 @@ export interface Policy {
   readonly upstreams: ReadonlyMap<string, Upstream>
   /** Folded names of every identity header any route sends: clients can never send them. */
   readonly reservedHeaders: ReadonlySet<string>
+  /** Every group some allow or deny entry names (for upstream.forward_groups: mentioned). */
+  readonly mentionedGroups: ReadonlySet<string>
   /** sha256 of the files' names and contents, to tell which policy is live. */
   readonly hash: string
   readonly files: readonly string[]
@@ -30,6 +32,8 @@ export interface Policy {
 export interface PolicySettings {
   /** The gateway config's upstream.url, available to policies as upstream `default`. */
   defaultUpstream: { url: string, timeoutMs: number } | undefined
+  /** Whether the gateway config accepts bearer tokens (bearer.audiences); undefined when unknown (policy checked alone). */
+  bearerConfigured?: boolean
 }
 
 export const DEFAULT_UPSTREAM_NAME = 'default'
@@ -100,7 +104,7 @@ function policyFiles (path: string, problems: Problem[]): string[] {
 }
 
 interface RawCondition {
-  groups?: string[], all_groups?: string[], roles?: string[], users?: string[], emails?: string[], email_domains?: string[]
+  groups?: string[], all_groups?: string[], roles?: string[], scopes?: string[], client_ids?: string[], users?: string[], emails?: string[], email_domains?: string[]
   ip?: string[], claims?: Record<string, unknown>, mfa?: true, anonymous?: true
 }
 
@@ -116,6 +120,7 @@ interface RawRoute {
   timeout?: string
   websockets?: boolean
   pass_access_token?: boolean
+  credentials?: Array<'session' | 'bearer'>
 }
 
 interface RawPolicyFile {
@@ -168,6 +173,10 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
       if (firstName !== undefined) error(at('name'), `route name "${r.name}" is already used at ${firstName}`)
       else names.set(r.name, where)
 
+      if (r.credentials?.includes('bearer') === true && settings.bearerConfigured === false) {
+        error(at('credentials'), 'this route accepts bearer tokens, but the gateway config sets no bearer.audiences: every token would be refused')
+      }
+
       const upstreamName = r.upstream ?? (settings.defaultUpstream === undefined ? undefined : DEFAULT_UPSTREAM_NAME)
       const upstream = upstreamName === undefined ? undefined : upstreams.get(upstreamName)
       if (upstreamName === undefined) error(where, 'upstream is required (no default upstream: set upstream.url in the gateway config, or name one of this file\'s upstreams)')
@@ -216,6 +225,7 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
         timeoutMs: r.timeout === undefined ? upstream.timeoutMs : parseDuration(r.timeout),
         websockets: r.websockets ?? true,
         passAccessToken: r.pass_access_token ?? false,
+        credentials: { session: (r.credentials ?? ['session']).includes('session'), bearer: (r.credentials ?? []).includes('bearer') },
         needsIdentity: routeNeedsIdentity({ allow, deny }),
       }
       routes.push(deepFreeze(route))
@@ -236,7 +246,14 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
 
   const reserved = new Set<string>()
   for (const route of routes) for (const name of Object.values(route.headers)) reserved.add(foldHeaderName(name))
+  const mentionedGroups = new Set<string>()
+  for (const route of routes) {
+    for (const entry of [...route.deny, ...(Array.isArray(route.allow) ? route.allow : [])]) {
+      for (const g of [...(entry.groups ?? []), ...(entry.allGroups ?? [])]) mentionedGroups.add(g)
+    }
+  }
   return {
+    mentionedGroups,
     routes: Object.freeze(routes),
     table,
     upstreams: new Map([...upstreams].map(([k, u]) => [k, { name: u.name, url: u.url, timeoutMs: u.timeoutMs }])),
@@ -287,7 +304,7 @@ function compileHost (text: string, where: string, error: (where: string, messag
   return { text, host: name, wildcard }
 }
 
-const USER_CONDITION_KEYS = ['groups', 'all_groups', 'roles', 'users', 'emails', 'email_domains', 'claims', 'mfa'] as const
+const USER_CONDITION_KEYS = ['groups', 'all_groups', 'roles', 'scopes', 'client_ids', 'users', 'emails', 'email_domains', 'claims', 'mfa'] as const
 
 function compileCondition (c: RawCondition, _k: number, list: 'allow' | 'deny', at: (...path: Array<string | number>) => string, error: (where: string, message: string) => void, warn: (where: string, message: string) => void): ConditionSet {
   const userKeys = USER_CONDITION_KEYS.filter(k => c[k] !== undefined)
@@ -313,6 +330,8 @@ function compileCondition (c: RawCondition, _k: number, list: 'allow' | 'deny', 
     ...(c.groups === undefined ? {} : { groups: c.groups }),
     ...(c.all_groups === undefined ? {} : { allGroups: c.all_groups }),
     ...(c.roles === undefined ? {} : { roles: c.roles }),
+    ...(c.scopes === undefined ? {} : { scopes: c.scopes }),
+    ...(c.client_ids === undefined ? {} : { clientIds: c.client_ids }),
     ...(c.users === undefined ? {} : { users: c.users }),
     ...(c.emails === undefined ? {} : { emails: c.emails }),
     ...(c.email_domains === undefined ? {} : { emailDomains: c.email_domains.map(d => d.replace(/^@/, '')) }),

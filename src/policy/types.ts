@@ -13,6 +13,8 @@ export interface ConditionSet {
   readonly groups?: readonly string[]
   readonly allGroups?: readonly string[]
   readonly roles?: readonly string[]
+  readonly scopes?: readonly string[]
+  readonly clientIds?: readonly string[]
   readonly users?: readonly string[]
   readonly emails?: readonly string[]
   readonly emailDomains?: readonly string[]
@@ -68,6 +70,8 @@ export interface Route {
   readonly timeoutMs: number | undefined
   readonly websockets: boolean
   readonly passAccessToken: boolean
+  /** How callers may identify themselves on this route. */
+  readonly credentials: { readonly session: boolean, readonly bearer: boolean }
   /** False when the decision never depends on who the user is: the session is then not even read. */
   readonly needsIdentity: boolean
 }

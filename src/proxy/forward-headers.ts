@@ -17,6 +17,8 @@ export interface ForwardContext {
   reserved: ReadonlySet<string>
   /** Sent as X-Gatehouse-Access-Token when the route passes it. */
   accessToken: string | undefined
+  /** The caller's Authorization header carried a bearer token the gateway consumed: it is not forwarded. */
+  dropAuthorization?: boolean
 }
 
 /**
@@ -47,6 +49,7 @@ export function upstreamRequestHeaders (clientHeaders: IncomingHttpHeaders, ctx:
     // or WSGI they collide with the `-` spelling of the gateway's headers.
     if (name.includes('_') || isClientForwardingHeader(foldHeaderName(name)) || HOP_BY_HOP_REQUEST.has(name)) delete headers[name]
   }
+  if (ctx.dropAuthorization === true) delete headers.authorization
   const pub = new URL(ctx.publicUrl)
   headers['x-forwarded-for'] = ctx.clientIp
   headers['x-forwarded-proto'] = pub.protocol.slice(0, -1)

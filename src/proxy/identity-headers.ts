@@ -14,6 +14,9 @@ export const HEADER_GROUPS = 'x-gatehouse-groups'
 export const HEADER_ROLES = 'x-gatehouse-roles'
 export const HEADER_ASSERTION = 'x-gatehouse-assertion'
 export const HEADER_ACCESS_TOKEN = 'x-gatehouse-access-token'
+export const HEADER_KIND = 'x-gatehouse-kind'
+export const HEADER_TENANT = 'x-gatehouse-tenant'
+export const HEADER_CLIENT = 'x-gatehouse-client'
 
 
 export function isReservedHeader (name: string, extra: ReadonlySet<string> = EMPTY): boolean {
@@ -82,10 +85,20 @@ export function identityHeaders (identity: Identity): Readonly<Record<string, st
     [HEADER_USER]: headerValue(identity.id),
     [HEADER_GROUPS]: identity.groups.map(headerValue).join(','),
     [HEADER_ROLES]: identity.roles.map(headerValue).join(','),
+    [HEADER_KIND]: identity.kind ?? 'user',
   }
+  if (identity.tenant !== undefined) headers[HEADER_TENANT] = headerValue(identity.tenant)
+  if (identity.clientId !== undefined) headers[HEADER_CLIENT] = headerValue(identity.clientId)
   if (identity.email !== undefined) headers[HEADER_EMAIL] = headerValue(identity.email)
   if (identity.name !== undefined) headers[HEADER_NAME] = headerValue(identity.name)
   Object.freeze(headers)
   serialized.set(identity, headers)
   return headers
+}
+
+/** Bytes the identity headers and the assertion add to a request (name, ": ", value, CRLF each). */
+export function identityHeaderBytes (identity: Identity, assertion: string | undefined): number {
+  let bytes = assertion === undefined ? 0 : HEADER_ASSERTION.length + assertion.length + 4
+  for (const [name, value] of Object.entries(identityHeaders(identity))) bytes += name.length + value.length + 4
+  return bytes
 }

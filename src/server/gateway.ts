@@ -5,6 +5,7 @@ import fastifySession from '@fastify/session'
 import type { GatewayConfig } from '../config/types.js'
 import { GatehouseError, SigninError } from '../errors.js'
 import { decide } from '../authorize/decision.js'
+import { BearerVerifier } from '../identify/bearer-token.js'
 import { identityFromSession } from '../identify/from-session.js'
 import type { Identity } from '../identify/identity.js'
 import { createAuditLog } from '../log/audit.js'
@@ -23,6 +24,9 @@ import { gatewayCookies, type GatewayCookies } from '../signin/cookies.js'
 import { OidcProvider } from '../signin/oidc-provider.js'
 import { safeReturnPath } from '../signin/return-to.js'
 import { SigninFlow } from '../signin/signin-flow.js'
+import { IdentityBuilder } from '../signin/identity-builder.js'
+import { identityHeaderBytes } from '../proxy/identity-headers.js'
+import type { Policy } from '../policy/load-policy.js'
 import { escapeHtml, PageRenderer } from './html.js'
 import { accessDeniedBody, idpErrorWords } from './pages.js'
 import { registerGatewayRoutes } from './gateway-routes.js'
@@ -53,6 +57,9 @@ export interface Gateway {
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
 const GATEWAY_BODY_LIMIT = 64 * 1024
+/** Identity headers and assertion above this many bytes draw a warning: many servers refuse 8 KiB header lines or 16 KiB of headers. */
+const IDENTITY_HEADER_WARN_BYTES = 6 * 1024
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
 
 /**
  * Assembles the gateway: session loading (identify), the per-request guard
@@ -62,15 +69,21 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   const { config, log, store, signingKey } = opts
   const cookies = gatewayCookies(config)
   const audit = createAuditLog(log)
-  const oidc = new OidcProvider(config.oidc, log)
+  const oidc = new OidcProvider(config.oidc, log, config.entra)
   const clock = opts.clock ?? Date.now
   const lifetimes: LifetimeSettings = { idleMs: config.session.idleTimeoutMs, maxMs: config.session.maxLifetimeMs }
-  const signin = new SigninFlow({ config, oidc, store, cookies, audit, clock })
-  const refresh = new TokenRefresh({ config, oidc, store, audit, clock })
+  const identities = new IdentityBuilder(config, store, log)
+  const signin = new SigninFlow({ config, oidc, store, cookies, audit, identities, clock })
+  const refresh = new TokenRefresh({ config, oidc, store, audit, identities, clock })
+  const bearer = config.bearer === undefined ? undefined : new BearerVerifier(config.bearer, config.entra, config.oidc, () => oidc.keys())
+  /** Identities cut down to the groups the live policy names (upstream.forward_groups: mentioned), per policy. */
+  const forwarded = new WeakMap<Policy, WeakMap<Identity, Identity>>()
+  const warnedLarge = new WeakSet<Identity>()
   const backchannel = new BackchannelLogout({ config, oidc, store, audit })
   const signer = new AssertionSigner(signingKey, config.publicUrl, config.signing.assertionTtlMs)
   const policies = new PolicyStore(config.policies, {
     defaultUpstream: config.upstream.url === undefined ? undefined : { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs },
+    bearerConfigured: config.bearer !== undefined,
   }, log, audit)
 
   const app: FastifyInstance = Fastify({
@@ -126,14 +139,26 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
         sendError(request, reply, new GatehouseError('GH_FORBIDDEN', 'websockets disabled'), { json: { route: route.name, reason: 'websockets_disabled' } })
         return false
       }
-      const identity = route.needsIdentity ? await liveIdentity(request) : undefined
+      let identity: Identity | undefined
+      let bearerToken: string | undefined
+      if (route.needsIdentity) {
+        bearerToken = route.credentials.bearer ? bearerTokenOf(request) : undefined
+        if (bearerToken !== undefined) {
+          identity = await verifyBearer(request, reply, bearerToken, route.name)
+          if (identity === undefined) return false
+        } else if (route.credentials.session) {
+          identity = await liveIdentity(request)
+        }
+      }
       const decision = decide(route, { identity, clientIp })
       if (!decision.allow) {
         if (decision.kind === 'unauthenticated') {
-          await challenge(request, reply, signin, config.publicUrl)
+          if (route.credentials.session) await challenge(request, reply, signin, config.publicUrl, route.credentials.bearer)
+          else bearerChallenge(request, reply, undefined)
         } else {
-          audit('access.denied', { user: identity?.id, ip: clientIp?.toString(), reqId: request.id, route: route.name, reason: decision.reason, rule: decision.rule })
+          audit('access.denied', { user: identity?.id, tenant: identity?.tenant, ip: clientIp?.toString(), reqId: request.id, route: route.name, reason: decision.reason, rule: decision.rule, ...(bearerToken === undefined ? {} : { credential: 'bearer' }) })
           const detailed = config.pages.denialDetail === 'detailed'
+          if (bearerToken !== undefined && Array.isArray(route.allow) && route.allow.some(e => e.scopes !== undefined)) reply.header('www-authenticate', 'Bearer realm="gatehouse", error="insufficient_scope"')
           sendError(request, reply, new GatehouseError('GH_FORBIDDEN', `${route.name}: ${decision.reason}`), {
             title: 'Access denied',
             bodyHtml: accessDeniedBody({ identity, route: route.name, reason: decision.message, requestId: String(request.id), returnTo: safeReturnPath(request.url, config.publicUrl), detailed }),
@@ -146,16 +171,23 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
         const path = rewritePath(canonical.path, route.rewrite.from, route.rewrite.to)
         request.raw.url = canonical.query === '' ? path : `${path}?${canonical.query}`
       }
+      const who = decision.identity === undefined ? undefined : forwardedIdentity(policy, decision.identity)
+      const assertion = who === undefined ? undefined : await signer.assertion(who, route.audience, clock())
+      if (who !== undefined && !warnedLarge.has(who) && identityHeaderBytes(who, assertion) > IDENTITY_HEADER_WARN_BYTES) {
+        warnedLarge.add(who)
+        request.log.warn({ user: who.id, groups: who.groups.length, bytes: identityHeaderBytes(who, assertion) }, 'identity headers are large and may exceed upstream header limits; consider upstream.forward_groups: mentioned')
+      }
       request.forward = {
-        identity: decision.identity,
-        assertion: decision.identity === undefined ? undefined : await signer.assertion(decision.identity, route.audience, clock()),
+        identity: who,
+        assertion,
+        dropAuthorization: bearerToken !== undefined && !route.passAccessToken,
         clientIp: clientIp?.toString() ?? request.socket.remoteAddress ?? '',
         publicUrl: config.publicUrl,
         requestId: String(request.id),
         upstream: route.upstream.url,
         headerNames: route.headers,
         reserved: policy.reservedHeaders,
-        accessToken: route.passAccessToken && decision.identity !== undefined ? request.session.tokens?.accessToken : undefined,
+        accessToken: route.passAccessToken && decision.identity !== undefined ? bearerToken ?? request.session.tokens?.accessToken : undefined,
         timeoutMs: route.timeoutMs ?? config.upstream.timeoutMs,
       }
       return true
@@ -210,8 +242,41 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       await endSession(request)
       return undefined
     }
+    if (request.session.groupsStale === true) {
+      // A refresh could not read the groups from Graph: read them now, or refuse (never the old or no groups).
+      const current = identityFromSession(request)
+      if (current === undefined) return undefined
+      request.session.identity = await identities.withFreshGroups(current, request.session.tokens?.accessToken)
+      request.session.groupsStale = undefined
+    }
     if (needsTouch(request.session, now, lifetimes)) request.session.lastSeenAt = now
     return identityFromSession(request)
+  }
+
+  /** The identity of a valid bearer token, or undefined after answering 401 (never a redirect). */
+  async function verifyBearer (request: FastifyRequest, reply: FastifyReply, token: string, route: string): Promise<Identity | undefined> {
+    try {
+      if (bearer === undefined) throw new GatehouseError('GH_INVALID_TOKEN', 'bearer tokens are not configured (bearer.audiences)')
+      return await bearer.verify(token, clock())
+    } catch (err) {
+      if (!(err instanceof GatehouseError) || err.code !== 'GH_INVALID_TOKEN') throw err
+      request.log.info({ route, err: { code: err.code, detail: err.detail } }, 'bearer token refused')
+      audit('access.denied', { ip: request.ip, reqId: request.id, route, reason: 'invalid_token', detail: err.detail, credential: 'bearer' })
+      bearerChallenge(request, reply, err)
+      return undefined
+    }
+  }
+
+  function forwardedIdentity (policy: Policy, identity: Identity): Identity {
+    if (config.upstream.forwardGroups === 'all') return identity
+    let byIdentity = forwarded.get(policy)
+    if (byIdentity === undefined) forwarded.set(policy, byIdentity = new WeakMap())
+    let cut = byIdentity.get(identity)
+    if (cut === undefined) {
+      cut = Object.freeze({ ...identity, groups: identity.groups.filter(g => policy.mentionedGroups.has(g)) })
+      byIdentity.set(identity, cut)
+    }
+    return cut
   }
 
   async function endSession (request: FastifyRequest): Promise<void> {
@@ -244,15 +309,29 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
 }
 
 /** Not signed in: a browser navigation goes to the IdP; anything else gets 401 JSON with the sign-in URL. */
-async function challenge (request: FastifyRequest, reply: FastifyReply, signin: SigninFlow, publicUrl: string): Promise<void> {
+async function challenge (request: FastifyRequest, reply: FastifyReply, signin: SigninFlow, publicUrl: string, bearerToo: boolean): Promise<void> {
   const returnTo = safeReturnPath(request.url, publicUrl)
   if (isNavigation(request) && (request.method === 'GET' || request.method === 'HEAD')) {
     await signin.redirectToIdp(request, reply, returnTo)
     return
   }
   const loginUrl = `${publicUrl}${GATEHOUSE_PREFIX}/login?return=${encodeURIComponent(returnTo)}`
+  const session = `Session realm="gatehouse", login_url="${loginUrl}"`
   sendError(request, reply, new GatehouseError('GH_UNAUTHENTICATED'), {
-    headers: { 'www-authenticate': `Session realm="gatehouse", login_url="${loginUrl}"` },
+    headers: { 'www-authenticate': bearerToo ? ['Bearer realm="gatehouse"', session] : session },
     json: { login_url: loginUrl },
   })
+}
+
+/** The token in `Authorization: Bearer`, '' when that header is malformed, undefined when there is none (or another scheme). */
+function bearerTokenOf (request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (header === undefined || !/^bearer(\s|$)/i.test(header)) return undefined
+  return BEARER.exec(header)?.[1] ?? ''
+}
+
+/** 401 for an API caller (RFC 6750): no token, or one that is not valid. */
+function bearerChallenge (request: FastifyRequest, reply: FastifyReply, err: GatehouseError | undefined): void {
+  const challenge = err === undefined ? 'Bearer realm="gatehouse"' : 'Bearer realm="gatehouse", error="invalid_token", error_description="The access token is not valid"'
+  sendError(request, reply, err ?? new GatehouseError('GH_UNAUTHENTICATED', 'a bearer token is required'), { headers: { 'www-authenticate': challenge }, json: {} })
 }

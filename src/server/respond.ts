@@ -46,7 +46,7 @@ export interface ErrorPageExtras {
   hint?: string
   /** Extra JSON fields for API clients. */
   json?: Record<string, unknown>
-  headers?: Record<string, string>
+  headers?: Record<string, string | string[]>
   /** Overrides the error's status (e.g. 413 from the framework). */
   status?: number
   /** A whole page body (trusted HTML) instead of the generic one. */

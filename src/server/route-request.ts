@@ -104,7 +104,8 @@ export function routeRequest (deps: RouteRequestDeps) {
       canonical,
       clientIp: clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies),
     }
-    if (!route.needsIdentity) delete request.cookies[deps.sessionCookie]
+    // The session is read only where it may decide: a route that never needs the user, or takes bearer tokens only, never reads the store.
+    if (!route.needsIdentity || !route.credentials.session) delete request.cookies[deps.sessionCookie]
     return undefined
   }
 }

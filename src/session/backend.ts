@@ -26,6 +26,9 @@ export interface SessionBackend {
   idsBy (kind: 'user' | 'idpSession', value: string): Promise<string[]>
   /** Every stored session id (for the sessions CLI). */
   allIds (): Promise<string[]>
+  /** A small value kept for `ttlMs` beside the sessions (e.g. group memberships read from a directory). */
+  getValue (key: string): Promise<string | undefined>
+  setValue (key: string, value: string, ttlMs: number): Promise<void>
   /** Records `key` for `ttlMs`; true the first time, false if it was already recorded. */
   claimOnce (key: string, ttlMs: number): Promise<boolean>
   /** A short exclusive lock; resolves to a token to release it with, or undefined when someone else holds it. */

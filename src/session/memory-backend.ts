@@ -15,11 +15,13 @@ export class MemoryBackend implements SessionBackend {
   readonly #sessions: LRUCache<string, string>
   readonly #index = new Map<string, Set<string>>()
   readonly #once: LRUCache<string, true>
+  readonly #values: LRUCache<string, string>
   readonly #locks = new Map<string, { token: string, until: number }>()
 
   constructor (maxEntries = DEFAULT_MAX_ENTRIES) {
     this.#sessions = new LRUCache({ max: maxEntries })
     this.#once = new LRUCache({ max: maxEntries })
+    this.#values = new LRUCache({ max: maxEntries })
   }
 
   async get (id: string): Promise<string | undefined> {
@@ -33,6 +35,14 @@ export class MemoryBackend implements SessionBackend {
       set.add(id)
       this.#index.set(key, set)
     }
+  }
+
+  async getValue (key: string): Promise<string | undefined> {
+    return this.#values.get(key)
+  }
+
+  async setValue (key: string, value: string, ttlMs: number): Promise<void> {
+    this.#values.set(key, value, { ttl: Math.max(1, ttlMs) })
   }
 
   async delete (id: string, index?: SessionIndex): Promise<void> {

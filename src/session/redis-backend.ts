@@ -113,6 +113,15 @@ export class RedisBackend implements SessionBackend {
     })
   }
 
+  async getValue (key: string): Promise<string | undefined> {
+    const value = await this.#call('GET', () => this.#client.get(`${this.#prefix}value:${key}`))
+    return value ?? undefined
+  }
+
+  async setValue (key: string, value: string, ttlMs: number): Promise<void> {
+    await this.#call('SET', () => this.#client.set(`${this.#prefix}value:${key}`, value, 'PX', Math.max(1, Math.ceil(ttlMs))))
+  }
+
   async delete (id: string, index?: SessionIndex): Promise<void> {
     await this.#call('DEL', async () => {
       const writes: Array<Promise<unknown>> = [this.#client.del(this.sessionKey(id))]

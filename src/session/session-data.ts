@@ -19,6 +19,10 @@ export interface SessionFields {
   lastSeenAt?: number
   /** Epoch ms of the last token refresh. */
   refreshedAt?: number
+  /** The groups were read from Microsoft Graph (overage): read again at every refresh. */
+  groupsFromGraph?: boolean
+  /** Set when a refresh could not read the groups from Graph: requests are refused until they are read. */
+  groupsStale?: boolean
 }
 
 /** A session as stored: the fields plus @fastify/session's cookie data. */

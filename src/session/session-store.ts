@@ -94,6 +94,16 @@ export class SessionStore {
     await this.#announce([id])
   }
 
+  /** A value kept encrypted beside the sessions (same keys as sessions), or undefined. */
+  async getValue (key: string): Promise<string | undefined> {
+    const blob = await this.backend.getValue(key)
+    return blob === undefined ? undefined : this.#cipher.decrypt(`value:${key}`, blob)
+  }
+
+  async setValue (key: string, value: string, ttlMs: number): Promise<void> {
+    await this.backend.setValue(key, this.#cipher.encrypt(`value:${key}`, value), ttlMs)
+  }
+
   /** Deletes every session of a user, or of an IdP session; returns how many. */
   async revoke (by: 'user' | 'idpSession', value: string): Promise<number> {
     const ids = await this.backend.idsBy(by, value)

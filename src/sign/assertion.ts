@@ -53,6 +53,10 @@ export class AssertionSigner {
     if (identity.email !== undefined) claims.email = identity.email
     if (identity.name !== undefined) claims.name = identity.name
     if (identity.amr.length > 0) claims.amr = identity.amr
+    claims.kind = identity.kind ?? 'user'
+    if (identity.tenant !== undefined) claims.tid = identity.tenant
+    if (identity.clientId !== undefined) claims.client_id = identity.clientId
+    if (identity.scopes !== undefined) claims.scp = identity.scopes.join(' ')
     return await new SignJWT(claims)
       .setProtectedHeader({ alg: this.#key.alg, kid: this.#key.kid, typ: ASSERTION_TYPE })
       .setIssuer(this.#issuer)

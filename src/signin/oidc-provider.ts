@@ -4,6 +4,23 @@ import type { GatewayConfig } from '../config/types.js'
 import type { Logger } from '../log/logger.js'
 
 const FIRST_RETRY_MS = 500
+/**
+ * Entra ID is discovered under its global authority name, so that
+ * openid-client applies its Entra rules: the `{tenantid}` issuer of
+ * multi-tenant apps is checked against each ID token's own `tid`, and the
+ * tenant-id issuer of an app named by domain is accepted. With another
+ * authority host (a national cloud, a local stand-in) the discovery request
+ * itself goes to that host; every later request goes where the discovered
+ * metadata says.
+ */
+const ENTRA_GLOBAL_AUTHORITY = 'https://login.microsoftonline.com'
+
+function toAuthorityHost (authorityHost: string): client.CustomFetch {
+  return async (url, options) => {
+    const target = url.startsWith(`${ENTRA_GLOBAL_AUTHORITY}/`) ? `${authorityHost}${url.slice(ENTRA_GLOBAL_AUTHORITY.length)}` : url
+    return await fetch(target, options as RequestInit)
+  }
+}
 const MAX_RETRY_MS = 30_000
 
 /**
@@ -13,6 +30,7 @@ const MAX_RETRY_MS = 30_000
  */
 export class OidcProvider {
   readonly #config: GatewayConfig['oidc']
+  readonly #entra: GatewayConfig['entra']
   readonly #log: Logger
   #configuration: client.Configuration | undefined
   #stopped = false
@@ -20,8 +38,9 @@ export class OidcProvider {
   #ready: Promise<void>
   #resolveReady!: () => void
 
-  constructor (config: GatewayConfig['oidc'], log: Logger) {
+  constructor (config: GatewayConfig['oidc'], log: Logger, entra?: GatewayConfig['entra']) {
     this.#config = config
+    this.#entra = entra
     this.#log = log.child({ module: 'oidc' })
     this.#ready = new Promise(resolve => { this.#resolveReady = resolve })
   }
@@ -45,6 +64,12 @@ export class OidcProvider {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
   }
 
+  /** The issuer (for Entra multi-tenant apps a `{tenantid}` template) and key set URL, for bearer tokens. */
+  keys (): { issuer: string, jwksUri: string | undefined } {
+    const metadata = this.configuration().serverMetadata()
+    return { issuer: metadata.issuer, jwksUri: metadata.jwks_uri }
+  }
+
   configuration (): client.Configuration {
     if (this.#configuration === undefined) throw new GatehouseError('GH_IDP_NOT_READY', 'OpenID Provider metadata not loaded yet')
     return this.#configuration
@@ -56,11 +81,15 @@ export class OidcProvider {
     try {
       const auth = c.tokenAuthMethod === 'client_secret_post' ? client.ClientSecretPost(c.clientSecret) : client.ClientSecretBasic(c.clientSecret)
       const configuration = await client.discovery(
-        new URL(c.issuer),
+        this.#entra === undefined ? new URL(c.issuer) : new URL(`${ENTRA_GLOBAL_AUTHORITY}/${this.#entra.tenant}/v2.0`),
         c.clientId,
         undefined,
         auth,
-        { timeout: Math.ceil(c.discoveryTimeoutMs / 1000), ...(c.allowInsecureHttp ? { execute: [client.allowInsecureRequests] } : {}) },
+        {
+          timeout: Math.ceil(c.discoveryTimeoutMs / 1000),
+          ...(c.allowInsecureHttp ? { execute: [client.allowInsecureRequests] } : {}),
+          ...(this.#entra !== undefined && this.#entra.authorityHost !== ENTRA_GLOBAL_AUTHORITY ? { [client.customFetch]: toAuthorityHost(this.#entra.authorityHost) } : {}),
+        },
       )
       if (this.#stopped) return
       this.#configuration = configuration

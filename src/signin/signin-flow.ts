@@ -1,11 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import * as client from 'openid-client'
 import type { GatewayConfig } from '../config/types.js'
-import { SigninError, type GatehouseError } from '../errors.js'
-import { identityFromClaims } from '../identify/identity.js'
+import { GatehouseError, SigninError } from '../errors.js'
 import type { AuditLog } from '../log/audit.js'
 import type { SessionStore } from '../session/session-store.js'
 import type { GatewayCookies } from './cookies.js'
+import type { IdentityBuilder } from './identity-builder.js'
 import type { OidcProvider } from './oidc-provider.js'
 import { SIGNIN_TTL_MS, SigninStateCodec } from './signin-state.js'
 
@@ -18,6 +18,7 @@ export interface SigninFlowDeps {
   store: SessionStore
   cookies: GatewayCookies
   audit: AuditLog
+  identities: IdentityBuilder
   clock: () => number
 }
 
@@ -117,12 +118,21 @@ export class SigninFlow {
       fail('no ID token')
       throw new SigninError('GH_SIGNIN_FAILED', 'token response without ID token', undefined, pending.returnTo)
     }
-    const identity = identityFromClaims(claims, config.oidc)
+    let built
+    try {
+      built = await this.#deps.identities.fromClaims(claims, tokens.access_token, { fresh: false })
+    } catch (err) {
+      if (!(err instanceof GatehouseError) || (err.code !== 'GH_TENANT_REFUSED' && err.code !== 'GH_GROUPS_UNAVAILABLE')) throw err
+      fail(err.detail ?? err.code)
+      throw new SigninError(err.code, err.detail, undefined, pending.returnTo, err)
+    }
+    const { identity } = built
 
     // A new session id at every sign-in: no fixation.
     await request.session.regenerate()
     const now = this.#deps.clock()
     request.session.identity = identity
+    if (built.groupsFromGraph) request.session.groupsFromGraph = true
     request.session.createdAt = now
     request.session.lastSeenAt = now
     request.session.tokens = {
@@ -131,7 +141,7 @@ export class SigninFlow {
       refreshToken: tokens.refresh_token,
       expiresAt: typeof tokens.expires_in === 'number' ? now + tokens.expires_in * 1000 : undefined,
     }
-    audit('signin.success', { user: identity.id, email: identity.email, ip: request.ip, reqId: request.id })
+    audit('signin.success', { user: identity.id, email: identity.email, tenant: identity.tenant, ip: request.ip, reqId: request.id })
     reply.header('cache-control', 'no-store')
     return reply.redirect(`${config.publicUrl}${pending.returnTo}`, 303)
   }

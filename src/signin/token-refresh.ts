@@ -1,10 +1,11 @@
 import type { FastifyRequest } from 'fastify'
 import * as client from 'openid-client'
 import type { GatewayConfig } from '../config/types.js'
-import { identityFromClaims } from '../identify/identity.js'
+import { GatehouseError } from '../errors.js'
 import type { AuditLog } from '../log/audit.js'
 import type { SessionStore } from '../session/session-store.js'
 import { shortId } from '../session/session-store.js'
+import type { IdentityBuilder } from './identity-builder.js'
 import type { OidcProvider } from './oidc-provider.js'
 
 /** How long one gateway may hold a session's refresh lock. */
@@ -21,6 +22,7 @@ export interface TokenRefreshDeps {
   oidc: OidcProvider
   store: SessionStore
   audit: AuditLog
+  identities: IdentityBuilder
   clock: () => number
 }
 
@@ -78,8 +80,30 @@ export class TokenRefresh {
       }
       const now = clock()
       const claims = result.claims()
-      const identity = claims === undefined ? current.identity : { ...identityFromClaims(claims, config.oidc), sid: claims.sid === undefined ? current.identity.sid : String(claims.sid) }
+      let identity = current.identity
+      let groupsStale = false
+      let groupsFromGraph = current.groupsFromGraph === true
+      try {
+        if (claims !== undefined) {
+          const built = await this.#deps.identities.fromClaims(claims, result.access_token, { fresh: true })
+          identity = { ...built.identity, sid: claims.sid === undefined ? current.identity.sid : String(claims.sid) }
+          groupsFromGraph = built.groupsFromGraph
+        } else if (groupsFromGraph) {
+          identity = await this.#deps.identities.withFreshGroups(current.identity, result.access_token)
+        }
+      } catch (err) {
+        if (!(err instanceof GatehouseError)) throw err
+        if (err.code === 'GH_TENANT_REFUSED') {
+          await store.destroy(sessionId)
+          audit('session.revoked', { user: current.identity.id, reqId: request.id, reason: 'tenant_refused', detail: err.detail })
+          return 'ended'
+        }
+        // Groups could not be read: keep the new tokens, refuse requests until the groups are read (fail closed).
+        groupsStale = true
+      }
       request.session.identity = identity
+      if (groupsFromGraph) request.session.groupsFromGraph = true
+      request.session.groupsStale = groupsStale ? true : undefined
       request.session.tokens = {
         idToken: result.id_token ?? tokens.idToken,
         accessToken: result.access_token,

@@ -35,6 +35,14 @@ const YAML = `routes:
     match: { path: /roles }
     allow:
       - { roles: [Reader, writer] } # @roles
+  - name: scopes
+    match: { path: /scopes }
+    allow:
+      - { scopes: [Reports.Read] } # @scopes
+  - name: client-ids
+    match: { path: /client-ids }
+    allow:
+      - { client_ids: [app-1] } # @client-ids
   - name: users
     match: { path: /users }
     allow:
@@ -237,6 +245,17 @@ t.test('each criterion alone', async t => {
     ['roles', who('a', { roles: 'writer' }), OUTSIDE, ['allow', 'allowed', 'roles']],
     ['roles', who('a', { roles: ['reader'] }), OUTSIDE, ['forbidden', 'role_required', 'requires app role Reader or writer', 'roles']],
     ['roles', who('a', { groups: ['Reader'] }), OUTSIDE, ['forbidden', 'role_required', 'requires app role Reader or writer', 'roles'], 'a group is not a role'],
+    // scopes: a delegated bearer token's scp
+    ['scopes', who('a', { scp: 'User.Read Reports.Read', azp: 'spa' }), OUTSIDE, ['allow', 'allowed', 'scopes']],
+    ['scopes', who('a', { scope: 'Reports.Read' }), OUTSIDE, ['allow', 'allowed', 'scopes']],
+    ['scopes', who('a', { scp: 'Reports.ReadWrite' }), OUTSIDE, ['forbidden', 'scope_required', 'requires a token with scope Reports.Read', 'scopes']],
+    ['scopes', who('a', { roles: ['Reports.Read'] }), OUTSIDE, ['forbidden', 'scope_required', 'requires a token with scope Reports.Read', 'scopes'], 'a role is not a scope'],
+    ['scopes', who('a'), OUTSIDE, ['forbidden', 'scope_required', 'requires a token with scope Reports.Read', 'scopes'], 'a session has no scopes'],
+    // client_ids: azp, appid or client_id
+    ['client-ids', who('a', { azp: 'app-1' }), OUTSIDE, ['allow', 'allowed', 'client-ids']],
+    ['client-ids', who('a', { appid: 'app-1' }), OUTSIDE, ['allow', 'allowed', 'client-ids']],
+    ['client-ids', who('a', { azp: 'APP-1' }), OUTSIDE, ['forbidden', 'client_not_listed', 'available to listed client applications only', 'client-ids']],
+    ['client-ids', who('app-1'), OUTSIDE, ['forbidden', 'client_not_listed', 'available to listed client applications only', 'client-ids'], 'the subject is not the client'],
     // users: the sub, exact
     ['users', who('u-2'), OUTSIDE, ['allow', 'allowed', 'users']],
     ['users', who('U-1'), OUTSIDE, ['forbidden', 'user_not_listed', 'available to listed users only', 'users']],

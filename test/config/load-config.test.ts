@@ -87,6 +87,12 @@ t.test('the example config file is valid apart from the secret files it names', 
   t.ok(problems.every(p => /cannot read \/run\/secrets\//.test(p.message)), located(problems))
 })
 
+t.test('the Entra example config file is valid apart from the secret files it names', async t => {
+  const problems = problemsOf(() => loadConfig({ file: 'config/gateway.entra.example.yaml', env: {} }))
+  t.ok(problems.length > 0)
+  t.ok(problems.every(p => /cannot read \/run\/secrets\//.test(p.message)), located(problems))
+})
+
 t.test('schema problems are all reported together, with file:line:col', async t => {
   const path = file('bad.yaml', `public_url: https://app.example.com
 oidc:
@@ -189,4 +195,41 @@ t.test('without Redis there is a warning, not an error', async t => {
   const { warnings } = loadConfig({ env: withoutRedis })
   t.equal(warnings.length, 1)
   t.match(warnings[0]?.message, /in memory/)
+})
+
+t.test('Entra ID: the issuer is derived from the tenant', async t => {
+  const { OIDC_ISSUER: _drop, ...rest } = Object.fromEntries(Object.entries(MINIMAL_ENV).map(([k, v]) => [k.replace('GATEHOUSE_', ''), v]))
+  const env = Object.fromEntries(Object.entries(rest).map(([k, v]) => [`GATEHOUSE_${k}`, v]))
+  const single = loadConfig({ env: { ...env, GATEHOUSE_OIDC_PROVIDER: 'entra', GATEHOUSE_ENTRA_TENANT: 'AAAAAAAA-0000-4000-8000-000000000001', GATEHOUSE_ENTRA_GROUP_NAMES: 'A0000000-0000-4000-8000-0000000000A1=admins, a0000000-0000-4000-8000-0000000000a2=auditors' } }).config
+  t.equal(single.oidc.issuer, 'https://login.microsoftonline.com/aaaaaaaa-0000-4000-8000-000000000001/v2.0')
+  t.same(single.entra?.allowedTenants, ['aaaaaaaa-0000-4000-8000-000000000001'], 'a single tenant named by id allows that tenant')
+  t.same(single.entra?.groupNames, { 'a0000000-0000-4000-8000-0000000000a1': 'admins', 'a0000000-0000-4000-8000-0000000000a2': 'auditors' }, 'group ids are folded to lower case')
+  t.equal(single.entra?.graphUrl, 'https://graph.microsoft.com/v1.0')
+
+  const national = loadConfig({ env: { ...env, GATEHOUSE_OIDC_PROVIDER: 'entra', GATEHOUSE_ENTRA_TENANT: 'contoso.onmicrosoft.us', GATEHOUSE_ENTRA_AUTHORITY_HOST: 'https://login.microsoftonline.us', GATEHOUSE_ENTRA_GRAPH_URL: 'https://graph.microsoft.us/v1.0/' } }).config
+  t.equal(national.oidc.issuer, 'https://login.microsoftonline.us/contoso.onmicrosoft.us/v2.0')
+  t.equal(national.entra?.graphUrl, 'https://graph.microsoft.us/v1.0')
+  t.same(national.entra?.allowedTenants, [], 'a tenant named by domain is checked by issuer')
+
+  const multi = loadConfig({ env: { ...env, GATEHOUSE_OIDC_PROVIDER: 'entra', GATEHOUSE_ENTRA_TENANT: 'organizations', GATEHOUSE_ENTRA_ALLOWED_TENANTS: 'aaaaaaaa-0000-4000-8000-000000000001 bbbbbbbb-0000-4000-8000-000000000002', GATEHOUSE_BEARER_AUDIENCES: 'api://x', GATEHOUSE_BEARER_ISSUERS: 'https://login.microsoftonline.com/{tenantid}/v2.0,https://sts.windows.net/{tenantid}/' } }).config
+  t.equal(multi.entra?.multiTenant, true)
+  t.same(multi.bearer?.issuers, ['https://login.microsoftonline.com/{tenantid}/v2.0', 'https://sts.windows.net/{tenantid}/'])
+})
+
+t.test('Entra ID and bearer mistakes are all reported', async t => {
+  const text = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_OIDC_PROVIDER: 'entra', GATEHOUSE_ENTRA_TENANT: 'organizations', GATEHOUSE_ENTRA_GRAPH_URL: 'http://graph.local', GATEHOUSE_ENTRA_GROUP_NAMES: 'not-a-guid=admins', GATEHOUSE_BEARER_ISSUERS: 'https://sts.windows.net/{tenantid}/' } })))
+  t.match(text, /a multi-tenant app \(organizations\) accepts any tenant's users unless told which: list the accepted tenant ids in entra\.allowed_tenants/)
+  t.match(text, /with oidc\.provider: entra the issuer is derived from entra\.tenant; remove oidc\.issuer/)
+  t.match(text, /the Graph URL is plain http/)
+  t.match(text, /entra\.group_names/)
+  t.match(text, /bearer\.audiences is empty, so no bearer token is ever accepted/)
+
+  const pairs = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_ENTRA_GROUP_NAMES: 'oops' } })))
+  t.match(pairs, /env GATEHOUSE_ENTRA_GROUP_NAMES: must be key=value pairs/)
+  const stray = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_ENTRA_TENANT: 'contoso.com' } })))
+  t.match(stray, /the entra section is used only with oidc\.provider: entra/)
+  const template = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_BEARER_AUDIENCES: 'api://x', GATEHOUSE_BEARER_ISSUERS: 'https://sts.windows.net/{tenantid}/' } })))
+  t.match(template, /an issuer with \{tenantid\} needs oidc\.provider: entra and entra\.allowed_tenants/)
+  const missing = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_OIDC_ISSUER: undefined, GATEHOUSE_OIDC_PROVIDER: 'entra' } })))
+  t.match(missing, /entra\.tenant is required with oidc\.provider: entra/)
 })

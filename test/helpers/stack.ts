@@ -12,6 +12,8 @@ import { startGateway } from '../../src/server/start.js'
 import { Browser, signInThroughIdp, type Page } from './browserless.js'
 import { LogCapture } from './log-capture.js'
 import { freePort } from './ports.js'
+import { startEntraStandin, type EntraApp, type EntraStandin, type EntraUser } from './entra-standin.js'
+import { startGraphStandin, type GraphStandin } from './graph-standin.js'
 
 export const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
@@ -29,6 +31,8 @@ export interface StackOptions {
   accessTokenTtlSeconds?: number
   /** Register the gateway's back-channel logout endpoint at the IdP. */
   backchannel?: boolean
+  /** Sign in with the Entra ID stand-in (and its Graph stand-in) instead of the generic dev IdP. */
+  entra?: { tenant: string, users: EntraUser[], apps?: EntraApp[], graphPageSize?: number }
 }
 
 export interface Stack {
@@ -37,6 +41,9 @@ export interface Stack {
   app: LegacyApp
   gateway: Gateway
   logs: LogCapture
+  /** With the entra option: the Entra and Graph stand-ins. */
+  entra: EntraStandin | undefined
+  graph: GraphStandin | undefined
   keyPrefix: string
   /** Direct Redis connection on the same server, for assertions (undefined with memory sessions and with redis+sentinel:// or redis+cluster:// URLs). */
   redis: Redis | undefined
@@ -77,16 +84,19 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
   const url = `http://127.0.0.1:${port}`
   const clientId = 'gatehouse-test'
   const clientSecret = randomBytes(16).toString('hex')
-  const idp = await startDevIdp({
+  const client = {
+    client_id: clientId,
+    client_secret: clientSecret,
+    redirect_uris: [`${url}/.gatehouse/callback`],
+    post_logout_redirect_uris: [`${url}/.gatehouse/signed-out`],
+    ...(opts.backchannel === true ? { backchannel_logout_uri: `${url}/.gatehouse/backchannel-logout`, backchannel_logout_session_required: true } : {}),
+  }
+  const entra = opts.entra === undefined ? undefined : await startEntraStandin(t, { users: opts.entra.users, clients: [client], ...(opts.entra.apps === undefined ? {} : { apps: opts.entra.apps }), ...(opts.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: opts.accessTokenTtlSeconds }) })
+  const graph = entra === undefined ? undefined : await startGraphStandin(t, entra.graphTokens, opts.entra?.graphPageSize)
+  const idp = entra?.idp ?? await startDevIdp({
     host: 'localhost',
     users,
-    clients: [{
-      client_id: clientId,
-      client_secret: clientSecret,
-      redirect_uris: [`${url}/.gatehouse/callback`],
-      post_logout_redirect_uris: [`${url}/.gatehouse/signed-out`],
-      ...(opts.backchannel === true ? { backchannel_logout_uri: `${url}/.gatehouse/backchannel-logout`, backchannel_logout_session_required: true } : {}),
-    }],
+    clients: [client],
     ...(opts.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: opts.accessTokenTtlSeconds }),
   })
   const app = await startLegacyApp({ gatewayUrl: url })
@@ -105,7 +115,9 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
   const env: Record<string, string> = {
     GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
     GATEHOUSE_PUBLIC_URL: url,
-    GATEHOUSE_OIDC_ISSUER: idp.issuer,
+    ...(entra === undefined || graph === undefined
+      ? { GATEHOUSE_OIDC_ISSUER: idp.issuer }
+      : { GATEHOUSE_OIDC_PROVIDER: 'entra', GATEHOUSE_ENTRA_TENANT: opts.entra?.tenant ?? '', GATEHOUSE_ENTRA_AUTHORITY_HOST: entra.url, GATEHOUSE_ENTRA_GRAPH_URL: graph.url }),
     GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'true',
     GATEHOUSE_OIDC_CLIENT_ID: clientId,
     GATEHOUSE_OIDC_CLIENT_SECRET: clientSecret,
@@ -139,12 +151,14 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
     app,
     gateway,
     logs,
+    entra,
+    graph,
     keyPrefix,
     redis,
     clientId,
     clientSecret,
     async signIn (user, path = '/', browser = new Browser()) {
-      const u = users.find(x => x.id === user)
+      const u = users.find(x => x.id === user) ?? opts.entra?.users.find(x => x.id === user)
       const page = await signInThroughIdp(browser, `${url}${path}`, user, u?.password ?? `${user}-pass`)
       return { browser, page }
     },

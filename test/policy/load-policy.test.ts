@@ -682,3 +682,36 @@ t.test('defaultPolicy: every path to the default upstream, for any signed-in use
     ['(built-in)', 'upstream is required (no default upstream: set upstream.url in the gateway config, or name one of this file\'s upstreams)'],
   ])
 })
+
+t.test('credentials: session by default; bearer only when the gateway accepts tokens', async t => {
+  const text = `routes:
+  - name: api
+    match: { path: /api/** }
+    credentials: [bearer]
+    allow: [ { roles: [Reports.Read] }, { scopes: [Reports.Read], client_ids: [spa] } ]
+  - name: both
+    match: { path: /both/** }
+    credentials: [session, bearer]
+    allow: authenticated
+  - name: web
+    match: { path: /** }
+    allow: [ { groups: [staff] } ]
+`
+  const { policy } = loadPolicy(file(text), { ...SETTINGS, bearerConfigured: true })
+  t.same(policy.routes.map(r => r.credentials), [{ session: false, bearer: true }, { session: true, bearer: true }, { session: true, bearer: false }])
+  t.same(entries(policy.routes[0])[1], { where: entries(policy.routes[0])[1]?.where, scopes: ['Reports.Read'], clientIds: ['spa'] })
+  t.same([...policy.mentionedGroups], ['staff'], 'the groups policies name, for forward_groups: mentioned')
+
+  const refused = problemsOf(() => loadPolicy(file(text), { ...SETTINGS, bearerConfigured: false }))
+  t.equal(refused.length, 2)
+  t.match(refused[0], { where: /p\.yaml:4:18$/, message: 'this route accepts bearer tokens, but the gateway config sets no bearer.audiences: every token would be refused' })
+  t.doesNotThrow(() => loadPolicy(file(text), SETTINGS), 'checked alone (gateway config unknown), bearer routes load')
+
+  const bad = problemsOf(() => loadPolicy(file(`routes:
+  - name: x
+    match: { path: /x }
+    credentials: [cookie]
+    allow: authenticated
+`), SETTINGS))
+  t.match(bad[0]?.message, /credentials/)
+})

@@ -43,6 +43,7 @@ t.test('header values stay printable ASCII; lists are comma separated', async t 
     'x-gatehouse-roles': 'single',
     'x-gatehouse-email': 'u@example.test',
     'x-gatehouse-name': 'Zo%C3%AB',
+    'x-gatehouse-kind': 'user',
   })
 })
 

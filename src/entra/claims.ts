@@ -1,0 +1,77 @@
+import type { EntraSettings } from '../config/types.js'
+import { GatehouseError } from '../errors.js'
+import { identityFromClaims, optionalString, stringList, type ClaimNames, type Identity } from '../identify/identity.js'
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/**
+ * True when the token says some of the user's groups were left out (the
+ * "overage" of more than 200 groups in a JWT): `_claim_names.groups` points
+ * to a claim source, or `hasgroups` is set (implicit flow). The groups must
+ * then be read from Microsoft Graph.
+ */
+export function hasGroupOverage (claims: Readonly<Record<string, unknown>>): boolean {
+  if (claims.hasgroups === true || claims.hasgroups === 'true') return true
+  const names = claims._claim_names
+  return names !== null && typeof names === 'object' && !Array.isArray(names) && 'groups' in names
+}
+
+/**
+ * The tenant a token comes from, checked against the allowed tenants.
+ * Throws GH_TENANT_REFUSED for a missing, malformed or foreign `tid`.
+ */
+export function tenantOf (claims: Readonly<Record<string, unknown>>, settings: EntraSettings): string {
+  const tid = optionalString(claims.tid)?.toLowerCase()
+  if (tid === undefined || !GUID.test(tid)) throw new GatehouseError('GH_TENANT_REFUSED', 'the token has no tenant id (tid)')
+  if (settings.allowedTenants.length > 0 && !settings.allowedTenants.includes(tid)) {
+    throw new GatehouseError('GH_TENANT_REFUSED', `tenant ${tid} is not in entra.allowed_tenants`)
+  }
+  return tid
+}
+
+/**
+ * An Identity from validated Entra ID claims. The stable key is `tid/oid`
+ * (`sub` differs per application). Group object ids are mapped to the names
+ * of entra.group_names (a group's display name is not used: anyone who owns
+ * a group can rename it); `groups` replaces the token's groups when they came
+ * from Graph. Directory roles (`wids`) and every other claim stay testable by
+ * `claims` conditions.
+ */
+export function entraIdentity (claims: Readonly<Record<string, unknown>>, settings: EntraSettings, names: ClaimNames, groups?: readonly string[]): Identity {
+  const tenant = tenantOf(claims, settings)
+  const oid = optionalString(claims.oid)?.toLowerCase()
+  if (oid === undefined) throw new GatehouseError('GH_TENANT_REFUSED', 'the token has no object id (oid)')
+  const base = identityFromClaims(claims, names)
+  const email = base.email ?? (claims.email_verified === false ? undefined : optionalString(claims.preferred_username)?.includes('@') === true ? optionalString(claims.preferred_username) : undefined)
+  return {
+    ...base,
+    id: `${tenant}/${oid}`,
+    tenant,
+    email,
+    name: base.name ?? optionalString(claims.preferred_username),
+    groups: mapGroups(groups ?? stringList(claims[names.groupsClaim]), settings),
+    amr: mfaByAuthContext(claims, settings) && !base.amr.includes('mfa') ? [...base.amr, 'mfa'] : base.amr,
+  }
+}
+
+/**
+ * `acrs` lists the conditional-access authentication contexts the sign-in
+ * satisfied; those named in entra.mfa_auth_contexts require MFA, so they
+ * count as `mfa` (added to amr, which the `mfa` condition reads).
+ */
+function mfaByAuthContext (claims: Readonly<Record<string, unknown>>, settings: EntraSettings): boolean {
+  if (settings.mfaAuthContexts.length === 0) return false
+  return stringList(claims.acrs).some(c => settings.mfaAuthContexts.includes(c))
+}
+
+/** Group ids to configured names; unnamed ids stay ids, or are dropped with only_named_groups. */
+export function mapGroups (ids: readonly string[], settings: EntraSettings): string[] {
+  const out: string[] = []
+  for (const raw of ids) {
+    const id = raw.toLowerCase()
+    const name = settings.groupNames[id]
+    if (name !== undefined) out.push(name)
+    else if (!settings.onlyNamedGroups) out.push(id)
+  }
+  return [...new Set(out)]
+}
