@@ -110,6 +110,15 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const listen = parseListen(r.listen ?? '0.0.0.0:8080')
   if (listen === undefined) problems.push({ where: where(['listen']), message: `listen must be host:port (e.g. 0.0.0.0:8080 or [::]:8080), got "${r.listen}"`, severity: 'error' })
 
+  // admin listener: off, or host:port on another port than the public listener
+  const adminText = r.admin?.listen ?? '127.0.0.1:9464'
+  const admin = adminText === 'off' ? undefined : parseListen(adminText)
+  if (adminText !== 'off' && admin === undefined) {
+    problems.push({ where: where(['admin', 'listen']), message: `admin.listen must be host:port (e.g. 127.0.0.1:9464 or [::]:9464) or off, got "${adminText}"`, severity: 'error' })
+  } else if (admin !== undefined && listen !== undefined && admin.port !== 0 && admin.port === listen.port && (admin.host === listen.host || isWildcard(admin.host) || isWildcard(listen.host))) {
+    problems.push({ where: where(['admin', 'listen']), message: `admin.listen (${adminText}) must not be the public listener's address (${r.listen ?? '0.0.0.0:8080'}): metrics are never served to the public`, severity: 'error' })
+  }
+
   // oidc
   const oidc = r.oidc ?? {}
   need(oidc.issuer, ['oidc', 'issuer'], 'the OpenID Provider issuer URL')
@@ -218,6 +227,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     },
     pages: { denialDetail: r.pages?.denial_detail ?? 'detailed' },
     shutdown: { gracePeriodMs: parseDuration(r.shutdown?.grace_period ?? '25s') },
+    admin: { listen: admin },
     log: { level: r.log?.level ?? 'info' },
   })
   return { config, warnings }
@@ -241,6 +251,7 @@ interface RawConfig {
   branding?: { product_name?: string, logo_url?: string, accent_color?: string, support_contact?: string }
   pages?: { denial_detail?: 'detailed' | 'terse' }
   shutdown?: { grace_period?: string }
+  admin?: { listen?: string }
   log?: { level?: string }
 }
 
@@ -299,6 +310,10 @@ function parseListen (text: string): { host: string, port: number } | undefined 
   const port = Number(match[3])
   if (port > 65535) return undefined
   return { host: (match[1] ?? match[2]) as string, port }
+}
+
+function isWildcard (host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '::0'
 }
 
 function deepMerge (base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {

@@ -55,5 +55,7 @@ export interface GatewayConfig {
   }
   readonly pages: { readonly denialDetail: 'detailed' | 'terse' }
   readonly shutdown: { readonly gracePeriodMs: number }
+  /** The admin listener (metrics, health); undefined when `admin.listen` is `off`. */
+  readonly admin: { readonly listen: { readonly host: string; readonly port: number } | undefined }
   readonly log: { readonly level: string }
 }

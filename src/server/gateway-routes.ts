@@ -16,8 +16,7 @@ import { clientAddress } from '../identify/client-address.js'
 import { sessionState, storeTtlMs, type LifetimeSettings } from '../session/lifetime.js'
 import { GATEHOUSE_PREFIX } from './route-request.js'
 import type { PolicyStore } from '../policy/policy-store.js'
-
-const READY_PING_TIMEOUT_MS = 1000
+import { readiness } from './readiness.js'
 
 export interface GatewayRoutesDeps {
   config: GatewayConfig
@@ -45,18 +44,9 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
   })
 
   app.get(`${GATEHOUSE_PREFIX}/readyz`, async (_request, reply) => {
-    const redis = await withTimeout(store.backend.ping(), READY_PING_TIMEOUT_MS).then(() => true, () => false)
-    const policy = policies.status
-    // A failed policy reload keeps the last good policy in force: still ready, but reported.
-    const checks = { session_store: redis ? 'ok' : 'unavailable', idp_metadata: oidc.isReady ? 'ok' : 'not_loaded', policy: policy.ok ? 'ok' : 'reload_failed' }
-    const ready = redis && oidc.isReady
+    const { ready, body } = await readiness(store, oidc, policies)
     reply.header('cache-control', 'no-store').code(ready ? 200 : 503)
-    return {
-      status: ready ? 'ready' : 'not_ready',
-      checks,
-      // Counts only: the problems themselves (file paths, rule text) are in the gateway's log.
-      policy: { hash: policy.hash, loaded_at: policy.loadedAt, reloads: policy.reloads, failed_reloads: policy.failedReloads, errors: policy.errors.length },
-    }
+    return body
   })
 
   app.get(`${GATEHOUSE_PREFIX}/jwks.json`, async (_request, reply) => {
@@ -153,15 +143,5 @@ function assertSameOrigin (request: FastifyRequest, publicUrl: string): void {
   const origin = request.headers.origin
   if (typeof origin === 'string' && origin !== new URL(publicUrl).origin) {
     throw new GatehouseError('GH_CROSS_SITE', `origin: ${origin}`)
-  }
-}
-
-async function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error('timeout')), ms) })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
   }
 }

@@ -9,6 +9,7 @@ import { identityFromSession } from '../identify/from-session.js'
 import type { Identity } from '../identify/identity.js'
 import { createAuditLog } from '../log/audit.js'
 import type { Logger } from '../log/logger.js'
+import { GatewayMetrics, UNROUTED } from '../metrics/gateway-metrics.js'
 import { registerProxy } from '../proxy/register-proxy.js'
 import { rewritePath } from '../proxy/rewrite-path.js'
 import { toFastifySessionStore } from '../session/fastify-store.js'
@@ -29,6 +30,8 @@ import { registerGatewayRoutes } from './gateway-routes.js'
 import { GATEHOUSE_PREFIX, rewriteToCanonical, routeRequest } from './route-request.js'
 import { PolicyStore } from '../policy/policy-store.js'
 import { isNavigation, sendError } from './respond.js'
+import { buildAdminServer } from './admin.js'
+import { readiness } from './readiness.js'
 
 export interface GatewayOptions {
   config: GatewayConfig
@@ -36,6 +39,8 @@ export interface GatewayOptions {
   store: SessionStore
   signingKey: SigningKey
   clock?: () => number
+  /** The gateway's metrics (the session store may already count into them); a new set when not given. */
+  metrics?: GatewayMetrics
 }
 
 export interface Gateway {
@@ -43,6 +48,9 @@ export interface Gateway {
   oidc: OidcProvider
   policies: PolicyStore
   store: SessionStore
+  metrics: GatewayMetrics
+  /** The admin listener's bound address once listening; undefined when admin.listen is off. */
+  adminAddress: { host: string, port: number } | undefined
   /** How long a shutdown waits for requests in flight. */
   gracePeriodMs: number
   cookies: GatewayCookies
@@ -62,16 +70,28 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   const { config, log, store, signingKey } = opts
   const cookies = gatewayCookies(config)
   const audit = createAuditLog(log)
+  const metrics = opts.metrics ?? new GatewayMetrics()
   const oidc = new OidcProvider(config.oidc, log)
   const clock = opts.clock ?? Date.now
   const lifetimes: LifetimeSettings = { idleMs: config.session.idleTimeoutMs, maxMs: config.session.maxLifetimeMs }
-  const signin = new SigninFlow({ config, oidc, store, cookies, audit, clock })
-  const refresh = new TokenRefresh({ config, oidc, store, audit, clock })
+  const signin = new SigninFlow({ config, oidc, store, cookies, audit, metrics, clock })
+  const refresh = new TokenRefresh({ config, oidc, store, audit, metrics, clock })
   const backchannel = new BackchannelLogout({ config, oidc, store, audit })
   const signer = new AssertionSigner(signingKey, config.publicUrl, config.signing.assertionTtlMs)
   const policies = new PolicyStore(config.policies, {
     defaultUpstream: config.upstream.url === undefined ? undefined : { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs },
   }, log, audit)
+  metrics.readFrom({ sessionCache: () => store.cacheStats, policy: () => policies.status })
+  let closing = false
+  const admin = config.admin.listen === undefined
+    ? undefined
+    : buildAdminServer({
+      log,
+      metrics,
+      // While shutting down the gateway is not ready, so that load balancers stop sending it requests.
+      readiness: async () => closing ? { ready: false, body: { status: 'not_ready', checks: { shutdown: 'in_progress' } } } : await readiness(store, oidc, policies),
+    })
+  let adminAddress: { host: string, port: number } | undefined
 
   const app: FastifyInstance = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -96,6 +116,13 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
 
   app.decorate('pages', new PageRenderer(config.branding))
   app.decorateRequest('routed', null)
+  app.decorateRequest('routeLabel', UNROUTED)
+  app.decorateRequest('decision', 'none')
+  // Every answered request is counted by route, decision and status (a few map lookups, no allocation).
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.request(request.routeLabel, request.decision, reply.statusCode)
+    done()
+  })
   await app.register(fastifyCookie)
   // Between cookie parsing and session loading: a route that never needs the user never reads the session store.
   app.addHook('onRequest', routeRequest({ policies, trustedProxies: config.trustedProxies, sessionCookie: cookies.session }))
@@ -118,11 +145,13 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   await registerProxy(app, {
     config,
     gatewayCookies: cookies.all,
+    onUpstreamResponse: (request, seconds) => { metrics.upstream(request.routeLabel, seconds) },
     guard: async (request, reply) => {
       const routed = request.routed
       if (routed === null) throw new GatehouseError('GH_INTERNAL', 'unrouted request reached the proxy')
       const { route, policy, canonical, clientIp } = routed
       if (request.headers.upgrade !== undefined && !route.websockets) {
+        request.decision = 'deny'
         sendError(request, reply, new GatehouseError('GH_FORBIDDEN', 'websockets disabled'), { json: { route: route.name, reason: 'websockets_disabled' } })
         return false
       }
@@ -130,8 +159,10 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       const decision = decide(route, { identity, clientIp })
       if (!decision.allow) {
         if (decision.kind === 'unauthenticated') {
+          request.decision = 'unauthenticated'
           await challenge(request, reply, signin, config.publicUrl)
         } else {
+          request.decision = 'deny'
           audit('access.denied', { user: identity?.id, ip: clientIp?.toString(), reqId: request.id, route: route.name, reason: decision.reason, rule: decision.rule })
           const detailed = config.pages.denialDetail === 'detailed'
           sendError(request, reply, new GatehouseError('GH_FORBIDDEN', `${route.name}: ${decision.reason}`), {
@@ -142,6 +173,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
         }
         return false
       }
+      request.decision = 'allow'
       if (route.rewrite !== undefined) {
         const path = rewritePath(canonical.path, route.rewrite.from, route.rewrite.to)
         request.raw.url = canonical.query === '' ? path : `${path}?${canonical.query}`
@@ -157,6 +189,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
         reserved: policy.reservedHeaders,
         accessToken: route.passAccessToken && decision.identity !== undefined ? request.session.tokens?.accessToken : undefined,
         timeoutMs: route.timeoutMs ?? config.upstream.timeoutMs,
+        sentAt: 0,
       }
       return true
     },
@@ -167,16 +200,27 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     oidc,
     policies,
     store,
+    metrics,
+    get adminAddress () { return adminAddress },
     gracePeriodMs: config.shutdown.gracePeriodMs,
     cookies,
     async listen () {
       oidc.start()
       await app.listen({ host: config.listen.host, port: config.listen.port })
-      const address = app.server.address()
-      if (address === null || typeof address === 'string') throw new GatehouseError('GH_INTERNAL', 'server has no TCP address')
-      return { host: address.address, port: address.port }
+      if (admin !== undefined && config.admin.listen !== undefined) {
+        const { host, port } = config.admin.listen
+        try {
+          await admin.listen({ host, port })
+        } catch (err) {
+          (err as Error).message = `admin listener (admin.listen ${host.includes(':') ? `[${host}]` : host}:${port}): ${(err as Error).message}`
+          throw err
+        }
+        adminAddress = boundAddress(admin)
+      }
+      return boundAddress(app)
     },
     async close () {
+      closing = true
       oidc.stop()
       policies.close()
       // Keep-alive connections would hold the close open until they time out:
@@ -188,6 +232,8 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       } finally {
         clearInterval(idle)
       }
+      // The admin listener stays up until the requests in flight are done: readyz says 503, metrics still count.
+      await admin?.close()
       await store.close()
     },
   }
@@ -241,6 +287,12 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     request.log.error({ err: error }, 'unexpected error')
     return sendError(request, reply, new GatehouseError('GH_INTERNAL', error.message))
   }
+}
+
+function boundAddress (server: FastifyInstance): { host: string, port: number } {
+  const address = server.server.address()
+  if (address === null || typeof address === 'string') throw new GatehouseError('GH_INTERNAL', 'server has no TCP address')
+  return { host: address.address, port: address.port }
 }
 
 /** Not signed in: a browser navigation goes to the IdP; anything else gets 401 JSON with the sign-in URL. */

@@ -1,5 +1,6 @@
 import type { LoadedConfig } from '../config/load.js'
 import { createAuditLog } from '../log/audit.js'
+import { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import { createLogger, type Logger } from '../log/logger.js'
 import type { SessionBackend } from '../session/backend.js'
 import { MemoryBackend } from '../session/memory-backend.js'
@@ -12,10 +13,10 @@ import { buildGateway, type Gateway } from './gateway.js'
 const SESSION_CACHE_MAX = 100_000
 
 /** The session store the config asks for: Redis (standalone, Sentinel, Cluster) or memory, encrypted either way. */
-export function createSessionStore (config: LoadedConfig['config'], log: Logger): SessionStore {
+export function createSessionStore (config: LoadedConfig['config'], log: Logger, metrics?: GatewayMetrics): SessionStore {
   const backend: SessionBackend = config.redis.url === undefined
     ? new MemoryBackend()
-    : new RedisBackend({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, log })
+    : new RedisBackend({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, log, onError: metrics === undefined ? undefined : command => { metrics.redisError(command) } })
   return new SessionStore({
     backend,
     cipher: new SessionCipher(config.session.secret, config.session.previousSecrets),
@@ -40,6 +41,10 @@ export interface Started {
   address: { host: string, port: number }
 }
 
+function hostPort (a: { host: string, port: number }): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`
+}
+
 /** Builds the runtime parts from a validated config and starts listening. */
 export async function startGateway (opts: StartOptions): Promise<Started> {
   const { config, warnings } = opts.loaded
@@ -56,11 +61,12 @@ export async function startGateway (opts: StartOptions): Promise<Started> {
     throw new Error('signing.key_file is required')
   }
 
-  const store = createSessionStore(config, log)
+  const metrics = new GatewayMetrics()
+  const store = createSessionStore(config, log, metrics)
 
   let gateway: Gateway
   try {
-    gateway = await buildGateway({ config, log, store, signingKey, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })
+    gateway = await buildGateway({ config, log, store, signingKey, metrics, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })
   } catch (err) {
     // An invalid policy stops the start; nothing may keep the process alive.
     await store.close()
@@ -78,6 +84,7 @@ export async function startGateway (opts: StartOptions): Promise<Started> {
     await gateway.close().catch(() => undefined)
     throw err
   }
-  createAuditLog(log)('config.loaded', { listen: `${address.host}:${address.port}`, public_url: config.publicUrl, sessions: store.kind, kid: signingKey.kid })
+  const admin = gateway.adminAddress
+  createAuditLog(log)('config.loaded', { listen: hostPort(address), admin_listen: admin === undefined ? 'off' : hostPort(admin), public_url: config.publicUrl, sessions: store.kind, kid: signingKey.kid })
   return { gateway, log, address }
 }

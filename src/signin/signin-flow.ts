@@ -1,9 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import * as client from 'openid-client'
 import type { GatewayConfig } from '../config/types.js'
-import { SigninError, type GatehouseError } from '../errors.js'
+import { GatehouseError, SigninError } from '../errors.js'
 import { identityFromClaims } from '../identify/identity.js'
 import type { AuditLog } from '../log/audit.js'
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { SessionStore } from '../session/session-store.js'
 import type { GatewayCookies } from './cookies.js'
 import type { OidcProvider } from './oidc-provider.js'
@@ -18,6 +19,7 @@ export interface SigninFlowDeps {
   store: SessionStore
   cookies: GatewayCookies
   audit: AuditLog
+  metrics: GatewayMetrics
   clock: () => number
 }
 
@@ -56,8 +58,24 @@ export class SigninFlow {
     return reply.redirect(url.href, 302)
   }
 
-  /** Handles /.gatehouse/callback: validates state and tokens, creates a fresh session, lands on the first URL asked for. */
+  /**
+   * Handles /.gatehouse/callback: validates state and tokens, creates a fresh
+   * session, lands on the first URL asked for. Every outcome is counted, a
+   * failure by its error code.
+   */
   async callback (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const { metrics } = this.#deps
+    try {
+      const answered = await this.#callback(request, reply)
+      metrics.signin()
+      return answered
+    } catch (err) {
+      metrics.signinFailure(err instanceof GatehouseError ? err.code : 'GH_INTERNAL')
+      throw err
+    }
+  }
+
+  async #callback (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const { config, store, audit, cookies } = this.#deps
     const currentUrl = new URL(`${config.publicUrl}${request.url}`)
     const params = currentUrl.searchParams

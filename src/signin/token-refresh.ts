@@ -3,6 +3,7 @@ import * as client from 'openid-client'
 import type { GatewayConfig } from '../config/types.js'
 import { identityFromClaims } from '../identify/identity.js'
 import type { AuditLog } from '../log/audit.js'
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { SessionStore } from '../session/session-store.js'
 import { shortId } from '../session/session-store.js'
 import type { OidcProvider } from './oidc-provider.js'
@@ -21,6 +22,7 @@ export interface TokenRefreshDeps {
   oidc: OidcProvider
   store: SessionStore
   audit: AuditLog
+  metrics: GatewayMetrics
   clock: () => number
 }
 
@@ -48,7 +50,7 @@ export class TokenRefresh {
   }
 
   async refresh (request: FastifyRequest): Promise<RefreshOutcome> {
-    const { store, oidc, audit, config, clock } = this.#deps
+    const { store, oidc, audit, metrics, config, clock } = this.#deps
     const sessionId = request.session.sessionId
     const log = request.log.child({ session: shortId(sessionId) })
     const lock = await store.backend.lock(`refresh:{${sessionId}}`, REFRESH_LOCK_MS)
@@ -69,10 +71,12 @@ export class TokenRefresh {
         result = await client.refreshTokenGrant(oidc.configuration(), tokens.refreshToken)
       } catch (err) {
         if (err instanceof client.ResponseBodyError && err.error === 'invalid_grant') {
+          metrics.refresh('rejected')
           await store.destroy(sessionId)
           audit('session.revoked', { user: current.identity.id, reqId: request.id, reason: 'refresh_rejected', detail: err.error_description })
           return 'ended'
         }
+        metrics.refresh('error')
         log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'token refresh failed (IdP unreachable?); the session is kept until its maximum lifetime')
         return 'ok'
       }
@@ -89,6 +93,7 @@ export class TokenRefresh {
       }
       request.session.refreshedAt = now
       await request.session.save()
+      metrics.refresh('success')
       audit('session.refreshed', { user: identity.id, reqId: request.id })
       return 'ok'
     } finally {
