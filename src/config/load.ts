@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs'
+import { accessSync, constants, readFileSync, statSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { Ajv } from 'ajv'
 import { ConfigError, type Problem } from '../errors.js'
 import { parseDuration } from './duration.js'
@@ -119,6 +120,13 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     problems.push({ where: where(['admin', 'listen']), message: `admin.listen (${adminText}) must not be the public listener's address (${r.listen ?? '0.0.0.0:8080'}): metrics are never served to the public`, severity: 'error' })
   }
 
+  // log.audit: stdout, stderr, or a file the gateway can append to
+  const auditSink = r.log?.audit
+  if (auditSink !== undefined && auditSink !== 'stdout' && auditSink !== 'stderr') {
+    const problem = checkWritableFile(auditSink)
+    if (problem !== undefined) problems.push({ where: where(['log', 'audit']), message: `log.audit: ${problem}`, severity: 'error' })
+  }
+
   // oidc
   const oidc = r.oidc ?? {}
   need(oidc.issuer, ['oidc', 'issuer'], 'the OpenID Provider issuer URL')
@@ -228,7 +236,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     pages: { denialDetail: r.pages?.denial_detail ?? 'detailed' },
     shutdown: { gracePeriodMs: parseDuration(r.shutdown?.grace_period ?? '25s') },
     admin: { listen: admin },
-    log: { level: r.log?.level ?? 'info' },
+    log: { level: r.log?.level ?? 'info', audit: auditSink },
   })
   return { config, warnings }
 }
@@ -252,7 +260,7 @@ interface RawConfig {
   pages?: { denial_detail?: 'detailed' | 'terse' }
   shutdown?: { grace_period?: string }
   admin?: { listen?: string }
-  log?: { level?: string }
+  log?: { level?: string, audit?: string }
 }
 
 type Where = (path: ReadonlyArray<string | number>, key?: string) => string
@@ -314,6 +322,26 @@ function parseListen (text: string): { host: string, port: number } | undefined 
 
 function isWildcard (host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '::0'
+}
+
+/** Why a file cannot be appended to (undefined when it can, or can be created). */
+function checkWritableFile (path: string): string | undefined {
+  try {
+    if (statSync(path).isDirectory()) return `${path} is a folder; give a file path (or stdout, stderr)`
+    accessSync(path, constants.W_OK)
+    return undefined
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'ENOENT') return `cannot write to ${path}: ${code ?? (err as Error).message}`
+  }
+  const dir = dirname(path)
+  try {
+    if (!statSync(dir).isDirectory()) return `${dir} is not a folder`
+    accessSync(dir, constants.W_OK)
+    return undefined
+  } catch (err) {
+    return `cannot create ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `the folder ${dir} does not exist` : (err as NodeJS.ErrnoException).code ?? (err as Error).message}`
+  }
 }
 
 function deepMerge (base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {

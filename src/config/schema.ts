@@ -111,6 +111,7 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       properties: {
         level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+        audit: { type: 'string', minLength: 1, description: 'Where audit events go: stdout, stderr or a file path (appended to); unset: with the other log lines' },
       },
     },
   },

@@ -57,5 +57,9 @@ export interface GatewayConfig {
   readonly shutdown: { readonly gracePeriodMs: number }
   /** The admin listener (metrics, health); undefined when `admin.listen` is `off`. */
   readonly admin: { readonly listen: { readonly host: string; readonly port: number } | undefined }
-  readonly log: { readonly level: string }
+  readonly log: {
+    readonly level: string
+    /** Where audit events go: `stdout`, `stderr`, a file path, or undefined (the main log's stream). */
+    readonly audit: string | undefined
+  }
 }

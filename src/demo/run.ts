@@ -42,6 +42,7 @@ async function main (): Promise<void> {
       GATEHOUSE_POLICIES: process.env.GATEHOUSE_POLICIES ?? fileURLToPath(new URL('../../policies/demo', import.meta.url)),
       GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_LOG_LEVEL ?? 'info',
       GATEHOUSE_ADMIN_LISTEN: process.env.GATEHOUSE_ADMIN_LISTEN ?? '127.0.0.1:9464',
+      ...(process.env.GATEHOUSE_LOG_AUDIT === undefined ? {} : { GATEHOUSE_LOG_AUDIT: process.env.GATEHOUSE_LOG_AUDIT }),
       ...(redisUrl === undefined || redisUrl === '' ? {} : { GATEHOUSE_REDIS_URL: redisUrl }),
     },
   })

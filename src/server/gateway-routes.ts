@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { GatehouseError } from '../errors.js'
+import { auditRequest } from '../log/audit.js'
 import type { OidcProvider } from '../signin/oidc-provider.js'
 import { safeReturnPath } from '../signin/return-to.js'
 import { CALLBACK_PATH, SIGNED_OUT_PATH, type SigninFlow } from '../signin/signin-flow.js'
@@ -110,7 +111,7 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
   app.post(`${GATEHOUSE_PREFIX}/backchannel-logout`, async (request, reply) => {
     reply.header('cache-control', 'no-store')
     const body = typeof request.body === 'string' ? new URLSearchParams(request.body) : new URLSearchParams()
-    const result = await backchannel.handle(body.get('logout_token') ?? undefined, request.ip)
+    const result = await backchannel.handle(body.get('logout_token') ?? undefined, auditRequest(request))
     if (result.ok) return reply.code(200).send({ sessions_ended: result.sessions })
     request.log.warn({ reason: result.error }, 'back-channel logout refused')
     return reply.code(400).send({ error: 'invalid_request', error_description: result.error })

@@ -7,9 +7,10 @@ import { GatehouseError, SigninError } from '../errors.js'
 import { decide } from '../authorize/decision.js'
 import { identityFromSession } from '../identify/from-session.js'
 import type { Identity } from '../identify/identity.js'
-import { createAuditLog } from '../log/audit.js'
+import { auditRequest, auditUser, createAuditLog, type AuditSink } from '../log/audit.js'
 import type { Logger } from '../log/logger.js'
 import { GatewayMetrics, UNROUTED } from '../metrics/gateway-metrics.js'
+import { clientAddress } from '../identify/client-address.js'
 import { registerProxy } from '../proxy/register-proxy.js'
 import { rewritePath } from '../proxy/rewrite-path.js'
 import { toFastifySessionStore } from '../session/fastify-store.js'
@@ -41,6 +42,8 @@ export interface GatewayOptions {
   clock?: () => number
   /** The gateway's metrics (the session store may already count into them); a new set when not given. */
   metrics?: GatewayMetrics
+  /** Where audit events go (closed with the gateway); the main log when not given. */
+  auditSink?: AuditSink
 }
 
 export interface Gateway {
@@ -69,7 +72,8 @@ const GATEWAY_BODY_LIMIT = 64 * 1024
 export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   const { config, log, store, signingKey } = opts
   const cookies = gatewayCookies(config)
-  const audit = createAuditLog(log)
+  const auditSink = opts.auditSink ?? createAuditLog(log)
+  const audit = auditSink.audit
   const metrics = opts.metrics ?? new GatewayMetrics()
   const oidc = new OidcProvider(config.oidc, log)
   const clock = opts.clock ?? Date.now
@@ -118,6 +122,12 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   app.decorateRequest('routed', null)
   app.decorateRequest('routeLabel', UNROUTED)
   app.decorateRequest('decision', 'none')
+  app.decorateRequest('clientIp', {
+    getter (this: FastifyRequest) {
+      const address = this.routed?.clientIp ?? clientAddress(this.socket.remoteAddress, this.headers['x-forwarded-for'], config.trustedProxies)
+      return address?.toString()
+    },
+  })
   // Every answered request is counted by route, decision and status (a few map lookups, no allocation).
   app.addHook('onResponse', (request, reply, done) => {
     metrics.request(request.routeLabel, request.decision, reply.statusCode)
@@ -152,6 +162,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       const { route, policy, canonical, clientIp } = routed
       if (request.headers.upgrade !== undefined && !route.websockets) {
         request.decision = 'deny'
+        audit('access.denied', { ...auditRequest(request), route: route.name, reason: 'websockets_disabled' })
         sendError(request, reply, new GatehouseError('GH_FORBIDDEN', 'websockets disabled'), { json: { route: route.name, reason: 'websockets_disabled' } })
         return false
       }
@@ -163,7 +174,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
           await challenge(request, reply, signin, config.publicUrl)
         } else {
           request.decision = 'deny'
-          audit('access.denied', { user: identity?.id, ip: clientIp?.toString(), reqId: request.id, route: route.name, reason: decision.reason, rule: decision.rule })
+          audit('access.denied', { ...auditUser(identity), ...auditRequest(request), route: route.name, reason: decision.reason, rule: decision.rule })
           const detailed = config.pages.denialDetail === 'detailed'
           sendError(request, reply, new GatehouseError('GH_FORBIDDEN', `${route.name}: ${decision.reason}`), {
             title: 'Access denied',
@@ -235,6 +246,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       // The admin listener stays up until the requests in flight are done: readyz says 503, metrics still count.
       await admin?.close()
       await store.close()
+      auditSink.close()
     },
   }
 
@@ -248,7 +260,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     const now = clock()
     const state = sessionState(request.session, now, lifetimes)
     if (state !== 'active') {
-      audit('session.expired', { user: request.session.identity?.id, ip: request.ip, reqId: request.id, reason: state === 'idle' ? 'idle_timeout' : 'max_lifetime' })
+      audit('session.expired', { ...auditUser(request.session.identity), ...auditRequest(request), route: request.routed?.route.name, reason: state === 'idle' ? 'idle_timeout' : 'max_lifetime' })
       await endSession(request)
       return undefined
     }

@@ -30,6 +30,8 @@ declare module 'fastify' {
     routeLabel: string
     /** How the request was decided, for metrics. */
     decision: DecisionLabel
+    /** The client's address as the gateway resolves it (trusted proxies applied); undefined when unknown. */
+    readonly clientIp: string | undefined
   }
 }
 

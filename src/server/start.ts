@@ -1,5 +1,6 @@
 import type { LoadedConfig } from '../config/load.js'
-import { createAuditLog } from '../log/audit.js'
+import { ConfigError } from '../errors.js'
+import { createAuditLog, type AuditSink } from '../log/audit.js'
 import { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import { createLogger, type Logger } from '../log/logger.js'
 import type { SessionBackend } from '../session/backend.js'
@@ -45,6 +46,15 @@ function hostPort (a: { host: string, port: number }): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`
 }
 
+/** The audit log where log.audit says; a file that cannot be opened stops the start with its name. */
+function openAuditSink (log: Logger, sink: string | undefined): AuditSink {
+  try {
+    return createAuditLog(log, sink)
+  } catch (err) {
+    throw new ConfigError([{ where: 'log.audit', message: `cannot open the audit log ${sink ?? ''}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, severity: 'error' }])
+  }
+}
+
 /** Builds the runtime parts from a validated config and starts listening. */
 export async function startGateway (opts: StartOptions): Promise<Started> {
   const { config, warnings } = opts.loaded
@@ -62,14 +72,16 @@ export async function startGateway (opts: StartOptions): Promise<Started> {
   }
 
   const metrics = new GatewayMetrics()
+  const auditSink = openAuditSink(log, config.log.audit)
   const store = createSessionStore(config, log, metrics)
 
   let gateway: Gateway
   try {
-    gateway = await buildGateway({ config, log, store, signingKey, metrics, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })
+    gateway = await buildGateway({ config, log, store, signingKey, metrics, auditSink, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })
   } catch (err) {
     // An invalid policy stops the start; nothing may keep the process alive.
     await store.close()
+    auditSink.close()
     throw err
   }
   gateway.policies.watch()
@@ -85,6 +97,16 @@ export async function startGateway (opts: StartOptions): Promise<Started> {
     throw err
   }
   const admin = gateway.adminAddress
-  createAuditLog(log)('config.loaded', { listen: hostPort(address), admin_listen: admin === undefined ? 'off' : hostPort(admin), public_url: config.publicUrl, sessions: store.kind, kid: signingKey.kid })
+  const policy = gateway.policies.status
+  auditSink.audit('config.loaded', {
+    reason: 'start',
+    listen: hostPort(address),
+    admin_listen: admin === undefined ? 'off' : hostPort(admin),
+    public_url: config.publicUrl,
+    sessions: store.kind,
+    kid: signingKey.kid,
+    policy_hash: policy.hash,
+    routes: gateway.policies.current.routes.length,
+  })
   return { gateway, log, address }
 }

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import * as client from 'openid-client'
 import type { GatewayConfig } from '../config/types.js'
 import { identityFromClaims } from '../identify/identity.js'
-import type { AuditLog } from '../log/audit.js'
+import { auditRequest, auditUser, type AuditLog } from '../log/audit.js'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { SessionStore } from '../session/session-store.js'
 import { shortId } from '../session/session-store.js'
@@ -73,7 +73,7 @@ export class TokenRefresh {
         if (err instanceof client.ResponseBodyError && err.error === 'invalid_grant') {
           metrics.refresh('rejected')
           await store.destroy(sessionId)
-          audit('session.revoked', { user: current.identity.id, reqId: request.id, reason: 'refresh_rejected', detail: err.error_description })
+          audit('session.revoked', { ...auditUser(current.identity), ...auditRequest(request), reason: 'refresh_rejected', detail: err.error_description })
           return 'ended'
         }
         metrics.refresh('error')
@@ -94,7 +94,7 @@ export class TokenRefresh {
       request.session.refreshedAt = now
       await request.session.save()
       metrics.refresh('success')
-      audit('session.refreshed', { user: identity.id, reqId: request.id })
+      audit('session.refreshed', { ...auditUser(identity), ...auditRequest(request) })
       return 'ok'
     } finally {
       await store.backend.unlock(`refresh:{${sessionId}}`, lock).catch(() => { /* expires by itself */ })
