@@ -16,7 +16,7 @@ import { sessionIdOf, startStack, type Stack } from './helpers/stack.js'
 type Line = Record<string, unknown>
 
 /** The fields every audit line has, whatever the event. */
-const SCHEMA = ['time', 'level', 'audit', 'event', 'user', 'tenant', 'ip', 'route', 'reqId', 'reason']
+const SCHEMA = ['time', 'level', 'audit', 'event', 'user', 'tenant', 'ip', 'route', 'reqId', 'traceId', 'reason']
 
 function readAudit (file: string): Line[] {
   if (!existsSync(file)) return []
@@ -84,7 +84,7 @@ t.test('the audit log goes to its own file: every event, one schema, no secrets'
   const bob = await stack.signIn('bob', '/.gatehouse/login?return=/.gatehouse/healthz')
   const bobCookie = `${stack.gateway.cookies.session}=${stack.sessionCookie(bob.browser) ?? ''}`
   const signin = await waitForAudit(auditFile, l => l.event === 'signin.success' && l.user === 'alice')
-  t.match(signin, { level: 30, user: 'alice', tenant: 'contoso-tenant-1', email: 'alice@example.test', ip: '127.0.0.1', route: null, reason: null, reqId: /\S/ })
+  t.match(signin, { level: 30, user: 'alice', tenant: 'contoso-tenant-1', email: 'alice@example.test', ip: '127.0.0.1', route: null, reason: null, reqId: /\S/, traceId: /^[0-9a-f]{32}$/ })
   t.match(await waitForAudit(auditFile, l => l.event === 'signin.success' && l.user === 'bob'), { tenant: null })
 
   // A forged callback.
@@ -93,10 +93,11 @@ t.test('the audit log goes to its own file: every event, one schema, no secrets'
   t.match(await waitForAudit(auditFile, l => l.event === 'signin.failure'), { level: 40, user: null, reqId: 'forged-callback-1', ip: '127.0.0.1', reason: 'GH_SIGNIN_STATE_INVALID', detail: /sign-in state/ })
 
   // A denial, from behind a trusted proxy: the audit line names the client, not the proxy.
-  const denied = await fetch(`${stack.url}/admin/settings`, { headers: { cookie: bobCookie, accept: 'application/json', 'x-forwarded-for': '203.0.113.9' } })
+  const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
+  const denied = await fetch(`${stack.url}/admin/settings`, { headers: { cookie: bobCookie, accept: 'application/json', 'x-forwarded-for': '203.0.113.9', traceparent } })
   t.equal(denied.status, 403)
   t.match(await waitForAudit(auditFile, l => l.event === 'access.denied'), {
-    level: 40, user: 'bob', ip: '203.0.113.9', route: 'admin', reason: 'group_required', reqId: denied.headers.get('x-request-id'), rule: /policy\.yaml:\d+:\d+/,
+    level: 40, user: 'bob', ip: '203.0.113.9', route: 'admin', reason: 'group_required', reqId: denied.headers.get('x-request-id'), traceId: '0af7651916cd43dd8448eb211c80319c', rule: /policy\.yaml:\d+:\d+/,
   })
 
   // Sign-out.
@@ -164,9 +165,9 @@ t.test('the audit log goes to its own file: every event, one schema, no secrets'
 t.test('without log.audit, audit lines are in the main log, marked, even when log.level would hide them', async t => {
   const logs = new LogCapture()
   const { audit } = createAuditLog(createLogger({ level: 'error', destination: logs }))
-  audit('signout', { user: 'alice', ip: '192.0.2.1', reqId: 'r1', accessToken: 'must-not-appear' })
+  audit('signout', { user: 'alice', ip: '192.0.2.1', reqId: 'r1', traceId: 'a'.repeat(32), accessToken: 'must-not-appear' })
   const [line] = logs.records()
-  t.match(line, { service: 'gatehouse', audit: true, level: 30, event: 'signout', user: 'alice', tenant: null, ip: '192.0.2.1', route: null, reqId: 'r1', reason: null, accessToken: '[Redacted]' })
+  t.match(line, { service: 'gatehouse', audit: true, level: 30, event: 'signout', user: 'alice', tenant: null, ip: '192.0.2.1', route: null, reqId: 'r1', traceId: 'a'.repeat(32), reason: null, accessToken: '[Redacted]' })
   t.notOk(logs.text.includes('must-not-appear'), 'the same redaction as every log line')
 })
 

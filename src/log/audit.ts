@@ -31,6 +31,7 @@ export interface AuditFields {
   /** Policy route name. */
   route?: string | undefined
   reqId?: string | undefined
+  traceId?: string | undefined
   /** Why: a stable reason code or short words (never a secret). */
   reason?: string | undefined
   /** Event-specific extras (email, sessions, hash, ...). */
@@ -72,7 +73,7 @@ export function createAuditLog (log: Logger, sink?: string): AuditSink {
     }
   }
   const audit: AuditLog = (event, fields) => {
-    const { user, tenant, ip, route, reqId, reason, ...extra } = fields
+    const { user, tenant, ip, route, reqId, traceId, reason, ...extra } = fields
     logger[WARN_EVENTS.has(event) ? 'warn' : 'info']({
       event,
       user: user ?? null,
@@ -80,6 +81,7 @@ export function createAuditLog (log: Logger, sink?: string): AuditSink {
       ip: ip ?? null,
       route: route ?? null,
       reqId: reqId ?? null,
+      traceId: traceId ?? null,
       reason: reason ?? null,
       ...extra,
     }, event)
@@ -98,8 +100,9 @@ export function auditUser (identity: Identity | undefined): { user: string | und
 export interface AuditRequest {
   readonly id: unknown
   readonly clientIp: string | undefined
+  readonly trace: { readonly traceId: string }
 }
 
-export function auditRequest (request: AuditRequest): { ip: string | undefined, reqId: string } {
-  return { ip: request.clientIp, reqId: String(request.id) }
+export function auditRequest (request: AuditRequest): { ip: string | undefined, reqId: string, traceId: string } {
+  return { ip: request.clientIp, reqId: String(request.id), traceId: request.trace.traceId }
 }

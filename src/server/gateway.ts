@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
@@ -10,6 +11,7 @@ import type { Identity } from '../identify/identity.js'
 import { auditRequest, auditUser, createAuditLog, type AuditSink } from '../log/audit.js'
 import type { Logger } from '../log/logger.js'
 import { GatewayMetrics, UNROUTED } from '../metrics/gateway-metrics.js'
+import { traceContext, type TraceContext } from '../net/trace-context.js'
 import { clientAddress } from '../identify/client-address.js'
 import { registerProxy } from '../proxy/register-proxy.js'
 import { rewritePath } from '../proxy/rewrite-path.js'
@@ -97,6 +99,17 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     })
   let adminAddress: { host: string, port: number } | undefined
 
+  // The trace context is read once, where the request's logger is made, so that every line of the request carries its trace id.
+  const traces = new WeakMap<IncomingMessage, TraceContext>()
+  const traceOf = (raw: IncomingMessage): TraceContext => {
+    let trace = traces.get(raw)
+    if (trace === undefined) {
+      trace = traceContext(raw.headers.traceparent, raw.headers.tracestate)
+      traces.set(raw, trace)
+    }
+    return trace
+  }
+
   const app: FastifyInstance = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     genReqId: (req) => {
@@ -104,6 +117,10 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID()
     },
     logController: new LogController({ requestIdLogLabel: 'reqId' }),
+    childLoggerFactory (logger, bindings, childOptions, raw) {
+      (bindings as Record<string, unknown>).traceId = traceOf(raw as IncomingMessage).traceId
+      return logger.child(bindings, childOptions)
+    },
     bodyLimit: GATEWAY_BODY_LIMIT,
     trustProxy: false,
     return503OnClosing: true,
@@ -122,6 +139,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   app.decorateRequest('routed', null)
   app.decorateRequest('routeLabel', UNROUTED)
   app.decorateRequest('decision', 'none')
+  app.decorateRequest('trace', { getter (this: FastifyRequest) { return traceOf(this.raw) } })
   app.decorateRequest('clientIp', {
     getter (this: FastifyRequest) {
       const address = this.routed?.clientIp ?? clientAddress(this.socket.remoteAddress, this.headers['x-forwarded-for'], config.trustedProxies)
@@ -195,6 +213,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
         clientIp: clientIp?.toString() ?? request.socket.remoteAddress ?? '',
         publicUrl: config.publicUrl,
         requestId: String(request.id),
+        trace: request.trace,
         upstream: route.upstream.url,
         headerNames: route.headers,
         reserved: policy.reservedHeaders,

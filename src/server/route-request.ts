@@ -10,6 +10,7 @@ import type { PolicyStore } from '../policy/policy-store.js'
 import type { Route } from '../policy/types.js'
 import { sendError } from './respond.js'
 import { normalizeHost } from '../net/host.js'
+import type { TraceContext } from '../net/trace-context.js'
 import { GATEWAY_ROUTE, type DecisionLabel } from '../metrics/gateway-metrics.js'
 
 export const GATEHOUSE_PREFIX = '/.gatehouse'
@@ -30,6 +31,8 @@ declare module 'fastify' {
     routeLabel: string
     /** How the request was decided, for metrics. */
     decision: DecisionLabel
+    /** The W3C trace context: the client's valid traceparent, or a new one. */
+    readonly trace: TraceContext
     /** The client's address as the gateway resolves it (trusted proxies applied); undefined when unknown. */
     readonly clientIp: string | undefined
   }

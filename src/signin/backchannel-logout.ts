@@ -36,7 +36,7 @@ export class BackchannelLogout {
     this.#audit = deps.audit
   }
 
-  /** `at` is what the request contributes to the audit line (client address, request id). */
+  /** `at` is what the request contributes to the audit line (client address, request and trace ids). */
   async handle (logoutToken: unknown, at: AuditFields): Promise<BackchannelResult> {
     if (typeof logoutToken !== 'string' || logoutToken.length === 0 || logoutToken.length > 16_384) return this.#refuse('logout_token is missing', at)
     const metadata = this.#oidc.configuration().serverMetadata()
