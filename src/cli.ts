@@ -10,6 +10,7 @@ import { explain, formatExplanation } from './policy/explain.js'
 import { defaultPolicy, loadPolicy, type Policy, type PolicySettings } from './policy/load-policy.js'
 import { createSessionStore, startGateway } from './server/start.js'
 import { createLogger } from './log/logger.js'
+import { createAuditLog } from './log/audit.js'
 import { runSessionsCommand } from './session/sessions-cli.js'
 import { generateSigningKey, SIGNING_ALGORITHMS, type SigningAlgorithm } from './sign/keys.js'
 
@@ -208,15 +209,24 @@ async function main (argv: string[]): Promise<number> {
         throw err
       }
       const log = createLogger({ level: 'silent' })
+      // Revocations are audit events; without log.audit they go to stderr, so that stdout stays the command's output.
+      let auditSink
+      try {
+        auditSink = createAuditLog(log, loaded.config.log.audit ?? 'stderr')
+      } catch (err) {
+        process.stderr.write(`gatehouse sessions: cannot open the audit log ${loaded.config.log.audit ?? ''}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`)
+        return 1
+      }
       const store = createSessionStore(loaded.config, log)
       try {
         await store.backend.connected(5000)
-        return await runSessionsCommand({ action, user: values.user, session: values.session, all: values.all, json: values.json }, loaded, store, text => process.stdout.write(text), log)
+        return await runSessionsCommand({ action, user: values.user, session: values.session, all: values.all, json: values.json }, loaded, store, text => process.stdout.write(text), auditSink.audit)
       } catch (err) {
         process.stderr.write(`gatehouse sessions: ${(err as Error).message}\n`)
         return 1
       } finally {
         await store.close()
+        auditSink.close()
       }
     }
     case 'keygen': {

@@ -124,6 +124,7 @@ t.test('serve exits with an error, not a hang, when its port is taken', async t 
     GATEHOUSE_SESSION_SECRET: 'q'.repeat(40),
     GATEHOUSE_SIGNING_KEY_FILE: key,
     GATEHOUSE_UPSTREAM_URL: 'http://127.0.0.1:9',
+    GATEHOUSE_ADMIN_LISTEN: 'off',
     GATEHOUSE_REDIS_URL: 'redis://127.0.0.1:6379',
     GATEHOUSE_LOG_LEVEL: 'silent',
   })

@@ -36,6 +36,6 @@ t.test('a failed sign-in is an audit event with the reason', async t => {
   const stack = await startStack(t)
   await fetch(`${stack.url}/.gatehouse/callback?code=stolen&state=forged`)
   const failure = stack.logs.records().find(r => r.audit === true && r.event === 'signin.failure')
-  t.match(failure, { ip: '127.0.0.1', reason: /sign-in state/ })
+  t.match(failure, { ip: '127.0.0.1', reason: 'GH_SIGNIN_STATE_INVALID', detail: /sign-in state/ })
   t.notOk(stack.logs.text.includes('stolen'), 'the code is not logged')
 })

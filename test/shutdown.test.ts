@@ -32,7 +32,7 @@ async function serve (t: Test, upstream: string, extra: Record<string, string> =
       GATEHOUSE_LISTEN: `127.0.0.1:${port}`, GATEHOUSE_PUBLIC_URL: `http://127.0.0.1:${port}`,
       GATEHOUSE_OIDC_ISSUER: 'http://127.0.0.1:9/unreachable', GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'true',
       GATEHOUSE_OIDC_CLIENT_ID: 'c', GATEHOUSE_OIDC_CLIENT_SECRET: 's', GATEHOUSE_SESSION_SECRET: 'z'.repeat(40),
-      GATEHOUSE_SIGNING_KEY_FILE: key, GATEHOUSE_UPSTREAM_URL: upstream, GATEHOUSE_POLICIES: file, ...extra,
+      GATEHOUSE_SIGNING_KEY_FILE: key, GATEHOUSE_UPSTREAM_URL: upstream, GATEHOUSE_POLICIES: file, GATEHOUSE_ADMIN_LISTEN: 'off', ...extra,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs'
+import { accessSync, constants, readFileSync, statSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { Ajv } from 'ajv'
 import { ConfigError, type Problem } from '../errors.js'
 import { parseDuration } from './duration.js'
@@ -109,6 +110,22 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   // listen
   const listen = parseListen(r.listen ?? '0.0.0.0:8080')
   if (listen === undefined) problems.push({ where: where(['listen']), message: `listen must be host:port (e.g. 0.0.0.0:8080 or [::]:8080), got "${r.listen}"`, severity: 'error' })
+
+  // admin listener: off, or host:port on another port than the public listener
+  const adminText = r.admin?.listen ?? '127.0.0.1:9464'
+  const admin = adminText === 'off' ? undefined : parseListen(adminText)
+  if (adminText !== 'off' && admin === undefined) {
+    problems.push({ where: where(['admin', 'listen']), message: `admin.listen must be host:port (e.g. 127.0.0.1:9464 or [::]:9464) or off, got "${adminText}"`, severity: 'error' })
+  } else if (admin !== undefined && listen !== undefined && admin.port !== 0 && admin.port === listen.port && (admin.host === listen.host || isWildcard(admin.host) || isWildcard(listen.host))) {
+    problems.push({ where: where(['admin', 'listen']), message: `admin.listen (${adminText}) must not be the public listener's address (${r.listen ?? '0.0.0.0:8080'}): metrics are never served to the public`, severity: 'error' })
+  }
+
+  // log.audit: stdout, stderr, or a file the gateway can append to
+  const auditSink = r.log?.audit
+  if (auditSink !== undefined && auditSink !== 'stdout' && auditSink !== 'stderr') {
+    const problem = checkWritableFile(auditSink)
+    if (problem !== undefined) problems.push({ where: where(['log', 'audit']), message: `log.audit: ${problem}`, severity: 'error' })
+  }
 
   // oidc
   const oidc = r.oidc ?? {}
@@ -232,7 +249,8 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     },
     pages: { denialDetail: r.pages?.denial_detail ?? 'detailed' },
     shutdown: { gracePeriodMs: parseDuration(r.shutdown?.grace_period ?? '25s') },
-    log: { level: r.log?.level ?? 'info' },
+    admin: { listen: admin },
+    log: { level: r.log?.level ?? 'info', audit: auditSink },
   })
   return { config, warnings }
 }
@@ -257,7 +275,8 @@ interface RawConfig {
   branding?: { product_name?: string, logo_url?: string, accent_color?: string, support_contact?: string }
   pages?: { denial_detail?: 'detailed' | 'terse' }
   shutdown?: { grace_period?: string }
-  log?: { level?: string }
+  admin?: { listen?: string }
+  log?: { level?: string, audit?: string }
 }
 
 interface RawEntra { tenant?: string, allowed_tenants?: string[], authority_host?: string, graph_url?: string, graph_timeout?: string, groups_cache_ttl?: string, group_names?: Record<string, string>, only_named_groups?: boolean, mfa_auth_contexts?: string[] }
@@ -384,6 +403,30 @@ function parseListen (text: string): { host: string, port: number } | undefined 
   const port = Number(match[3])
   if (port > 65535) return undefined
   return { host: (match[1] ?? match[2]) as string, port }
+}
+
+function isWildcard (host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '::0'
+}
+
+/** Why a file cannot be appended to (undefined when it can, or can be created). */
+function checkWritableFile (path: string): string | undefined {
+  try {
+    if (statSync(path).isDirectory()) return `${path} is a folder; give a file path (or stdout, stderr)`
+    accessSync(path, constants.W_OK)
+    return undefined
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'ENOENT') return `cannot write to ${path}: ${code ?? (err as Error).message}`
+  }
+  const dir = dirname(path)
+  try {
+    if (!statSync(dir).isDirectory()) return `${dir} is not a folder`
+    accessSync(dir, constants.W_OK)
+    return undefined
+  } catch (err) {
+    return `cannot create ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `the folder ${dir} does not exist` : (err as NodeJS.ErrnoException).code ?? (err as Error).message}`
+  }
 }
 
 function deepMerge (base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {

@@ -128,11 +128,20 @@ export const CONFIG_SCHEMA = {
         grace_period: { ...duration, default: '25s', description: 'On SIGTERM: stop accepting, let requests in flight finish for at most this long, then exit' },
       },
     },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'The admin listener: /metrics, /healthz, /readyz; never on the public listener',
+      properties: {
+        listen: { type: 'string', minLength: 1, default: '127.0.0.1:9464', description: 'host:port of the admin listener, or off' },
+      },
+    },
     log: {
       type: 'object',
       additionalProperties: false,
       properties: {
         level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+        audit: { type: 'string', minLength: 1, description: 'Where audit events go: stdout, stderr or a file path (appended to); unset: with the other log lines' },
       },
     },
   },

@@ -62,7 +62,13 @@ export interface GatewayConfig {
   }
   readonly pages: { readonly denialDetail: 'detailed' | 'terse' }
   readonly shutdown: { readonly gracePeriodMs: number }
-  readonly log: { readonly level: string }
+  /** The admin listener (metrics, health); undefined when `admin.listen` is `off`. */
+  readonly admin: { readonly listen: { readonly host: string; readonly port: number } | undefined }
+  readonly log: {
+    readonly level: string
+    /** Where audit events go: `stdout`, `stderr`, a file path, or undefined (the main log's stream). */
+    readonly audit: string | undefined
+  }
 }
 
 export interface EntraSettings {

@@ -41,6 +41,8 @@ async function main (): Promise<void> {
       GATEHOUSE_UPSTREAM_URL: app.url,
       GATEHOUSE_POLICIES: process.env.GATEHOUSE_POLICIES ?? fileURLToPath(new URL('../../policies/demo', import.meta.url)),
       GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_LOG_LEVEL ?? 'info',
+      GATEHOUSE_ADMIN_LISTEN: process.env.GATEHOUSE_ADMIN_LISTEN ?? '127.0.0.1:9464',
+      ...(process.env.GATEHOUSE_LOG_AUDIT === undefined ? {} : { GATEHOUSE_LOG_AUDIT: process.env.GATEHOUSE_LOG_AUDIT }),
       ...(redisUrl === undefined || redisUrl === '' ? {} : { GATEHOUSE_REDIS_URL: redisUrl }),
     },
   })
@@ -60,6 +62,7 @@ ${users}
   Policy: ${loaded.config.policies ?? ''} (edit it: changes apply at once)
   Try ${publicUrl}/admin/ as alice and as bob; ${publicUrl}/public/ needs no sign-in.
   Sign out: ${publicUrl}/.gatehouse/logout    Health: ${publicUrl}/.gatehouse/readyz
+  Metrics: ${gateway.adminAddress === undefined ? 'off (GATEHOUSE_ADMIN_LISTEN=off)' : `http://${gateway.adminAddress.host}:${gateway.adminAddress.port}/metrics`}
 
   Press Ctrl-C to stop.
 

@@ -3,6 +3,7 @@ import { HEADER_ACCESS_TOKEN, HEADER_ASSERTION, headerValue, identityHeaders, sa
 import type { IdentityHeaderNames } from '../policy/types.js'
 import { foldHeaderName } from '../net/header-name.js'
 import type { Identity } from '../identify/identity.js'
+import type { TraceContext } from '../net/trace-context.js'
 
 /** What the gateway decided about a request, used to build what the upstream receives. */
 export interface ForwardContext {
@@ -11,6 +12,8 @@ export interface ForwardContext {
   clientIp: string
   publicUrl: string
   requestId: string
+  /** `traceparent` and `tracestate` for the upstream: the client's when valid, else new ones. */
+  trace: TraceContext
   /** The route's extra names for identity headers (e.g. Remote-User). */
   headerNames: IdentityHeaderNames
   /** Folded names clients may never send (every route's extra identity header names). */
@@ -55,6 +58,10 @@ export function upstreamRequestHeaders (clientHeaders: IncomingHttpHeaders, ctx:
   headers['x-forwarded-proto'] = pub.protocol.slice(0, -1)
   headers['x-forwarded-host'] = pub.host
   headers['x-request-id'] = ctx.requestId
+  // The client's trace context passes unchanged when valid; a malformed one is replaced, never forwarded.
+  headers.traceparent = ctx.trace.traceparent
+  if (ctx.trace.tracestate === undefined) delete headers.tracestate
+  else headers.tracestate = ctx.trace.tracestate
   if (ctx.identity !== undefined) {
     Object.assign(headers, identityHeaders(ctx.identity))
     const { user, email, name, groups, roles } = ctx.headerNames
@@ -74,7 +81,7 @@ export function upstreamRequestHeaders (clientHeaders: IncomingHttpHeaders, ctx:
  * Request headers for a WebSocket upgrade to the upstream. The ws client
  * builds its own handshake; only these are carried over from the client.
  */
-const WS_CARRIED = ['origin', 'user-agent', 'accept-language']
+const WS_CARRIED = ['origin', 'user-agent', 'accept-language', 'traceparent', 'tracestate']
 
 export function upstreamWebSocketHeaders (clientHeaders: IncomingHttpHeaders, ctx: ForwardContext, gatewayCookies: readonly string[]): Record<string, string> {
   const all = upstreamRequestHeaders(clientHeaders, ctx, gatewayCookies)

@@ -10,15 +10,20 @@ import { upstreamRequestHeaders, upstreamResponseHeaders, upstreamWebSocketHeade
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the pipeline once a request is allowed; what the proxy forwards. */
-    forward: (ForwardContext & { upstream: string, timeoutMs: number }) | null
+    forward: Forward | null
   }
 }
+
+/** What the guard decided to forward; `sentAt` is set when the request leaves for the upstream (performance.now()). */
+type Forward = ForwardContext & { upstream: string, timeoutMs: number, sentAt: number }
 
 export interface ProxyDeps {
   config: GatewayConfig
   gatewayCookies: readonly string[]
   /** Identifies and authorizes. True: forward. False: it has answered already (denied), do nothing more. */
   guard: (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>
+  /** Called when the upstream's response headers arrive, with the seconds since the request was sent. */
+  onUpstreamResponse?: (request: FastifyRequest, seconds: number) => void
 }
 
 /**
@@ -29,7 +34,7 @@ export interface ProxyDeps {
 export async function registerProxy (app: FastifyInstance, deps: ProxyDeps): Promise<void> {
   app.decorateRequest('forward', null)
 
-  const ctxOf = (request: FastifyRequest): ForwardContext & { upstream: string, timeoutMs: number } => {
+  const ctxOf = (request: FastifyRequest): Forward => {
     if (request.forward === null) throw new GatehouseError('GH_INTERNAL', 'proxying a request the guard did not allow')
     return request.forward
   }
@@ -42,14 +47,19 @@ export async function registerProxy (app: FastifyInstance, deps: ProxyDeps): Pro
   })
 }
 
-async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: (request: FastifyRequest) => ForwardContext & { upstream: string, timeoutMs: number }): Promise<void> {
+async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: (request: FastifyRequest) => Forward): Promise<void> {
   const { config, gatewayCookies, guard } = deps
+  const onUpstreamResponse = deps.onUpstreamResponse ?? (() => {})
   await app.register(httpProxy, {
     upstream: '',
     prefix: '/',
     websocket: true,
     // The route decides how long the upstream may take.
-    handler: (request, reply, dest, options) => reply.from(dest, { ...options, timeout: ctxOf(request as FastifyRequest).timeoutMs }),
+    handler: (request, reply, dest, options) => {
+      const forward = ctxOf(request as FastifyRequest)
+      forward.sentAt = performance.now()
+      return reply.from(dest, { ...options, timeout: forward.timeoutMs })
+    },
     preHandler (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) {
       guard(request, reply).then(allowed => { if (allowed) done() }, done)
     },
@@ -64,7 +74,11 @@ async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: 
     replyOptions: {
       getUpstream: (request: unknown) => ctxOf(request as FastifyRequest).upstream,
       rewriteRequestHeaders: (request: unknown) => upstreamRequestHeaders((request as FastifyRequest).headers, ctxOf(request as FastifyRequest), gatewayCookies) as IncomingHttpHeaders,
-      rewriteHeaders: (headers: IncomingHttpHeaders) => upstreamResponseHeaders(headers, gatewayCookies),
+      rewriteHeaders: (headers: IncomingHttpHeaders, request: unknown) => {
+        const forward = (request as FastifyRequest).forward
+        if (forward !== null) onUpstreamResponse(request as FastifyRequest, (performance.now() - forward.sentAt) / 1000)
+        return upstreamResponseHeaders(headers, gatewayCookies)
+      },
       onError: (anyReply, { error }: { error: Error & { statusCode?: number } }) => {
         const reply = anyReply as FastifyReply
         const timeout = error.statusCode === 504

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { GatehouseError } from '../errors.js'
+import { auditRequest } from '../log/audit.js'
 import type { OidcProvider } from '../signin/oidc-provider.js'
 import { safeReturnPath } from '../signin/return-to.js'
 import { CALLBACK_PATH, SIGNED_OUT_PATH, type SigninFlow } from '../signin/signin-flow.js'
@@ -16,8 +17,7 @@ import { clientAddress } from '../identify/client-address.js'
 import { sessionState, storeTtlMs, type LifetimeSettings } from '../session/lifetime.js'
 import { GATEHOUSE_PREFIX } from './route-request.js'
 import type { PolicyStore } from '../policy/policy-store.js'
-
-const READY_PING_TIMEOUT_MS = 1000
+import { readiness } from './readiness.js'
 
 export interface GatewayRoutesDeps {
   config: GatewayConfig
@@ -45,18 +45,9 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
   })
 
   app.get(`${GATEHOUSE_PREFIX}/readyz`, async (_request, reply) => {
-    const redis = await withTimeout(store.backend.ping(), READY_PING_TIMEOUT_MS).then(() => true, () => false)
-    const policy = policies.status
-    // A failed policy reload keeps the last good policy in force: still ready, but reported.
-    const checks = { session_store: redis ? 'ok' : 'unavailable', idp_metadata: oidc.isReady ? 'ok' : 'not_loaded', policy: policy.ok ? 'ok' : 'reload_failed' }
-    const ready = redis && oidc.isReady
+    const { ready, body } = await readiness(store, oidc, policies)
     reply.header('cache-control', 'no-store').code(ready ? 200 : 503)
-    return {
-      status: ready ? 'ready' : 'not_ready',
-      checks,
-      // Counts only: the problems themselves (file paths, rule text) are in the gateway's log.
-      policy: { hash: policy.hash, loaded_at: policy.loadedAt, reloads: policy.reloads, failed_reloads: policy.failedReloads, errors: policy.errors.length },
-    }
+    return body
   })
 
   app.get(`${GATEHOUSE_PREFIX}/jwks.json`, async (_request, reply) => {
@@ -120,7 +111,7 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
   app.post(`${GATEHOUSE_PREFIX}/backchannel-logout`, async (request, reply) => {
     reply.header('cache-control', 'no-store')
     const body = typeof request.body === 'string' ? new URLSearchParams(request.body) : new URLSearchParams()
-    const result = await backchannel.handle(body.get('logout_token') ?? undefined, request.ip)
+    const result = await backchannel.handle(body.get('logout_token') ?? undefined, auditRequest(request))
     if (result.ok) return reply.code(200).send({ sessions_ended: result.sessions })
     request.log.warn({ reason: result.error }, 'back-channel logout refused')
     return reply.code(400).send({ error: 'invalid_request', error_description: result.error })
@@ -153,15 +144,5 @@ function assertSameOrigin (request: FastifyRequest, publicUrl: string): void {
   const origin = request.headers.origin
   if (typeof origin === 'string' && origin !== new URL(publicUrl).origin) {
     throw new GatehouseError('GH_CROSS_SITE', `origin: ${origin}`)
-  }
-}
-
-async function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error('timeout')), ms) })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
   }
 }

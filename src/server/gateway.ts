@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
@@ -8,8 +9,11 @@ import { decide } from '../authorize/decision.js'
 import { BearerVerifier } from '../identify/bearer-token.js'
 import { identityFromSession } from '../identify/from-session.js'
 import type { Identity } from '../identify/identity.js'
-import { createAuditLog } from '../log/audit.js'
+import { auditRequest, auditUser, createAuditLog, type AuditSink } from '../log/audit.js'
 import type { Logger } from '../log/logger.js'
+import { GatewayMetrics, UNROUTED } from '../metrics/gateway-metrics.js'
+import { traceContext, type TraceContext } from '../net/trace-context.js'
+import { clientAddress } from '../identify/client-address.js'
 import { registerProxy } from '../proxy/register-proxy.js'
 import { rewritePath } from '../proxy/rewrite-path.js'
 import { toFastifySessionStore } from '../session/fastify-store.js'
@@ -33,6 +37,8 @@ import { registerGatewayRoutes } from './gateway-routes.js'
 import { GATEHOUSE_PREFIX, rewriteToCanonical, routeRequest } from './route-request.js'
 import { PolicyStore } from '../policy/policy-store.js'
 import { isNavigation, sendError } from './respond.js'
+import { buildAdminServer } from './admin.js'
+import { readiness } from './readiness.js'
 
 export interface GatewayOptions {
   config: GatewayConfig
@@ -40,6 +46,10 @@ export interface GatewayOptions {
   store: SessionStore
   signingKey: SigningKey
   clock?: () => number
+  /** The gateway's metrics (the session store may already count into them); a new set when not given. */
+  metrics?: GatewayMetrics
+  /** Where audit events go (closed with the gateway); the main log when not given. */
+  auditSink?: AuditSink
 }
 
 export interface Gateway {
@@ -47,6 +57,9 @@ export interface Gateway {
   oidc: OidcProvider
   policies: PolicyStore
   store: SessionStore
+  metrics: GatewayMetrics
+  /** The admin listener's bound address once listening; undefined when admin.listen is off. */
+  adminAddress: { host: string, port: number } | undefined
   /** How long a shutdown waits for requests in flight. */
   gracePeriodMs: number
   cookies: GatewayCookies
@@ -68,13 +81,15 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
 export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   const { config, log, store, signingKey } = opts
   const cookies = gatewayCookies(config)
-  const audit = createAuditLog(log)
+  const auditSink = opts.auditSink ?? createAuditLog(log)
+  const audit = auditSink.audit
+  const metrics = opts.metrics ?? new GatewayMetrics()
   const oidc = new OidcProvider(config.oidc, log, config.entra)
   const clock = opts.clock ?? Date.now
   const lifetimes: LifetimeSettings = { idleMs: config.session.idleTimeoutMs, maxMs: config.session.maxLifetimeMs }
   const identities = new IdentityBuilder(config, store, log)
-  const signin = new SigninFlow({ config, oidc, store, cookies, audit, identities, clock })
-  const refresh = new TokenRefresh({ config, oidc, store, audit, identities, clock })
+  const signin = new SigninFlow({ config, oidc, store, cookies, audit, metrics, identities, clock })
+  const refresh = new TokenRefresh({ config, oidc, store, audit, metrics, identities, clock })
   const bearer = config.bearer === undefined ? undefined : new BearerVerifier(config.bearer, config.entra, config.oidc, () => oidc.keys())
   /** Identities cut down to the groups the live policy names (upstream.forward_groups: mentioned), per policy. */
   const forwarded = new WeakMap<Policy, WeakMap<Identity, Identity>>()
@@ -85,6 +100,28 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     defaultUpstream: config.upstream.url === undefined ? undefined : { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs },
     bearerConfigured: config.bearer !== undefined,
   }, log, audit)
+  metrics.readFrom({ sessionCache: () => store.cacheStats, policy: () => policies.status })
+  let closing = false
+  const admin = config.admin.listen === undefined
+    ? undefined
+    : buildAdminServer({
+      log,
+      metrics,
+      // While shutting down the gateway is not ready, so that load balancers stop sending it requests.
+      readiness: async () => closing ? { ready: false, body: { status: 'not_ready', checks: { shutdown: 'in_progress' } } } : await readiness(store, oidc, policies),
+    })
+  let adminAddress: { host: string, port: number } | undefined
+
+  // The trace context is read once, where the request's logger is made, so that every line of the request carries its trace id.
+  const traces = new WeakMap<IncomingMessage, TraceContext>()
+  const traceOf = (raw: IncomingMessage): TraceContext => {
+    let trace = traces.get(raw)
+    if (trace === undefined) {
+      trace = traceContext(raw.headers.traceparent, raw.headers.tracestate)
+      traces.set(raw, trace)
+    }
+    return trace
+  }
 
   const app: FastifyInstance = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -93,6 +130,10 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID()
     },
     logController: new LogController({ requestIdLogLabel: 'reqId' }),
+    childLoggerFactory (logger, bindings, childOptions, raw) {
+      (bindings as Record<string, unknown>).traceId = traceOf(raw as IncomingMessage).traceId
+      return logger.child(bindings, childOptions)
+    },
     bodyLimit: GATEWAY_BODY_LIMIT,
     trustProxy: false,
     return503OnClosing: true,
@@ -109,6 +150,20 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
 
   app.decorate('pages', new PageRenderer(config.branding))
   app.decorateRequest('routed', null)
+  app.decorateRequest('routeLabel', UNROUTED)
+  app.decorateRequest('decision', 'none')
+  app.decorateRequest('trace', { getter (this: FastifyRequest) { return traceOf(this.raw) } })
+  app.decorateRequest('clientIp', {
+    getter (this: FastifyRequest) {
+      const address = this.routed?.clientIp ?? clientAddress(this.socket.remoteAddress, this.headers['x-forwarded-for'], config.trustedProxies)
+      return address?.toString()
+    },
+  })
+  // Every answered request is counted by route, decision and status (a few map lookups, no allocation).
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.request(request.routeLabel, request.decision, reply.statusCode)
+    done()
+  })
   await app.register(fastifyCookie)
   // Between cookie parsing and session loading: a route that never needs the user never reads the session store.
   app.addHook('onRequest', routeRequest({ policies, trustedProxies: config.trustedProxies, sessionCookie: cookies.session }))
@@ -131,11 +186,14 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   await registerProxy(app, {
     config,
     gatewayCookies: cookies.all,
+    onUpstreamResponse: (request, seconds) => { metrics.upstream(request.routeLabel, seconds) },
     guard: async (request, reply) => {
       const routed = request.routed
       if (routed === null) throw new GatehouseError('GH_INTERNAL', 'unrouted request reached the proxy')
       const { route, policy, canonical, clientIp } = routed
       if (request.headers.upgrade !== undefined && !route.websockets) {
+        request.decision = 'deny'
+        audit('access.denied', { ...auditRequest(request), route: route.name, reason: 'websockets_disabled' })
         sendError(request, reply, new GatehouseError('GH_FORBIDDEN', 'websockets disabled'), { json: { route: route.name, reason: 'websockets_disabled' } })
         return false
       }
@@ -153,10 +211,12 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       const decision = decide(route, { identity, clientIp })
       if (!decision.allow) {
         if (decision.kind === 'unauthenticated') {
+          request.decision = 'unauthenticated'
           if (route.credentials.session) await challenge(request, reply, signin, config.publicUrl, route.credentials.bearer)
           else bearerChallenge(request, reply, undefined)
         } else {
-          audit('access.denied', { user: identity?.id, tenant: identity?.tenant, ip: clientIp?.toString(), reqId: request.id, route: route.name, reason: decision.reason, rule: decision.rule, ...(bearerToken === undefined ? {} : { credential: 'bearer' }) })
+          request.decision = 'deny'
+          audit('access.denied', { ...auditUser(identity), ...auditRequest(request), route: route.name, reason: decision.reason, rule: decision.rule, ...(bearerToken === undefined ? {} : { credential: 'bearer' }) })
           const detailed = config.pages.denialDetail === 'detailed'
           if (bearerToken !== undefined && Array.isArray(route.allow) && route.allow.some(e => e.scopes !== undefined)) reply.header('www-authenticate', 'Bearer realm="gatehouse", error="insufficient_scope"')
           sendError(request, reply, new GatehouseError('GH_FORBIDDEN', `${route.name}: ${decision.reason}`), {
@@ -167,6 +227,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
         }
         return false
       }
+      request.decision = 'allow'
       if (route.rewrite !== undefined) {
         const path = rewritePath(canonical.path, route.rewrite.from, route.rewrite.to)
         request.raw.url = canonical.query === '' ? path : `${path}?${canonical.query}`
@@ -184,11 +245,13 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
         clientIp: clientIp?.toString() ?? request.socket.remoteAddress ?? '',
         publicUrl: config.publicUrl,
         requestId: String(request.id),
+        trace: request.trace,
         upstream: route.upstream.url,
         headerNames: route.headers,
         reserved: policy.reservedHeaders,
         accessToken: route.passAccessToken && decision.identity !== undefined ? bearerToken ?? request.session.tokens?.accessToken : undefined,
         timeoutMs: route.timeoutMs ?? config.upstream.timeoutMs,
+        sentAt: 0,
       }
       return true
     },
@@ -199,16 +262,27 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     oidc,
     policies,
     store,
+    metrics,
+    get adminAddress () { return adminAddress },
     gracePeriodMs: config.shutdown.gracePeriodMs,
     cookies,
     async listen () {
       oidc.start()
       await app.listen({ host: config.listen.host, port: config.listen.port })
-      const address = app.server.address()
-      if (address === null || typeof address === 'string') throw new GatehouseError('GH_INTERNAL', 'server has no TCP address')
-      return { host: address.address, port: address.port }
+      if (admin !== undefined && config.admin.listen !== undefined) {
+        const { host, port } = config.admin.listen
+        try {
+          await admin.listen({ host, port })
+        } catch (err) {
+          (err as Error).message = `admin listener (admin.listen ${host.includes(':') ? `[${host}]` : host}:${port}): ${(err as Error).message}`
+          throw err
+        }
+        adminAddress = boundAddress(admin)
+      }
+      return boundAddress(app)
     },
     async close () {
+      closing = true
       oidc.stop()
       policies.close()
       // Keep-alive connections would hold the close open until they time out:
@@ -220,7 +294,10 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       } finally {
         clearInterval(idle)
       }
+      // The admin listener stays up until the requests in flight are done: readyz says 503, metrics still count.
+      await admin?.close()
       await store.close()
+      auditSink.close()
     },
   }
 
@@ -234,7 +311,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     const now = clock()
     const state = sessionState(request.session, now, lifetimes)
     if (state !== 'active') {
-      audit('session.expired', { user: request.session.identity?.id, ip: request.ip, reqId: request.id, reason: state === 'idle' ? 'idle_timeout' : 'max_lifetime' })
+      audit('session.expired', { ...auditUser(request.session.identity), ...auditRequest(request), route: request.routed?.route.name, reason: state === 'idle' ? 'idle_timeout' : 'max_lifetime' })
       await endSession(request)
       return undefined
     }
@@ -306,6 +383,12 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     request.log.error({ err: error }, 'unexpected error')
     return sendError(request, reply, new GatehouseError('GH_INTERNAL', error.message))
   }
+}
+
+function boundAddress (server: FastifyInstance): { host: string, port: number } {
+  const address = server.server.address()
+  if (address === null || typeof address === 'string') throw new GatehouseError('GH_INTERNAL', 'server has no TCP address')
+  return { host: address.address, port: address.port }
 }
 
 /** Not signed in: a browser navigation goes to the IdP; anything else gets 401 JSON with the sign-in URL. */

@@ -10,6 +10,8 @@ import type { PolicyStore } from '../policy/policy-store.js'
 import type { Route } from '../policy/types.js'
 import { sendError } from './respond.js'
 import { normalizeHost } from '../net/host.js'
+import type { TraceContext } from '../net/trace-context.js'
+import { GATEWAY_ROUTE, type DecisionLabel } from '../metrics/gateway-metrics.js'
 
 export const GATEHOUSE_PREFIX = '/.gatehouse'
 
@@ -25,6 +27,14 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set for proxied requests by the routing step; null for the gateway's own endpoints. */
     routed: RoutedRequest | null
+    /** The `route` label of the request in metrics: the policy route's name, `(gateway)` or `(none)`. */
+    routeLabel: string
+    /** How the request was decided, for metrics. */
+    decision: DecisionLabel
+    /** The W3C trace context: the client's valid traceparent, or a new one. */
+    readonly trace: TraceContext
+    /** The client's address as the gateway resolves it (trusted proxies applied); undefined when unknown. */
+    readonly clientIp: string | undefined
   }
 }
 
@@ -80,7 +90,11 @@ export function routeRequest (deps: RouteRequestDeps) {
       return sendError(request, reply, new GatehouseError('GH_BAD_REQUEST', 'malformed Host header'), { json: { reason: 'bad_host' } })
     }
     const canonical = canonicalOf.get(request.raw)
-    if (canonical === undefined || canonical.path === GATEHOUSE_PREFIX || canonical.path.startsWith(`${GATEHOUSE_PREFIX}/`)) return undefined
+    if (canonical === undefined) return undefined
+    if (canonical.path === GATEHOUSE_PREFIX || canonical.path.startsWith(`${GATEHOUSE_PREFIX}/`)) {
+      request.routeLabel = GATEWAY_ROUTE
+      return undefined
+    }
     // Spellings of the gateway's own prefix that an upstream might read as it (case, ;parameters) go nowhere.
     const folded = canonical.matchPath.toLowerCase()
     if (folded === GATEHOUSE_PREFIX || folded.startsWith(`${GATEHOUSE_PREFIX}/`)) {
@@ -98,6 +112,7 @@ export function routeRequest (deps: RouteRequestDeps) {
       return sendError(request, reply, new GatehouseError('GH_BAD_PATH', detail), { json: { reason: 'ambiguous_case' } })
     }
     const route = lookup.route
+    request.routeLabel = route.name
     request.routed = {
       policy,
       route,

@@ -1,5 +1,7 @@
 import type { LoadedConfig } from '../config/load.js'
-import { createAuditLog } from '../log/audit.js'
+import { ConfigError } from '../errors.js'
+import { createAuditLog, type AuditSink } from '../log/audit.js'
+import { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import { createLogger, type Logger } from '../log/logger.js'
 import type { SessionBackend } from '../session/backend.js'
 import { MemoryBackend } from '../session/memory-backend.js'
@@ -12,10 +14,10 @@ import { buildGateway, type Gateway } from './gateway.js'
 const SESSION_CACHE_MAX = 100_000
 
 /** The session store the config asks for: Redis (standalone, Sentinel, Cluster) or memory, encrypted either way. */
-export function createSessionStore (config: LoadedConfig['config'], log: Logger): SessionStore {
+export function createSessionStore (config: LoadedConfig['config'], log: Logger, metrics?: GatewayMetrics): SessionStore {
   const backend: SessionBackend = config.redis.url === undefined
     ? new MemoryBackend()
-    : new RedisBackend({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, log })
+    : new RedisBackend({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, log, onError: metrics === undefined ? undefined : command => { metrics.redisError(command) } })
   return new SessionStore({
     backend,
     cipher: new SessionCipher(config.session.secret, config.session.previousSecrets),
@@ -40,6 +42,19 @@ export interface Started {
   address: { host: string, port: number }
 }
 
+function hostPort (a: { host: string, port: number }): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`
+}
+
+/** The audit log where log.audit says; a file that cannot be opened stops the start with its name. */
+function openAuditSink (log: Logger, sink: string | undefined): AuditSink {
+  try {
+    return createAuditLog(log, sink)
+  } catch (err) {
+    throw new ConfigError([{ where: 'log.audit', message: `cannot open the audit log ${sink ?? ''}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, severity: 'error' }])
+  }
+}
+
 /** Builds the runtime parts from a validated config and starts listening. */
 export async function startGateway (opts: StartOptions): Promise<Started> {
   const { config, warnings } = opts.loaded
@@ -56,14 +71,17 @@ export async function startGateway (opts: StartOptions): Promise<Started> {
     throw new Error('signing.key_file is required')
   }
 
-  const store = createSessionStore(config, log)
+  const metrics = new GatewayMetrics()
+  const auditSink = openAuditSink(log, config.log.audit)
+  const store = createSessionStore(config, log, metrics)
 
   let gateway: Gateway
   try {
-    gateway = await buildGateway({ config, log, store, signingKey, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })
+    gateway = await buildGateway({ config, log, store, signingKey, metrics, auditSink, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })
   } catch (err) {
     // An invalid policy stops the start; nothing may keep the process alive.
     await store.close()
+    auditSink.close()
     throw err
   }
   gateway.policies.watch()
@@ -78,6 +96,17 @@ export async function startGateway (opts: StartOptions): Promise<Started> {
     await gateway.close().catch(() => undefined)
     throw err
   }
-  createAuditLog(log)('config.loaded', { listen: `${address.host}:${address.port}`, public_url: config.publicUrl, sessions: store.kind, kid: signingKey.kid })
+  const admin = gateway.adminAddress
+  const policy = gateway.policies.status
+  auditSink.audit('config.loaded', {
+    reason: 'start',
+    listen: hostPort(address),
+    admin_listen: admin === undefined ? 'off' : hostPort(admin),
+    public_url: config.publicUrl,
+    sessions: store.kind,
+    kid: signingKey.kid,
+    policy_hash: policy.hash,
+    routes: gateway.policies.current.routes.length,
+  })
   return { gateway, log, address }
 }

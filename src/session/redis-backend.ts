@@ -11,6 +11,8 @@ export interface RedisBackendOptions {
   keyPrefix: string
   commandTimeoutMs: number
   log: Logger
+  /** Called for every failed command (by name) and every connection error (`connection`); for metrics. */
+  onError?: ((command: string) => void) | undefined
 }
 
 const MAX_RECONNECT_DELAY_MS = 2000
@@ -37,6 +39,7 @@ export class RedisBackend implements SessionBackend {
   readonly #instance = randomBytes(8).toString('hex')
   readonly #listeners: Array<(ids: readonly string[] | undefined) => void> = []
   readonly #heartbeat: NodeJS.Timeout
+  readonly #onError: (command: string) => void
   #available = false
 
   get available (): boolean {
@@ -45,6 +48,7 @@ export class RedisBackend implements SessionBackend {
 
   constructor (opts: RedisBackendOptions) {
     this.#prefix = opts.keyPrefix
+    this.#onError = opts.onError ?? (() => {})
     this.#channel = `${opts.keyPrefix}invalidate`
     const log = opts.log.child({ module: 'redis' })
     this.#client = connect(opts)
@@ -54,6 +58,7 @@ export class RedisBackend implements SessionBackend {
     const down = (): void => { this.#setAvailable(false) }
     this.#client.on('ready', () => { this.#setAvailable(true) })
     this.#client.on('error', down)
+    this.#client.on('error', () => { this.#onError('connection') })
     this.#client.on('close', down)
     this.#client.on('end', down)
     this.#heartbeat = setInterval(() => {
@@ -218,6 +223,7 @@ export class RedisBackend implements SessionBackend {
     try {
       return await fn()
     } catch (err) {
+      this.#onError(what)
       throw new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', `redis ${what}: ${(err as Error).message}`, { cause: err })
     }
   }

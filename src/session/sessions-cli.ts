@@ -1,7 +1,8 @@
 import type { LoadedConfig } from '../config/load.js'
-import type { Logger } from '../log/logger.js'
+import { userInfo } from 'node:os'
+import { auditUser, type AuditLog } from '../log/audit.js'
 import { storeTtlMs } from './lifetime.js'
-import type { SessionStore } from './session-store.js'
+import { shortId, type SessionStore } from './session-store.js'
 
 export interface SessionsCommand {
   action: 'list' | 'revoke'
@@ -16,7 +17,7 @@ export interface SessionsCommand {
  * deletes the sessions and announces it, so every running gateway drops its
  * cached copy at once.
  */
-export async function runSessionsCommand (cmd: SessionsCommand, loaded: LoadedConfig, store: SessionStore, out: (text: string) => void, _log: Logger): Promise<number> {
+export async function runSessionsCommand (cmd: SessionsCommand, loaded: LoadedConfig, store: SessionStore, out: (text: string) => void, audit: AuditLog): Promise<number> {
   const { config } = loaded
   if (store.kind !== 'redis') {
     out('gatehouse sessions: no Redis is configured; in-memory sessions live inside the running gateway only\n')
@@ -48,19 +49,32 @@ export async function runSessionsCommand (cmd: SessionsCommand, loaded: LoadedCo
     return 2
   }
   let count: number
+  // Who ran the command, as the operating system knows them.
+  const revoked = (fields: Record<string, unknown>): void => { audit('session.revoked', { reason: 'cli', operator: operator(), ...fields }) }
   if (cmd.user !== undefined) {
     count = await store.revoke('user', cmd.user)
+    revoked({ user: cmd.user, selector: 'user', sessions: count })
   } else if (cmd.session !== undefined) {
-    const exists = await store.get(cmd.session, { fresh: true }) !== undefined
-    if (exists) await store.destroy(cmd.session)
-    count = exists ? 1 : 0
+    const record = await store.get(cmd.session, { fresh: true })
+    if (record !== undefined) await store.destroy(cmd.session)
+    count = record === undefined ? 0 : 1
+    revoked({ ...auditUser(record?.identity), selector: 'session', session: shortId(cmd.session), sessions: count })
   } else {
     const all = await store.list()
     for (const { id } of all) await store.destroy(id)
     count = all.length
+    revoked({ selector: 'all', sessions: count })
   }
   out(`revoked ${count} session(s)\n`)
   return 0
+}
+
+function operator (): string | undefined {
+  try {
+    return userInfo().username
+  } catch {
+    return undefined
+  }
 }
 
 function iso (ms: number | undefined): string {

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose'
 import type { GatewayConfig } from '../config/types.js'
-import type { AuditLog } from '../log/audit.js'
+import type { AuditFields, AuditLog } from '../log/audit.js'
 import type { SessionStore } from '../session/session-store.js'
 import type { OidcProvider } from './oidc-provider.js'
 
@@ -36,10 +36,11 @@ export class BackchannelLogout {
     this.#audit = deps.audit
   }
 
-  async handle (logoutToken: unknown, ip: string | undefined): Promise<BackchannelResult> {
-    if (typeof logoutToken !== 'string' || logoutToken.length === 0 || logoutToken.length > 16_384) return this.#refuse('logout_token is missing', ip)
+  /** `at` is what the request contributes to the audit line (client address, request and trace ids). */
+  async handle (logoutToken: unknown, at: AuditFields): Promise<BackchannelResult> {
+    if (typeof logoutToken !== 'string' || logoutToken.length === 0 || logoutToken.length > 16_384) return this.#refuse('logout_token is missing', at)
     const metadata = this.#oidc.configuration().serverMetadata()
-    if (metadata.jwks_uri === undefined) return this.#refuse('the IdP publishes no jwks_uri', ip)
+    if (metadata.jwks_uri === undefined) return this.#refuse('the IdP publishes no jwks_uri', at)
     if (this.#jwks?.uri !== metadata.jwks_uri) this.#jwks = { uri: metadata.jwks_uri, keys: createRemoteJWKSet(new URL(metadata.jwks_uri), { cooldownDuration: 30_000 }) }
     let payload: Record<string, unknown>
     try {
@@ -50,29 +51,29 @@ export class BackchannelLogout {
         maxTokenAge: MAX_TOKEN_AGE,
         clockTolerance: 30,
       })
-      if (verified.protectedHeader.typ !== undefined && verified.protectedHeader.typ.toLowerCase() !== 'logout+jwt') return this.#refuse(`typ ${verified.protectedHeader.typ} is not logout+jwt`, ip)
+      if (verified.protectedHeader.typ !== undefined && verified.protectedHeader.typ.toLowerCase() !== 'logout+jwt') return this.#refuse(`typ ${verified.protectedHeader.typ} is not logout+jwt`, at)
       payload = verified.payload
     } catch (err) {
-      return this.#refuse(`logout token rejected: ${(err as { code?: string }).code ?? (err as Error).message}`, ip)
+      return this.#refuse(`logout token rejected: ${(err as { code?: string }).code ?? (err as Error).message}`, at)
     }
     const events = payload.events
-    if (events === null || typeof events !== 'object' || Array.isArray(events)) return this.#refuse('no events claim', ip)
+    if (events === null || typeof events !== 'object' || Array.isArray(events)) return this.#refuse('no events claim', at)
     const event = (events as Record<string, unknown>)[BACKCHANNEL_LOGOUT_EVENT]
-    if (event === null || typeof event !== 'object' || Array.isArray(event)) return this.#refuse('events has no back-channel logout event', ip)
-    if ('nonce' in payload) return this.#refuse('a logout token must not carry a nonce', ip)
+    if (event === null || typeof event !== 'object' || Array.isArray(event)) return this.#refuse('events has no back-channel logout event', at)
+    if ('nonce' in payload) return this.#refuse('a logout token must not carry a nonce', at)
     const sid = typeof payload.sid === 'string' && payload.sid !== '' ? payload.sid : undefined
     const sub = typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : undefined
-    if (sid === undefined && sub === undefined) return this.#refuse('neither sid nor sub', ip)
-    if (typeof payload.jti !== 'string' || payload.jti === '') return this.#refuse('no jti', ip)
-    if (!await this.#store.backend.claimOnce(`logout-jti:${payload.jti}`, JTI_MEMORY_MS)) return this.#refuse('logout token replayed (jti seen before)', ip)
+    if (sid === undefined && sub === undefined) return this.#refuse('neither sid nor sub', at)
+    if (typeof payload.jti !== 'string' || payload.jti === '') return this.#refuse('no jti', at)
+    if (!await this.#store.backend.claimOnce(`logout-jti:${payload.jti}`, JTI_MEMORY_MS)) return this.#refuse('logout token replayed (jti seen before)', at)
 
     const sessions = sid !== undefined ? await this.#store.revoke('idpSession', sid) : await this.#store.revoke('user', sub as string)
-    this.#audit('backchannel.logout', { user: sub, ip, sid, sessions })
+    this.#audit('backchannel.logout', { ...at, user: sub, reason: sid !== undefined ? 'idp_session' : 'user', sid, sessions })
     return { ok: true, sessions }
   }
 
-  #refuse (error: string, ip: string | undefined): BackchannelResult {
-    this.#audit('backchannel.logout', { ip, refused: true, reason: error })
+  #refuse (error: string, at: AuditFields): BackchannelResult {
+    this.#audit('backchannel.logout', { ...at, refused: true, reason: 'refused', detail: error })
     return { ok: false, error }
   }
 }

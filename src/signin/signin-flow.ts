@@ -2,7 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import * as client from 'openid-client'
 import type { GatewayConfig } from '../config/types.js'
 import { GatehouseError, SigninError } from '../errors.js'
-import type { AuditLog } from '../log/audit.js'
+import { auditRequest, auditUser, type AuditLog } from '../log/audit.js'
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { SessionStore } from '../session/session-store.js'
 import type { GatewayCookies } from './cookies.js'
 import type { IdentityBuilder } from './identity-builder.js'
@@ -19,6 +20,7 @@ export interface SigninFlowDeps {
   cookies: GatewayCookies
   audit: AuditLog
   identities: IdentityBuilder
+  metrics: GatewayMetrics
   clock: () => number
 }
 
@@ -57,13 +59,34 @@ export class SigninFlow {
     return reply.redirect(url.href, 302)
   }
 
-  /** Handles /.gatehouse/callback: validates state and tokens, creates a fresh session, lands on the first URL asked for. */
+  /**
+   * Handles /.gatehouse/callback: validates state and tokens, creates a fresh
+   * session, lands on the first URL asked for. Every outcome is counted, and
+   * every failure audited (with its error code when it is not a sign-in error
+   * as such, e.g. the session store not answering).
+   */
   async callback (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const { metrics, audit } = this.#deps
+    try {
+      const answered = await this.#callback(request, reply)
+      metrics.signin()
+      return answered
+    } catch (err) {
+      const code = err instanceof GatehouseError ? err.code : 'GH_INTERNAL'
+      metrics.signinFailure(code)
+      if (!(err instanceof SigninError)) audit('signin.failure', { ...auditRequest(request), reason: code, detail: err instanceof GatehouseError ? err.detail : undefined })
+      throw err
+    }
+  }
+
+  async #callback (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const { config, store, audit, cookies } = this.#deps
     const currentUrl = new URL(`${config.publicUrl}${request.url}`)
     const params = currentUrl.searchParams
     const state = params.get('state')
-    const fail = (reason: string): void => { audit('signin.failure', { ip: request.ip, reqId: request.id, reason }) }
+    const at = auditRequest(request)
+    // The reason is the stable error code; the detail says what exactly (never a code, state or token).
+    const fail = (code: SigninError['code'], detail: string): void => { audit('signin.failure', { ...at, reason: code, detail }) }
 
     if (params.has('error')) {
       // The IdP refused (user cancelled, consent required, not assigned to the app...).
@@ -77,13 +100,13 @@ export class SigninFlow {
       }
       const raw = params.get('error') ?? 'unknown'
       const idpError = /^[A-Za-z0-9_.-]{1,64}$/.test(raw) ? raw : 'invalid_error_code'
-      fail(`idp: ${idpError}`)
+      fail('GH_SIGNIN_IDP_ERROR', `idp: ${idpError}`)
       // The IdP's words are shown only for a sign-in this browser started: anyone can write a link with ?error_description=...
       const description = ours ? params.get('error_description')?.slice(0, 300) ?? undefined : undefined
       throw new SigninError('GH_SIGNIN_IDP_ERROR', ours ? idpError : 'unknown', description, returnTo)
     }
     if (state === null || !params.has('code')) {
-      fail('callback without code or state')
+      fail('GH_SIGNIN_STATE_INVALID', 'callback without code or state')
       throw new SigninError('GH_SIGNIN_STATE_INVALID', 'callback without code or state', undefined, '/')
     }
 
@@ -91,11 +114,11 @@ export class SigninFlow {
     try {
       pending = await this.#codec.open(state, request.cookies[cookies.signin])
     } catch (err) {
-      fail((err as GatehouseError).detail ?? 'bad state')
+      fail('GH_SIGNIN_STATE_INVALID', (err as GatehouseError).detail ?? 'bad state')
       throw new SigninError('GH_SIGNIN_STATE_INVALID', (err as GatehouseError).detail, undefined, '/', err)
     }
     if (!await store.backend.claimOnce(`signin:${pending.id}`, pending.expiresAt - Date.now())) {
-      fail('callback replayed')
+      fail('GH_SIGNIN_STATE_REPLAYED', 'callback replayed')
       throw new SigninError('GH_SIGNIN_STATE_REPLAYED', 'callback replayed', undefined, pending.returnTo)
     }
 
@@ -110,12 +133,12 @@ export class SigninFlow {
       })
     } catch (err) {
       const detail = describeOidcError(err)
-      fail(detail)
+      fail('GH_SIGNIN_FAILED', detail)
       throw new SigninError('GH_SIGNIN_FAILED', detail, undefined, pending.returnTo, err)
     }
     const claims = tokens.claims()
     if (claims === undefined) {
-      fail('no ID token')
+      fail('GH_SIGNIN_FAILED', 'no ID token')
       throw new SigninError('GH_SIGNIN_FAILED', 'token response without ID token', undefined, pending.returnTo)
     }
     let built
@@ -123,7 +146,7 @@ export class SigninFlow {
       built = await this.#deps.identities.fromClaims(claims, tokens.access_token, { fresh: false })
     } catch (err) {
       if (!(err instanceof GatehouseError) || (err.code !== 'GH_TENANT_REFUSED' && err.code !== 'GH_GROUPS_UNAVAILABLE')) throw err
-      fail(err.detail ?? err.code)
+      fail(err.code, err.detail ?? err.code)
       throw new SigninError(err.code, err.detail, undefined, pending.returnTo, err)
     }
     const { identity } = built
@@ -141,7 +164,7 @@ export class SigninFlow {
       refreshToken: tokens.refresh_token,
       expiresAt: typeof tokens.expires_in === 'number' ? now + tokens.expires_in * 1000 : undefined,
     }
-    audit('signin.success', { user: identity.id, email: identity.email, tenant: identity.tenant, ip: request.ip, reqId: request.id })
+    audit('signin.success', { ...auditUser(identity), ...at, email: identity.email })
     reply.header('cache-control', 'no-store')
     return reply.redirect(`${config.publicUrl}${pending.returnTo}`, 303)
   }
@@ -157,7 +180,7 @@ export class SigninFlow {
     if (session !== null && session !== undefined && typeof session.destroy === 'function') await session.destroy()
     // With the __Host- prefix a browser only accepts the clearing cookie with the same attributes.
     reply.clearCookie(cookies.session, cookies.attributes)
-    audit('signout', { user: identity?.id, ip: request.ip, reqId: request.id })
+    audit('signout', { ...auditUser(identity), ...auditRequest(request) })
     const signedOut = `${config.publicUrl}${SIGNED_OUT_PATH}`
     if (!this.#deps.oidc.isReady) return signedOut
     const configuration = this.#deps.oidc.configuration()

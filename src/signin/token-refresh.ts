@@ -2,7 +2,8 @@ import type { FastifyRequest } from 'fastify'
 import * as client from 'openid-client'
 import type { GatewayConfig } from '../config/types.js'
 import { GatehouseError } from '../errors.js'
-import type { AuditLog } from '../log/audit.js'
+import { auditRequest, auditUser, type AuditLog } from '../log/audit.js'
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { SessionStore } from '../session/session-store.js'
 import { shortId } from '../session/session-store.js'
 import type { IdentityBuilder } from './identity-builder.js'
@@ -23,6 +24,7 @@ export interface TokenRefreshDeps {
   store: SessionStore
   audit: AuditLog
   identities: IdentityBuilder
+  metrics: GatewayMetrics
   clock: () => number
 }
 
@@ -50,7 +52,7 @@ export class TokenRefresh {
   }
 
   async refresh (request: FastifyRequest): Promise<RefreshOutcome> {
-    const { store, oidc, audit, config, clock } = this.#deps
+    const { store, oidc, audit, metrics, config, clock } = this.#deps
     const sessionId = request.session.sessionId
     const log = request.log.child({ session: shortId(sessionId) })
     const lock = await store.backend.lock(`refresh:{${sessionId}}`, REFRESH_LOCK_MS)
@@ -71,10 +73,12 @@ export class TokenRefresh {
         result = await client.refreshTokenGrant(oidc.configuration(), tokens.refreshToken)
       } catch (err) {
         if (err instanceof client.ResponseBodyError && err.error === 'invalid_grant') {
+          metrics.refresh('rejected')
           await store.destroy(sessionId)
-          audit('session.revoked', { user: current.identity.id, reqId: request.id, reason: 'refresh_rejected', detail: err.error_description })
+          audit('session.revoked', { ...auditUser(current.identity), ...auditRequest(request), reason: 'refresh_rejected', detail: err.error_description })
           return 'ended'
         }
+        metrics.refresh('error')
         log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'token refresh failed (IdP unreachable?); the session is kept until its maximum lifetime')
         return 'ok'
       }
@@ -95,7 +99,7 @@ export class TokenRefresh {
         if (!(err instanceof GatehouseError)) throw err
         if (err.code === 'GH_TENANT_REFUSED') {
           await store.destroy(sessionId)
-          audit('session.revoked', { user: current.identity.id, reqId: request.id, reason: 'tenant_refused', detail: err.detail })
+          audit('session.revoked', { ...auditUser(current.identity), ...auditRequest(request), reason: 'tenant_refused', detail: err.detail })
           return 'ended'
         }
         // Groups could not be read: keep the new tokens, refuse requests until the groups are read (fail closed).
@@ -113,7 +117,8 @@ export class TokenRefresh {
       }
       request.session.refreshedAt = now
       await request.session.save()
-      audit('session.refreshed', { user: identity.id, reqId: request.id })
+      metrics.refresh('success')
+      audit('session.refreshed', { ...auditUser(identity), ...auditRequest(request) })
       return 'ok'
     } finally {
       await store.backend.unlock(`refresh:{${sessionId}}`, lock).catch(() => { /* expires by itself */ })

@@ -91,7 +91,7 @@ try {
     GATEHOUSE_LISTEN: `127.0.0.1:${gwPort}`, GATEHOUSE_PUBLIC_URL: gwUrl, GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'true',
     GATEHOUSE_OIDC_CLIENT_ID: 'bench', GATEHOUSE_OIDC_CLIENT_SECRET: secret, GATEHOUSE_SESSION_SECRET: sessionSecret,
     GATEHOUSE_SIGNING_KEY_FILE: keyFile, GATEHOUSE_UPSTREAM_URL: upstreamUrl, GATEHOUSE_POLICIES: policy, GATEHOUSE_REDIS_URL: redisServer.url,
-    GATEHOUSE_REDIS_KEY_PREFIX: prefix, GATEHOUSE_LOG_LEVEL: 'warn',
+    GATEHOUSE_REDIS_KEY_PREFIX: prefix, GATEHOUSE_LOG_LEVEL: 'warn', GATEHOUSE_ADMIN_LISTEN: '127.0.0.1:0',
   }, `${gwUrl}/.gatehouse/healthz`)
   const barePort = await freePort()
   const bareUrl = `http://127.0.0.1:${barePort}`

@@ -233,3 +233,17 @@ t.test('Entra ID and bearer mistakes are all reported', async t => {
   const missing = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_OIDC_ISSUER: undefined, GATEHOUSE_OIDC_PROVIDER: 'entra' } })))
   t.match(missing, /entra\.tenant is required with oidc\.provider: entra/)
 })
+
+t.test('admin.listen: loopback 9464 by default, host:port, or off; never the public listener\'s address', async t => {
+  t.same(loadConfig({ env: MINIMAL_ENV }).config.admin.listen, { host: '127.0.0.1', port: 9464 }, 'default')
+  t.same(loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_ADMIN_LISTEN: '[::]:9100' } }).config.admin.listen, { host: '::', port: 9100 })
+  t.equal(loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_ADMIN_LISTEN: 'off' } }).config.admin.listen, undefined, 'off')
+  const errors = (env: Record<string, string>): string => located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, ...env } })).filter(p => p.severity === 'error'))
+  t.equal(errors({ GATEHOUSE_ADMIN_LISTEN: 'metrics' }), 'env GATEHOUSE_ADMIN_LISTEN: admin.listen must be host:port (e.g. 127.0.0.1:9464 or [::]:9464) or off, got "metrics"')
+  t.equal(errors({ GATEHOUSE_ADMIN_LISTEN: '127.0.0.1:70000' }), 'env GATEHOUSE_ADMIN_LISTEN: admin.listen must be host:port (e.g. 127.0.0.1:9464 or [::]:9464) or off, got "127.0.0.1:70000"')
+  t.match(errors({ GATEHOUSE_LISTEN: '0.0.0.0:9000', GATEHOUSE_ADMIN_LISTEN: '127.0.0.1:9000' }), /^env GATEHOUSE_ADMIN_LISTEN: admin\.listen \(127\.0\.0\.1:9000\) must not be the public listener's address \(0\.0\.0\.0:9000\)/)
+  t.match(errors({ GATEHOUSE_LISTEN: '127.0.0.1:9464' }), /admin\.listen \(127\.0\.0\.1:9464\) must not be the public listener's address/, 'also when admin.listen is the default')
+  t.same(loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_LISTEN: '10.0.0.1:9000', GATEHOUSE_ADMIN_LISTEN: '127.0.0.1:9000' } }).config.admin.listen, { host: '127.0.0.1', port: 9000 }, 'the same port on another address is fine')
+  const path = file('admin.yaml', 'admin:\n  listen: nope\n')
+  t.match(located(problemsOf(() => loadConfig({ file: path, env: MINIMAL_ENV }))), new RegExp(`${escape(path)}:2:11: admin.listen must be host:port`), 'located in the file')
+})

@@ -122,6 +122,7 @@ t.test('the Dockerfile steps build an image that serves /.gatehouse/healthz', { 
     GATEHOUSE_SESSION_SECRET: 'y'.repeat(40),
     GATEHOUSE_SIGNING_KEY_FILE: keyFile,
     GATEHOUSE_UPSTREAM_URL: 'http://127.0.0.1:9',
+    GATEHOUSE_ADMIN_LISTEN: '127.0.0.1:0',
   }
   const child = spawn(entrypoint[0] ?? 'node', [...entrypoint.slice(1), ...cmd], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })

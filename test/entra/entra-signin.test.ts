@@ -57,8 +57,8 @@ t.test('multi-tenant (organizations): allowed tenants pass, others are refused',
   t.match(eve.page.body, /not accepted here/)
   t.equal(stack.app.requests.filter(r => r.url === '/admins/').length, 1, 'only alice reached the upstream')
   t.notOk(stack.sessionCookie(eve.browser), 'no session for the refused tenant')
-  const failure = await stack.logs.waitFor(l => l.event === 'signin.failure' && String(l.reason).includes(OTHER))
-  t.match(failure.reason, /not in entra.allowed_tenants/)
+  const failure = await stack.logs.waitFor(l => l.event === 'signin.failure' && String(l.detail).includes(OTHER))
+  t.match(failure, { reason: 'GH_TENANT_REFUSED', detail: /not in entra.allowed_tenants/ })
 })
 
 t.test('multi-tenant with both tenants allowed: each user is keyed by their own tenant', async t => {

@@ -33,10 +33,14 @@ export interface StackOptions {
   backchannel?: boolean
   /** Sign in with the Entra ID stand-in (and its Graph stand-in) instead of the generic dev IdP. */
   entra?: { tenant: string, users: EntraUser[], apps?: EntraApp[], graphPageSize?: number }
+  /** Start the admin listener (metrics, health) on a free loopback port; off by default. */
+  admin?: boolean
 }
 
 export interface Stack {
   url: string
+  /** The admin listener's origin (with `admin: true`). */
+  adminUrl: string | undefined
   idp: DevIdp
   app: LegacyApp
   gateway: Gateway
@@ -126,6 +130,8 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
     GATEHOUSE_UPSTREAM_URL: app.url,
     GATEHOUSE_REDIS_KEY_PREFIX: keyPrefix,
     GATEHOUSE_LOG_LEVEL: 'info',
+    // Port 0: the system picks a free one, so stacks never compete for the default 9464.
+    GATEHOUSE_ADMIN_LISTEN: opts.admin === true ? '127.0.0.1:0' : 'off',
     ...(redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: redisUrl }),
     ...opts.env,
   }
@@ -145,8 +151,10 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
   redis?.on('error', () => {})
   if (opts.upstream === false) await app.close()
 
+  const admin = gateway.adminAddress
   const stack: Stack = {
     url,
+    adminUrl: admin === undefined ? undefined : `http://${admin.host}:${admin.port}`,
     idp,
     app,
     gateway,
