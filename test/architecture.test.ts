@@ -28,6 +28,7 @@ t.test('lower layers do not import the layers that use them', async t => {
     config: ['policy', 'identify', 'authorize', 'sign', 'proxy', 'signin', 'session', 'server'],
     policy: ['signin', 'session', 'server', 'sign', 'proxy'],
     identify: ['signin', 'server', 'sign', 'proxy', 'authorize'],
+    entra: ['signin', 'server', 'sign', 'proxy', 'authorize', 'session', 'policy'],
     authorize: ['signin', 'session', 'server', 'sign', 'proxy'],
     sign: ['signin', 'session', 'server', 'proxy', 'authorize', 'policy'],
     session: ['signin', 'server', 'proxy', 'authorize', 'policy'],
