@@ -33,6 +33,9 @@ function parseDockerfile (text: string): Stage[] {
   return stages
 }
 
+// The image build runs npm ci and tsc in a copy of the repository: minutes on a busy machine, so more than the default per-file limit.
+t.setTimeout(600_000)
+
 const repo = resolve('.')
 const dockerfile = readFileSync(join(repo, 'Dockerfile'), 'utf8')
 const stages = parseDockerfile(dockerfile)
