@@ -29,6 +29,7 @@ import { registerGatewayRoutes } from './gateway-routes.js'
 import { GATEHOUSE_PREFIX, rewriteToCanonical, routeRequest } from './route-request.js'
 import { PolicyStore } from '../policy/policy-store.js'
 import { isNavigation, sendError } from './respond.js'
+import { clientErrorHandler } from './client-error.js'
 
 export interface GatewayOptions {
   config: GatewayConfig
@@ -52,7 +53,6 @@ export interface Gateway {
 }
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
-const GATEWAY_BODY_LIMIT = 64 * 1024
 
 /**
  * Assembles the gateway: session loading (identify), the per-request guard
@@ -69,18 +69,33 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   const refresh = new TokenRefresh({ config, oidc, store, audit, clock })
   const backchannel = new BackchannelLogout({ config, oidc, store, audit })
   const signer = new AssertionSigner(signingKey, config.publicUrl, config.signing.assertionTtlMs)
+  /** WebSockets open through this gateway (limits.max_websockets). */
+  let openWebSockets = 0
   const policies = new PolicyStore(config.policies, {
     defaultUpstream: config.upstream.url === undefined ? undefined : { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs },
   }, log, audit)
 
+  const { limits } = config
   const app: FastifyInstance = Fastify({
     loggerInstance: log as FastifyBaseLogger,
+    // Node's own limits on what a client sends, before any of the gateway's code runs.
+    http: {
+      maxHeaderSize: limits.maxHeaderSize,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the two timeouts every 30 s by default: often enough for the configured values to hold.
+      connectionsCheckingInterval: Math.min(5000, Math.max(50, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
+    },
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    clientErrorHandler: clientErrorHandler(log),
     genReqId: (req) => {
       const incoming = req.headers['x-request-id']
       return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID()
     },
     logController: new LogController({ requestIdLogLabel: 'reqId' }),
-    bodyLimit: GATEWAY_BODY_LIMIT,
+    bodyLimit: limits.maxBodySize,
     trustProxy: false,
     return503OnClosing: true,
     rewriteUrl: rewriteToCanonical,
@@ -142,6 +157,8 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
         }
         return false
       }
+      // Node marks a request that takes the connection over (a WebSocket handshake) with `upgrade`.
+      if ((request.raw as { upgrade?: boolean }).upgrade === true && !holdWebSocketSlot(request, reply)) return false
       if (route.rewrite !== undefined) {
         const path = rewritePath(canonical.path, route.rewrite.from, route.rewrite.to)
         request.raw.url = canonical.query === '' ? path : `${path}?${canonical.query}`
@@ -214,6 +231,24 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     return identityFromSession(request)
   }
 
+  /**
+   * Counts an allowed WebSocket upgrade against limits.max_websockets until
+   * its connection closes; beyond the limit the upgrade is refused with 503.
+   */
+  function holdWebSocketSlot (request: FastifyRequest, reply: FastifyReply): boolean {
+    if (openWebSockets >= limits.maxWebSockets) {
+      request.log.warn({ open: openWebSockets, limit: limits.maxWebSockets }, 'WebSocket refused: limits.max_websockets reached')
+      sendError(request, reply, new GatehouseError('GH_TOO_MANY_WEBSOCKETS', `${openWebSockets} open`), { headers: { 'retry-after': '5' } })
+      return false
+    }
+    openWebSockets++
+    request.raw.socket.once('close', () => {
+      openWebSockets--
+      request.log.debug({ open: openWebSockets }, 'WebSocket closed')
+    })
+    return true
+  }
+
   async function endSession (request: FastifyRequest): Promise<void> {
     await request.session.destroy()
   }
@@ -232,6 +267,10 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       const level = error.statusCode >= 500 ? 'error' : 'warn'
       request.log[level]({ err: { code: error.code, detail: error.detail } }, 'request refused')
       return sendError(request, reply, error)
+    }
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      request.log.info({ err: { code: error.code }, limit: limits.maxBodySize }, 'request body over limits.max_body_size')
+      return sendError(request, reply, new GatehouseError('GH_BODY_TOO_LARGE', error.message))
     }
     const status = error.statusCode
     if (typeof status === 'number' && status >= 400 && status < 500) {
