@@ -26,7 +26,9 @@ import { SigninFlow } from '../signin/signin-flow.js'
 import { escapeHtml, PageRenderer } from './html.js'
 import { accessDeniedBody, idpErrorWords } from './pages.js'
 import { registerGatewayRoutes } from './gateway-routes.js'
-import { GATEHOUSE_PREFIX, rewriteToCanonical, routeRequest } from './route-request.js'
+import { GATEHOUSE_PREFIX, rewriteToCanonical, routeRequest, type RoutedRequest } from './route-request.js'
+import { registerForwardAuth, type Allowed } from './forward-auth.js'
+import { gatewayIdentityHeaders, type ForwardContext } from '../proxy/forward-headers.js'
 import { PolicyStore } from '../policy/policy-store.js'
 import { isNavigation, sendError } from './respond.js'
 import { clientErrorHandler } from './client-error.js'
@@ -111,6 +113,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
 
   app.decorate('pages', new PageRenderer(config.branding))
   app.decorateRequest('routed', null)
+  app.decorateRequest('forwardAuth', null)
   await app.register(fastifyCookie)
   // Between cookie parsing and session loading: a route that never needs the user never reads the session store.
   app.addHook('onRequest', routeRequest({ policies, trustedProxies: config.trustedProxies, sessionCookie: cookies.session }))
@@ -129,6 +132,14 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
 
   // The gateway's own endpoints, in a scope of their own (their form parser never sees proxied bodies).
   await app.register(async (scope) => { registerGatewayRoutes(scope, { config, signin, oidc, store, signingKey, policies, backchannel, lifetimes, clock }) })
+  // Forward-auth: the same decision for a proxy in front, in a scope that never reads bodies.
+  await app.register(async (scope) => {
+    registerForwardAuth(scope, {
+      publicUrl: config.publicUrl,
+      authorize,
+      identityHeaders: async (request, routed, decision) => gatewayIdentityHeaders(await identityContext(request, routed, decision)),
+    })
+  })
 
   await registerProxy(app, {
     config,
@@ -136,25 +147,11 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     guard: async (request, reply) => {
       const routed = request.routed
       if (routed === null) throw new GatehouseError('GH_INTERNAL', 'unrouted request reached the proxy')
-      const { route, policy, canonical, clientIp } = routed
-      if (request.headers.upgrade !== undefined && !route.websockets) {
-        sendError(request, reply, new GatehouseError('GH_FORBIDDEN', 'websockets disabled'), { json: { route: route.name, reason: 'websockets_disabled' } })
-        return false
-      }
-      const identity = route.needsIdentity ? await liveIdentity(request) : undefined
-      const decision = decide(route, { identity, clientIp })
-      if (!decision.allow) {
-        if (decision.kind === 'unauthenticated') {
-          await challenge(request, reply, signin, config.publicUrl)
-        } else {
-          audit('access.denied', { user: identity?.id, ip: clientIp?.toString(), reqId: request.id, route: route.name, reason: decision.reason, rule: decision.rule })
-          const detailed = config.pages.denialDetail === 'detailed'
-          sendError(request, reply, new GatehouseError('GH_FORBIDDEN', `${route.name}: ${decision.reason}`), {
-            title: 'Access denied',
-            bodyHtml: accessDeniedBody({ identity, route: route.name, reason: decision.message, requestId: String(request.id), returnTo: safeReturnPath(request.url, config.publicUrl), detailed }),
-            ...(detailed ? { hint: `Route "${route.name}" ${decision.message}.`, json: { route: route.name, reason: decision.reason } } : {}),
-          })
-        }
+      const { route, canonical, clientIp } = routed
+      const decision = await authorize(request, reply, routed, safeReturnPath(request.url, config.publicUrl))
+      if (decision === undefined) return false
+      if (decision === 'unauthenticated') {
+        await challenge(request, reply, signin, config.publicUrl)
         return false
       }
       // Node marks a request that takes the connection over (a WebSocket handshake) with `upgrade`.
@@ -164,15 +161,12 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
         request.raw.url = canonical.query === '' ? path : `${path}?${canonical.query}`
       }
       request.forward = {
-        identity: decision.identity,
-        assertion: decision.identity === undefined ? undefined : await signer.assertion(decision.identity, route.audience, clock()),
+        ...await identityContext(request, routed, decision),
         clientIp: clientIp?.toString() ?? request.socket.remoteAddress ?? '',
         publicUrl: config.publicUrl,
         requestId: String(request.id),
         upstream: route.upstream.url,
-        headerNames: route.headers,
-        reserved: policy.reservedHeaders,
-        accessToken: route.passAccessToken && decision.identity !== undefined ? request.session.tokens?.accessToken : undefined,
+        reserved: routed.policy.reservedHeaders,
         timeoutMs: route.timeoutMs ?? config.upstream.timeoutMs,
       }
       return true
@@ -229,6 +223,45 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     }
     if (needsTouch(request.session, now, lifetimes)) request.session.lastSeenAt = now
     return identityFromSession(request)
+  }
+
+  /**
+   * The step proxied and forward-auth requests share: WebSocket upgrades on a
+   * route that refuses them, the user (only when the route's decision can
+   * depend on it), and the decision. A forbidden request is answered here
+   * (audit event, access-denied page); the allowed decision, or
+   * 'unauthenticated', is for the caller to act on.
+   */
+  async function authorize (request: FastifyRequest, reply: FastifyReply, routed: RoutedRequest, returnTo: string): Promise<Allowed | 'unauthenticated' | undefined> {
+    const { route, clientIp } = routed
+    if (request.headers.upgrade !== undefined && !route.websockets) {
+      sendError(request, reply, new GatehouseError('GH_FORBIDDEN', 'websockets disabled'), { json: { route: route.name, reason: 'websockets_disabled' } })
+      return undefined
+    }
+    const identity = route.needsIdentity ? await liveIdentity(request) : undefined
+    const decision = decide(route, { identity, clientIp })
+    if (decision.allow) return decision
+    if (decision.kind === 'unauthenticated') return 'unauthenticated'
+    audit('access.denied', { user: identity?.id, ip: clientIp?.toString(), reqId: request.id, route: route.name, reason: decision.reason, rule: decision.rule })
+    const detailed = config.pages.denialDetail === 'detailed'
+    sendError(request, reply, new GatehouseError('GH_FORBIDDEN', `${route.name}: ${decision.reason}`), {
+      title: 'Access denied',
+      bodyHtml: accessDeniedBody({ identity, route: route.name, reason: decision.message, requestId: String(request.id), returnTo, detailed }),
+      ...(detailed ? { hint: `Route "${route.name}" ${decision.message}.`, json: { route: route.name, reason: decision.reason } } : {}),
+    })
+    return undefined
+  }
+
+  /** Who the upstream is told is asking, for an allowed request: identity, assertion, the route's header names, the access token if passed. */
+  async function identityContext (request: FastifyRequest, routed: RoutedRequest, decision: Allowed): Promise<Pick<ForwardContext, 'identity' | 'assertion' | 'headerNames' | 'accessToken'>> {
+    const { route } = routed
+    const identity = decision.identity
+    return {
+      identity,
+      assertion: identity === undefined ? undefined : await signer.assertion(identity, route.audience, clock()),
+      headerNames: route.headers,
+      accessToken: route.passAccessToken && identity !== undefined ? request.session.tokens?.accessToken : undefined,
+    }
   }
 
   /**

@@ -29,10 +29,15 @@ export interface StackOptions {
   accessTokenTtlSeconds?: number
   /** Register the gateway's back-channel logout endpoint at the IdP. */
   backchannel?: boolean
+  /** The URL people use, when a proxy in front is how they reach the gateway (default: the gateway's own URL). */
+  publicUrl?: string
 }
 
 export interface Stack {
+  /** The gateway's own address. */
   url: string
+  /** The URL people use: `url`, or the proxy in front given as `publicUrl`. */
+  publicUrl: string
   idp: DevIdp
   app: LegacyApp
   gateway: Gateway
@@ -75,6 +80,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
   const users = opts.users ?? DEMO_USERS
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
+  const publicUrl = opts.publicUrl ?? url
   const clientId = 'gatehouse-test'
   const clientSecret = randomBytes(16).toString('hex')
   const idp = await startDevIdp({
@@ -83,13 +89,13 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
     clients: [{
       client_id: clientId,
       client_secret: clientSecret,
-      redirect_uris: [`${url}/.gatehouse/callback`],
-      post_logout_redirect_uris: [`${url}/.gatehouse/signed-out`],
-      ...(opts.backchannel === true ? { backchannel_logout_uri: `${url}/.gatehouse/backchannel-logout`, backchannel_logout_session_required: true } : {}),
+      redirect_uris: [`${publicUrl}/.gatehouse/callback`],
+      post_logout_redirect_uris: [`${publicUrl}/.gatehouse/signed-out`],
+      ...(opts.backchannel === true ? { backchannel_logout_uri: `${publicUrl}/.gatehouse/backchannel-logout`, backchannel_logout_session_required: true } : {}),
     }],
     ...(opts.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: opts.accessTokenTtlSeconds }),
   })
-  const app = await startLegacyApp({ gatewayUrl: url })
+  const app = await startLegacyApp({ gatewayUrl: publicUrl })
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'))
   // Until the gateway is up, these are cleaned up here (a gateway that refuses to start leaves nothing behind).
   const abandon = async (): Promise<void> => {
@@ -104,7 +110,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
   const redisUrl = redisMode === 'memory' ? undefined : redisMode === 'shared' ? SHARED_REDIS_URL : redisMode
   const env: Record<string, string> = {
     GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
-    GATEHOUSE_PUBLIC_URL: url,
+    GATEHOUSE_PUBLIC_URL: publicUrl,
     GATEHOUSE_OIDC_ISSUER: idp.issuer,
     GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'true',
     GATEHOUSE_OIDC_CLIENT_ID: clientId,
@@ -135,6 +141,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
 
   const stack: Stack = {
     url,
+    publicUrl,
     idp,
     app,
     gateway,
@@ -145,11 +152,11 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
     clientSecret,
     async signIn (user, path = '/', browser = new Browser()) {
       const u = users.find(x => x.id === user)
-      const page = await signInThroughIdp(browser, `${url}${path}`, user, u?.password ?? `${user}-pass`)
+      const page = await signInThroughIdp(browser, `${publicUrl}${path}`, user, u?.password ?? `${user}-pass`)
       return { browser, page }
     },
     sessionCookie (browser) {
-      return browser.cookies(url).get(gateway.cookies.session)
+      return browser.cookies(publicUrl).get(gateway.cookies.session)
     },
     sessionKey (cookieValue) {
       return `${keyPrefix}session:{${sessionIdOf(cookieValue)}}`
