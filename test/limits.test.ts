@@ -168,3 +168,20 @@ t.test('a refused unauthenticated upgrade does not take a WebSocket slot', async
   t.ok(open.socket, 'the one slot is still free')
   open.socket?.close()
 })
+
+t.test('an open WebSocket is not cut by limits.request_timeout, which is about receiving a request', async t => {
+  const stack = await startStack(t, { env: { GATEHOUSE_LIMITS_HEADERS_TIMEOUT: '200ms', GATEHOUSE_LIMITS_REQUEST_TIMEOUT: '300ms' } })
+  const { browser } = await stack.signIn('alice')
+  const ws = await openWs(`${stack.url.replace(/^http/, 'ws')}/ws`, { cookie: `${stack.gateway.cookies.session}=${stack.sessionCookie(browser) ?? ''}` })
+  t.ok(ws.socket, 'open')
+  // A request started after the handshake times out: the timeouts have been checked since the WebSocket opened.
+  const slow = await untilServerCloses(portOf(stack.url), 'POST /.gatehouse/backchannel-logout HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\nx')
+  t.match(slow.data, /^HTTP\/1\.1 408 /)
+  const reply = await new Promise<string>(resolve => {
+    ws.socket?.once('message', data => resolve(data.toString()))
+    ws.socket?.once('close', () => resolve('closed'))
+    ws.socket?.send('still here')
+  })
+  t.equal(reply, JSON.stringify({ user: 'alice', echo: 'still here' }), 'the WebSocket still works')
+  ws.socket?.close()
+})
