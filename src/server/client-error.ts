@@ -24,7 +24,9 @@ export function clientErrorHandler (log: Logger) {
     const { status, message } = ERROR_CODES[code]
     const requestId = randomUUID()
     log.info({ reqId: requestId, err: { code: err.code }, remoteAddress: socket.remoteAddress }, 'request refused before it was read')
-    if (socket.writable) {
+    // A response already under way on this connection must not be corrupted by another one.
+    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage
+    if (socket.writable && (inFlight === undefined || inFlight === null || inFlight.headersSent !== true)) {
       const body = JSON.stringify({ error: { code, message, request_id: requestId } })
       socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`)
     }
