@@ -6,7 +6,7 @@ export const CONFIG_FILE_ENV = 'GATEHOUSE_CONFIG'
 export interface EnvKey {
   name: string
   path: string[]
-  type: 'string' | 'boolean' | 'array' | 'map'
+  type: 'string' | 'boolean' | 'array' | 'integer' | 'map'
 }
 
 interface SchemaNode { type?: string; properties?: Record<string, SchemaNode>; additionalProperties?: unknown; enum?: readonly unknown[] }
@@ -22,7 +22,7 @@ export function envKeys (schema: SchemaNode, prefix: string[] = []): EnvKey[] {
     } else if (node.type === 'object') {
       keys.push(...envKeys(node, path))
     } else {
-      const type = node.type === 'boolean' ? 'boolean' : node.type === 'array' ? 'array' : 'string'
+      const type = node.type === 'boolean' || node.type === 'array' || node.type === 'integer' ? node.type : 'string'
       keys.push({ name: `GATEHOUSE_${path.join('_').toUpperCase()}`, path, type })
     }
   }
@@ -53,6 +53,12 @@ export function readEnv (env: Readonly<Record<string, string | undefined>>, keys
         problems.push({ where: `env ${name}`, message: `must be true or false, got "${raw}"`, severity: 'error' })
         continue
       }
+    } else if (key.type === 'integer') {
+      if (!/^[0-9]{1,15}$/.test(raw)) {
+        problems.push({ where: `env ${name}`, message: `must be a whole number, got "${raw}"`, severity: 'error' })
+        continue
+      }
+      parsed = Number(raw)
     } else if (key.type === 'array') {
       parsed = raw.split(/[\s,]+/).filter(s => s !== '')
     } else if (key.type === 'map') {

@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import { Ajv } from 'ajv'
 import { ConfigError, type Problem } from '../errors.js'
 import { parseDuration } from './duration.js'
+import { parseSize } from './size.js'
 import { pointerPath, schemaProblems } from './schema-problems.js'
 import { envKeys, readEnv } from './env.js'
 import { CONFIG_SCHEMA } from './schema.js'
@@ -176,6 +177,8 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const upstream = r.upstream ?? {}
   if (r.policies === undefined) need(upstream.url, ['upstream', 'url'], 'the application Gatehouse forwards to, unless policies name upstreams')
 
+  const limits = checkLimits(r.limits ?? {}, where, problems)
+
   if (r.branding?.logo_url !== undefined) checkUrl(r.branding.logo_url, ['https:'], where(['branding', 'logo_url']), problems)
 
   // trusted proxies
@@ -241,6 +244,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
       connectTimeoutMs: parseDuration(upstream.connect_timeout ?? '5s'),
       forwardGroups: upstream.forward_groups ?? 'all',
     },
+    limits,
     branding: {
       productName: r.branding?.product_name ?? 'Gatehouse',
       logoUrl: r.branding?.logo_url,
@@ -272,6 +276,7 @@ interface RawConfig {
   redis?: { url?: string, key_prefix?: string, command_timeout?: string }
   signing?: { key_file?: string, algorithm?: GatewayConfig['signing']['algorithm'], assertion_ttl?: string }
   upstream?: { url?: string, timeout?: string, connect_timeout?: string, forward_groups?: 'all' | 'mentioned' }
+  limits?: RawLimits
   branding?: { product_name?: string, logo_url?: string, accent_color?: string, support_contact?: string }
   pages?: { denial_detail?: 'detailed' | 'terse' }
   shutdown?: { grace_period?: string }
@@ -348,7 +353,31 @@ function bearerSettings (b: RawBearer, entra: EntraSettings | undefined, where: 
   return { audiences, issuers, jwksUrl: b.jwks_url, clockToleranceMs: parseDuration(b.clock_tolerance ?? '30s') }
 }
 
+interface RawLimits { max_header_size?: string, max_body_size?: string, headers_timeout?: string, request_timeout?: string, keep_alive_timeout?: string, max_websockets?: number }
+
 type Where = (path: ReadonlyArray<string | number>, key?: string) => string
+
+const MIN_LIMIT_SIZE = 1024
+
+/** The limits with their defaults, and what cannot work: a size too small for any browser, a zero timeout, headers allowed longer than the whole request. */
+function checkLimits (raw: RawLimits, where: Where, problems: Problem[]): GatewayConfig['limits'] {
+  const limits = {
+    maxHeaderSize: parseSize(raw.max_header_size ?? '16KiB'),
+    maxBodySize: parseSize(raw.max_body_size ?? '64KiB'),
+    headersTimeoutMs: parseDuration(raw.headers_timeout ?? '30s'),
+    requestTimeoutMs: parseDuration(raw.request_timeout ?? '5m'),
+    keepAliveTimeoutMs: parseDuration(raw.keep_alive_timeout ?? '75s'),
+    maxWebSockets: raw.max_websockets ?? 10000,
+  }
+  const error = (key: keyof RawLimits, message: string): void => { problems.push({ where: where(['limits', key]), message: `limits.${key} ${message}`, severity: 'error' }) }
+  if (limits.maxHeaderSize < MIN_LIMIT_SIZE) error('max_header_size', 'must be at least 1KiB (a browser\'s headers and cookies alone take that)')
+  if (limits.maxBodySize < MIN_LIMIT_SIZE) error('max_body_size', 'must be at least 1KiB (a back-channel logout token takes that)')
+  for (const key of ['headers_timeout', 'request_timeout', 'keep_alive_timeout'] as const) {
+    if (raw[key] !== undefined && parseDuration(raw[key]) === 0) error(key, 'must be longer than 0')
+  }
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) error('headers_timeout', `(${raw.headers_timeout ?? '30s'}) must not be longer than limits.request_timeout (${raw.request_timeout ?? '5m'}): the headers are part of the request`)
+  return limits
+}
 
 function removeAt (root: Record<string, unknown>, path: readonly string[]): void {
   let node: unknown = root

@@ -71,12 +71,18 @@ export function schemaProblem (e: ErrorObject, locate: Locate): Problem {
     case 'oneOf':
       return { where: locate(path), message: `${name} has the wrong form${parent?.description === undefined ? '' : `: ${parent.description}`}`, severity: 'error' }
     case 'pattern':
-      return { where: locate(path), message: `${name} has the wrong form${/ms\|s\|m/.test(String(e.params.pattern)) ? ' (a duration such as 500ms, 30s, 5m, 12h)' : ` (must match ${String(e.params.pattern)})`}`, severity: 'error' }
+      return { where: locate(path), message: `${name} has the wrong form${patternHint(String(e.params.pattern))}`, severity: 'error' }
     case 'propertyNames':
       return { where: locate(path), message: `${name} has a name of the wrong form (letters, digits, _ . - only)`, severity: 'error' }
     default:
       return { where: locate(path), message: `${name} ${e.message ?? 'is invalid'}`, severity: 'error' }
   }
+}
+
+function patternHint (pattern: string): string {
+  if (/ms\|s\|m/.test(pattern)) return ' (a duration such as 500ms, 30s, 5m, 12h)'
+  if (pattern.includes('KiB')) return ' (a size such as 512B, 16KiB, 1MiB)'
+  return ` (must match ${pattern})`
 }
 
 /** The known key closest to a mistyped one, if it is close enough to be a typo. */

@@ -1,4 +1,5 @@
 import { DURATION_PATTERN } from './duration.js'
+import { SIZE_PATTERN } from './size.js'
 
 /**
  * JSON Schema of the gateway configuration file. Every leaf can also be set
@@ -7,6 +8,7 @@ import { DURATION_PATTERN } from './duration.js'
  */
 const duration = { type: 'string', pattern: DURATION_PATTERN } as const
 export const GUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+const size = { type: 'string', pattern: SIZE_PATTERN } as const
 
 export const CONFIG_SCHEMA = {
   $id: 'gatehouse-config',
@@ -98,9 +100,22 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       properties: {
         url: { type: 'string', description: 'Default upstream' },
-        timeout: { ...duration, default: '30s' },
-        connect_timeout: { ...duration, default: '5s' },
+        timeout: { ...duration, default: '30s', description: 'How long the upstream may take to send its headers, and between two pieces of its body: then 504' },
+        connect_timeout: { ...duration, default: '5s', description: 'How long connecting to the upstream may take: then 504' },
         forward_groups: { enum: ['all', 'mentioned'], default: 'all', description: 'mentioned: identity headers and the assertion carry only the groups some policy names (keeps headers small for users in hundreds of groups)' },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'What one client may ask of the gateway',
+      properties: {
+        max_header_size: { ...size, default: '16KiB', description: 'Request line and headers together; larger: 431' },
+        max_body_size: { ...size, default: '64KiB', description: 'Request bodies the gateway reads itself (its own endpoints); larger: 413. Proxied bodies are streamed, not limited' },
+        headers_timeout: { ...duration, default: '30s', description: 'How long a client may take to send the request line and headers: then 408 and the connection is closed' },
+        request_timeout: { ...duration, default: '5m', description: 'How long a client may take to send a whole request, body included: then 408' },
+        keep_alive_timeout: { ...duration, default: '75s', description: 'An idle client connection is closed after this long' },
+        max_websockets: { type: 'integer', minimum: 1, default: 10000, description: 'WebSockets open at once through this gateway; more upgrades: 503' },
       },
     },
     branding: {

@@ -54,6 +54,16 @@ export interface GatewayConfig {
     readonly connectTimeoutMs: number
     readonly forwardGroups: 'all' | 'mentioned'
   }
+  readonly limits: {
+    /** Bytes of request line and headers (node's maxHeaderSize). */
+    readonly maxHeaderSize: number
+    /** Bytes of a body the gateway parses itself. */
+    readonly maxBodySize: number
+    readonly headersTimeoutMs: number
+    readonly requestTimeoutMs: number
+    readonly keepAliveTimeoutMs: number
+    readonly maxWebSockets: number
+  }
   readonly branding: {
     readonly productName: string
     readonly logoUrl: string | undefined

@@ -1,3 +1,10 @@
+/**
+ * A Host header is a DNS name or an IP literal with an optional port, nothing
+ * else: anything an upstream might decode or trim into another host (escapes,
+ * tabs, spaces, other scripts) is refused before routing.
+ */
+export const VALID_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/
+
 /** The Host header as routes match it: lower case, without port or trailing dot. */
 export function normalizeHost (host: string | undefined): string {
   if (host === undefined) return ''

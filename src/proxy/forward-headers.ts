@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { HEADER_ACCESS_TOKEN, HEADER_ASSERTION, headerValue, identityHeaders, sanitizeClientHeaders, withoutCookies } from './identity-headers.js'
+import { HEADER_ACCESS_TOKEN, HEADER_ASSERTION, HEADER_CLIENT, HEADER_EMAIL, HEADER_GROUPS, HEADER_KIND, HEADER_NAME, HEADER_ROLES, HEADER_TENANT, HEADER_USER, headerValue, identityHeaders, sanitizeClientHeaders, withoutCookies } from './identity-headers.js'
 import type { IdentityHeaderNames } from '../policy/types.js'
 import { foldHeaderName } from '../net/header-name.js'
 import type { Identity } from '../identify/identity.js'
@@ -62,6 +62,18 @@ export function upstreamRequestHeaders (clientHeaders: IncomingHttpHeaders, ctx:
   headers.traceparent = ctx.trace.traceparent
   if (ctx.trace.tracestate === undefined) delete headers.tracestate
   else headers.tracestate = ctx.trace.tracestate
+  Object.assign(headers, gatewayIdentityHeaders(ctx))
+  return headers
+}
+
+/**
+ * The headers by which the gateway tells an upstream who is asking: the
+ * identity headers, the route's extra names for them, the signed assertion
+ * and, when the route passes it, the access token. Also the answer of an
+ * allowed forward-auth request, for the proxy to copy upstream.
+ */
+export function gatewayIdentityHeaders (ctx: Pick<ForwardContext, 'identity' | 'assertion' | 'headerNames' | 'accessToken'>): Record<string, string> {
+  const headers: Record<string, string> = {}
   if (ctx.identity !== undefined) {
     Object.assign(headers, identityHeaders(ctx.identity))
     const { user, email, name, groups, roles } = ctx.headerNames
@@ -75,6 +87,12 @@ export function upstreamRequestHeaders (clientHeaders: IncomingHttpHeaders, ctx:
   if (ctx.assertion !== undefined) headers[HEADER_ASSERTION] = ctx.assertion
   if (ctx.accessToken !== undefined) headers[HEADER_ACCESS_TOKEN] = ctx.accessToken
   return headers
+}
+
+/** Every header name gatewayIdentityHeaders may set on a route with these extra names, in lower case. */
+export function gatewayIdentityHeaderNames (headerNames: IdentityHeaderNames): string[] {
+  const extra = Object.values(headerNames).filter((n): n is string => typeof n === 'string').map(n => n.toLowerCase())
+  return [...new Set([HEADER_USER, HEADER_EMAIL, HEADER_NAME, HEADER_GROUPS, HEADER_ROLES, HEADER_KIND, HEADER_TENANT, HEADER_CLIENT, HEADER_ASSERTION, HEADER_ACCESS_TOKEN, ...extra])]
 }
 
 /**

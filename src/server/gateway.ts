@@ -34,11 +34,14 @@ import type { Policy } from '../policy/load-policy.js'
 import { escapeHtml, PageRenderer } from './html.js'
 import { accessDeniedBody, idpErrorWords } from './pages.js'
 import { registerGatewayRoutes } from './gateway-routes.js'
-import { GATEHOUSE_PREFIX, rewriteToCanonical, routeRequest } from './route-request.js'
+import { GATEHOUSE_PREFIX, rewriteToCanonical, routeRequest, type RoutedRequest } from './route-request.js'
+import { registerForwardAuth, type Allowed } from './forward-auth.js'
+import { gatewayIdentityHeaders, type ForwardContext } from '../proxy/forward-headers.js'
 import { PolicyStore } from '../policy/policy-store.js'
 import { isNavigation, sendError } from './respond.js'
 import { buildAdminServer } from './admin.js'
 import { readiness } from './readiness.js'
+import { clientErrorHandler } from './client-error.js'
 
 export interface GatewayOptions {
   config: GatewayConfig
@@ -69,7 +72,6 @@ export interface Gateway {
 }
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
-const GATEWAY_BODY_LIMIT = 64 * 1024
 /** Identity headers and assertion above this many bytes draw a warning: many servers refuse 8 KiB header lines or 16 KiB of headers. */
 const IDENTITY_HEADER_WARN_BYTES = 6 * 1024
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
@@ -94,8 +96,12 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   /** Identities cut down to the groups the live policy names (upstream.forward_groups: mentioned), per policy. */
   const forwarded = new WeakMap<Policy, WeakMap<Identity, Identity>>()
   const warnedLarge = new WeakSet<Identity>()
+  /** The bearer token a request was identified by (not forwarded unless the route passes it). */
+  const bearerTokens = new WeakMap<FastifyRequest, string>()
   const backchannel = new BackchannelLogout({ config, oidc, store, audit })
   const signer = new AssertionSigner(signingKey, config.publicUrl, config.signing.assertionTtlMs)
+  /** WebSockets open through this gateway (limits.max_websockets). */
+  let openWebSockets = 0
   const policies = new PolicyStore(config.policies, {
     defaultUpstream: config.upstream.url === undefined ? undefined : { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs },
     bearerConfigured: config.bearer !== undefined,
@@ -123,8 +129,21 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     return trace
   }
 
+  const { limits } = config
   const app: FastifyInstance = Fastify({
     loggerInstance: log as FastifyBaseLogger,
+    // Node's own limits on what a client sends, before any of the gateway's code runs.
+    http: {
+      maxHeaderSize: limits.maxHeaderSize,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the two timeouts every 30 s by default: often enough for the configured values to hold.
+      connectionsCheckingInterval: Math.min(5000, Math.max(50, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
+    },
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    clientErrorHandler: clientErrorHandler(log),
     genReqId: (req) => {
       const incoming = req.headers['x-request-id']
       return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID()
@@ -134,7 +153,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       (bindings as Record<string, unknown>).traceId = traceOf(raw as IncomingMessage).traceId
       return logger.child(bindings, childOptions)
     },
-    bodyLimit: GATEWAY_BODY_LIMIT,
+    bodyLimit: limits.maxBodySize,
     trustProxy: false,
     return503OnClosing: true,
     rewriteUrl: rewriteToCanonical,
@@ -164,6 +183,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     metrics.request(request.routeLabel, request.decision, reply.statusCode)
     done()
   })
+  app.decorateRequest('forwardAuth', null)
   await app.register(fastifyCookie)
   // Between cookie parsing and session loading: a route that never needs the user never reads the session store.
   app.addHook('onRequest', routeRequest({ policies, trustedProxies: config.trustedProxies, sessionCookie: cookies.session }))
@@ -182,6 +202,14 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
 
   // The gateway's own endpoints, in a scope of their own (their form parser never sees proxied bodies).
   await app.register(async (scope) => { registerGatewayRoutes(scope, { config, signin, oidc, store, signingKey, policies, backchannel, lifetimes, clock }) })
+  // Forward-auth: the same decision for a proxy in front, in a scope that never reads bodies.
+  await app.register(async (scope) => {
+    registerForwardAuth(scope, {
+      publicUrl: config.publicUrl,
+      authorize,
+      identityHeaders: async (request, routed, decision) => gatewayIdentityHeaders(await identityContext(request, routed, decision)),
+    })
+  })
 
   await registerProxy(app, {
     config,
@@ -190,66 +218,29 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     guard: async (request, reply) => {
       const routed = request.routed
       if (routed === null) throw new GatehouseError('GH_INTERNAL', 'unrouted request reached the proxy')
-      const { route, policy, canonical, clientIp } = routed
-      if (request.headers.upgrade !== undefined && !route.websockets) {
-        request.decision = 'deny'
-        audit('access.denied', { ...auditRequest(request), route: route.name, reason: 'websockets_disabled' })
-        sendError(request, reply, new GatehouseError('GH_FORBIDDEN', 'websockets disabled'), { json: { route: route.name, reason: 'websockets_disabled' } })
+      const { route, canonical, clientIp } = routed
+      const decision = await authorize(request, reply, routed, safeReturnPath(request.url, config.publicUrl))
+      if (decision === undefined) return false
+      if (decision === 'unauthenticated') {
+        if (route.credentials.session) await challenge(request, reply, signin, config.publicUrl, route.credentials.bearer)
+        else bearerChallenge(request, reply, undefined)
         return false
       }
-      let identity: Identity | undefined
-      let bearerToken: string | undefined
-      if (route.needsIdentity) {
-        bearerToken = route.credentials.bearer ? bearerTokenOf(request) : undefined
-        if (bearerToken !== undefined) {
-          identity = await verifyBearer(request, reply, bearerToken, route.name)
-          if (identity === undefined) return false
-        } else if (route.credentials.session) {
-          identity = await liveIdentity(request)
-        }
-      }
-      const decision = decide(route, { identity, clientIp })
-      if (!decision.allow) {
-        if (decision.kind === 'unauthenticated') {
-          request.decision = 'unauthenticated'
-          if (route.credentials.session) await challenge(request, reply, signin, config.publicUrl, route.credentials.bearer)
-          else bearerChallenge(request, reply, undefined)
-        } else {
-          request.decision = 'deny'
-          audit('access.denied', { ...auditUser(identity), ...auditRequest(request), route: route.name, reason: decision.reason, rule: decision.rule, ...(bearerToken === undefined ? {} : { credential: 'bearer' }) })
-          const detailed = config.pages.denialDetail === 'detailed'
-          if (bearerToken !== undefined && Array.isArray(route.allow) && route.allow.some(e => e.scopes !== undefined)) reply.header('www-authenticate', 'Bearer realm="gatehouse", error="insufficient_scope"')
-          sendError(request, reply, new GatehouseError('GH_FORBIDDEN', `${route.name}: ${decision.reason}`), {
-            title: 'Access denied',
-            bodyHtml: accessDeniedBody({ identity, route: route.name, reason: decision.message, requestId: String(request.id), returnTo: safeReturnPath(request.url, config.publicUrl), detailed }),
-            ...(detailed ? { hint: `Route "${route.name}" ${decision.message}.`, json: { route: route.name, reason: decision.reason } } : {}),
-          })
-        }
-        return false
-      }
-      request.decision = 'allow'
+      // Node marks a request that takes the connection over (a WebSocket handshake) with `upgrade`.
+      if ((request.raw as { upgrade?: boolean }).upgrade === true && !holdWebSocketSlot(request, reply)) return false
       if (route.rewrite !== undefined) {
         const path = rewritePath(canonical.path, route.rewrite.from, route.rewrite.to)
         request.raw.url = canonical.query === '' ? path : `${path}?${canonical.query}`
       }
-      const who = decision.identity === undefined ? undefined : forwardedIdentity(policy, decision.identity)
-      const assertion = who === undefined ? undefined : await signer.assertion(who, route.audience, clock())
-      if (who !== undefined && !warnedLarge.has(who) && identityHeaderBytes(who, assertion) > IDENTITY_HEADER_WARN_BYTES) {
-        warnedLarge.add(who)
-        request.log.warn({ user: who.id, groups: who.groups.length, bytes: identityHeaderBytes(who, assertion) }, 'identity headers are large and may exceed upstream header limits; consider upstream.forward_groups: mentioned')
-      }
       request.forward = {
-        identity: who,
-        assertion,
-        dropAuthorization: bearerToken !== undefined && !route.passAccessToken,
+        ...await identityContext(request, routed, decision),
+        dropAuthorization: bearerTokens.get(request) !== undefined && !route.passAccessToken,
         clientIp: clientIp?.toString() ?? request.socket.remoteAddress ?? '',
         publicUrl: config.publicUrl,
         requestId: String(request.id),
         trace: request.trace,
         upstream: route.upstream.url,
-        headerNames: route.headers,
-        reserved: policy.reservedHeaders,
-        accessToken: route.passAccessToken && decision.identity !== undefined ? bearerToken ?? request.session.tokens?.accessToken : undefined,
+        reserved: routed.policy.reservedHeaders,
         timeoutMs: route.timeoutMs ?? config.upstream.timeoutMs,
         sentAt: 0,
       }
@@ -356,6 +347,94 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     return cut
   }
 
+  /**
+   * The step proxied and forward-auth requests share: WebSocket upgrades on a
+   * route that refuses them, the caller (only when the route's decision can
+   * depend on it: a bearer token where the route takes one, else the
+   * session), and the decision. A forbidden request, or a bad bearer token, is
+   * answered here (audit event, access-denied page or 401); the allowed
+   * decision, or 'unauthenticated', is for the caller to act on.
+   */
+  async function authorize (request: FastifyRequest, reply: FastifyReply, routed: RoutedRequest, returnTo: string): Promise<Allowed | 'unauthenticated' | undefined> {
+    const { route, clientIp } = routed
+    if (request.headers.upgrade !== undefined && !route.websockets) {
+      request.decision = 'deny'
+      audit('access.denied', { ...auditRequest(request), route: route.name, reason: 'websockets_disabled' })
+      sendError(request, reply, new GatehouseError('GH_FORBIDDEN', 'websockets disabled'), { json: { route: route.name, reason: 'websockets_disabled' } })
+      return undefined
+    }
+    let identity: Identity | undefined
+    let bearerToken: string | undefined
+    if (route.needsIdentity) {
+      bearerToken = route.credentials.bearer ? bearerTokenOf(request) : undefined
+      if (bearerToken !== undefined) {
+        identity = await verifyBearer(request, reply, bearerToken, route.name)
+        if (identity === undefined) return undefined
+        bearerTokens.set(request, bearerToken)
+      } else if (route.credentials.session) {
+        identity = await liveIdentity(request)
+      }
+    }
+    const decision = decide(route, { identity, clientIp })
+    if (decision.allow) {
+      request.decision = 'allow'
+      return decision
+    }
+    if (decision.kind === 'unauthenticated') {
+      request.decision = 'unauthenticated'
+      return 'unauthenticated'
+    }
+    request.decision = 'deny'
+    audit('access.denied', { ...auditUser(identity), ...auditRequest(request), route: route.name, reason: decision.reason, rule: decision.rule, ...(bearerToken === undefined ? {} : { credential: 'bearer' }) })
+    const detailed = config.pages.denialDetail === 'detailed'
+    if (bearerToken !== undefined && Array.isArray(route.allow) && route.allow.some(e => e.scopes !== undefined)) reply.header('www-authenticate', 'Bearer realm="gatehouse", error="insufficient_scope"')
+    sendError(request, reply, new GatehouseError('GH_FORBIDDEN', `${route.name}: ${decision.reason}`), {
+      title: 'Access denied',
+      bodyHtml: accessDeniedBody({ identity, route: route.name, reason: decision.message, requestId: String(request.id), returnTo, detailed }),
+      ...(detailed ? { hint: `Route "${route.name}" ${decision.message}.`, json: { route: route.name, reason: decision.reason } } : {}),
+    })
+    return undefined
+  }
+
+  /**
+   * Who the upstream is told is asking, for an allowed request: identity
+   * (with only the groups policies name, under forward_groups: mentioned),
+   * assertion, the route's header names, and the access token if passed.
+   */
+  async function identityContext (request: FastifyRequest, routed: RoutedRequest, decision: Allowed): Promise<Pick<ForwardContext, 'identity' | 'assertion' | 'headerNames' | 'accessToken'>> {
+    const { route, policy } = routed
+    const who = decision.identity === undefined ? undefined : forwardedIdentity(policy, decision.identity)
+    const assertion = who === undefined ? undefined : await signer.assertion(who, route.audience, clock())
+    if (who !== undefined && !warnedLarge.has(who) && identityHeaderBytes(who, assertion) > IDENTITY_HEADER_WARN_BYTES) {
+      warnedLarge.add(who)
+      request.log.warn({ user: who.id, groups: who.groups.length, bytes: identityHeaderBytes(who, assertion) }, 'identity headers are large and may exceed upstream header limits; consider upstream.forward_groups: mentioned')
+    }
+    return {
+      identity: who,
+      assertion,
+      headerNames: route.headers,
+      accessToken: route.passAccessToken && who !== undefined ? bearerTokens.get(request) ?? request.session.tokens?.accessToken : undefined,
+    }
+  }
+
+  /**
+   * Counts an allowed WebSocket upgrade against limits.max_websockets until
+   * its connection closes; beyond the limit the upgrade is refused with 503.
+   */
+  function holdWebSocketSlot (request: FastifyRequest, reply: FastifyReply): boolean {
+    if (openWebSockets >= limits.maxWebSockets) {
+      request.log.warn({ open: openWebSockets, limit: limits.maxWebSockets }, 'WebSocket refused: limits.max_websockets reached')
+      sendError(request, reply, new GatehouseError('GH_TOO_MANY_WEBSOCKETS', `${openWebSockets} open`), { headers: { 'retry-after': '5' } })
+      return false
+    }
+    openWebSockets++
+    request.raw.socket.once('close', () => {
+      openWebSockets--
+      request.log.debug({ open: openWebSockets }, 'WebSocket closed')
+    })
+    return true
+  }
+
   async function endSession (request: FastifyRequest): Promise<void> {
     await request.session.destroy()
   }
@@ -374,6 +453,10 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       const level = error.statusCode >= 500 ? 'error' : 'warn'
       request.log[level]({ err: { code: error.code, detail: error.detail } }, 'request refused')
       return sendError(request, reply, error)
+    }
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      request.log.info({ err: { code: error.code }, limit: limits.maxBodySize }, 'request body over limits.max_body_size')
+      return sendError(request, reply, new GatehouseError('GH_BODY_TOO_LARGE', error.message))
     }
     const status = error.statusCode
     if (typeof status === 'number' && status >= 400 && status < 500) {

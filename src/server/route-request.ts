@@ -1,19 +1,22 @@
 import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { GatehouseError } from '../errors.js'
+import { GatehouseError, type ErrorCode } from '../errors.js'
 import { clientAddress } from '../identify/client-address.js'
-import type { Address, Cidr } from '../net/address.js'
+import { inRanges, parseAddress, type Address, type Cidr } from '../net/address.js'
 import { canonicalizeTarget, type CanonicalPath } from '../policy/canonical-path.js'
 import type { Policy } from '../policy/load-policy.js'
 import { describeAmbiguity } from '../policy/route-table.js'
 import type { PolicyStore } from '../policy/policy-store.js'
 import type { Route } from '../policy/types.js'
 import { sendError } from './respond.js'
-import { normalizeHost } from '../net/host.js'
+import { normalizeHost, VALID_HOST } from '../net/host.js'
 import type { TraceContext } from '../net/trace-context.js'
 import { GATEWAY_ROUTE, type DecisionLabel } from '../metrics/gateway-metrics.js'
+import { originalRequest, type OriginalRequest } from './original-request.js'
 
 export const GATEHOUSE_PREFIX = '/.gatehouse'
+/** Where proxies ask whether a request may pass (forward-auth). */
+export const FORWARD_AUTH_PATH = `${GATEHOUSE_PREFIX}/auth`
 
 /** What the gateway knows about a request once it is routed; fixed for the request's life. */
 export interface RoutedRequest {
@@ -21,6 +24,14 @@ export interface RoutedRequest {
   readonly route: Route
   readonly canonical: CanonicalPath
   readonly clientIp: Address | undefined
+}
+
+/** A forward-auth request from a trusted proxy, routed like the request it describes. */
+export interface ForwardAuthRequest {
+  readonly routed: RoutedRequest
+  readonly original: OriginalRequest
+  /** Browser navigations that need a sign-in are redirected to it (302) instead of answered 401. */
+  readonly redirect: boolean
 }
 
 declare module 'fastify' {
@@ -35,18 +46,15 @@ declare module 'fastify' {
     readonly trace: TraceContext
     /** The client's address as the gateway resolves it (trusted proxies applied); undefined when unknown. */
     readonly clientIp: string | undefined
+    /** Set for forward-auth requests by the routing step; null otherwise. */
+    forwardAuth: ForwardAuthRequest | null
   }
 }
 
-/**
- * A Host header is a DNS name or an IP literal with an optional port, nothing
- * else: anything an upstream might decode or trim into another host (escapes,
- * tabs, spaces, other scripts) is refused before routing.
- */
-const VALID_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/
-
 const rejected = new WeakMap<IncomingMessage, { reason: string, detail: string }>()
 const canonicalOf = new WeakMap<IncomingMessage, CanonicalPath>()
+/** The original target of a forward-auth request in path form (`/.gatehouse/auth/<target>`), exactly as received. */
+const pathFormTarget = new WeakMap<IncomingMessage, string>()
 /** Where refused targets are routed, so Fastify's router never sees them. */
 const REFUSED_PATH = `${GATEHOUSE_PREFIX}/refused`
 
@@ -54,9 +62,18 @@ const REFUSED_PATH = `${GATEHOUSE_PREFIX}/refused`
  * Fastify's rewriteUrl: every request target becomes its canonical form
  * before routing, so the router, the policy and the upstream all read the same
  * path. A target that cannot be made canonical is routed nowhere and refused.
+ *
+ * A forward-auth request in path form carries the target to check after the
+ * endpoint's path; that target is canonicalized on its own (later, by the
+ * routing step), so it can never climb out of the endpoint's path.
  */
 export function rewriteToCanonical (req: IncomingMessage): string {
-  const result = canonicalizeTarget(req.url ?? '')
+  const url = req.url ?? ''
+  if (url.startsWith(`${FORWARD_AUTH_PATH}/`)) {
+    pathFormTarget.set(req, url.slice(FORWARD_AUTH_PATH.length))
+    return FORWARD_AUTH_PATH
+  }
+  const result = canonicalizeTarget(url)
   if (!result.ok) {
     rejected.set(req, { reason: result.reason, detail: result.detail })
     return REFUSED_PATH
@@ -71,11 +88,33 @@ export interface RouteRequestDeps {
   sessionCookie: string
 }
 
+type Lookup =
+  | { readonly ok: true, readonly route: Route, readonly policy: Policy }
+  | { readonly ok: false, readonly error: GatehouseError, readonly reason: string }
+
+/**
+ * The route of a canonical path. Spellings of the gateway's own prefix that an
+ * upstream might read as it (case, ;parameters) and paths whose letter case
+ * selects another route are refused; no route is an answer of its own.
+ */
+function findRoute (policies: PolicyStore, host: string, method: string, canonical: CanonicalPath): Lookup {
+  const folded = canonical.matchPath.toLowerCase()
+  if (folded === GATEHOUSE_PREFIX || folded.startsWith(`${GATEHOUSE_PREFIX}/`)) {
+    return { ok: false, error: new GatehouseError('GH_NOT_FOUND', canonical.path), reason: 'gateway_path' }
+  }
+  const policy = policies.current
+  const lookup = policy.table.lookup(host, method, canonical.matchPath)
+  if (lookup.kind === 'none') return { ok: false, error: new GatehouseError('GH_NO_ROUTE', `${method} ${canonical.path}`), reason: 'no_route' }
+  if (lookup.kind === 'ambiguous_case') return { ok: false, error: new GatehouseError('GH_BAD_PATH', describeAmbiguity(lookup)), reason: 'ambiguous_case' }
+  return { ok: true, route: lookup.route, policy }
+}
+
 /**
  * The first onRequest step: refuse bad targets, find the route (404 when
  * none), resolve the client address. A route whose decision cannot depend on
  * the user never reads the session: its cookie is set aside here, so public
- * routes keep working while Redis is away.
+ * routes keep working while Redis is away. Forward-auth requests are routed
+ * here too, by the request they describe.
  */
 export function routeRequest (deps: RouteRequestDeps) {
   return async function route (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
@@ -89,29 +128,24 @@ export function routeRequest (deps: RouteRequestDeps) {
       request.log.info({ reason: 'bad_host' }, 'request refused: malformed Host header')
       return sendError(request, reply, new GatehouseError('GH_BAD_REQUEST', 'malformed Host header'), { json: { reason: 'bad_host' } })
     }
+    const pathTarget = pathFormTarget.get(request.raw)
     const canonical = canonicalOf.get(request.raw)
+    if (pathTarget !== undefined || canonical?.path === FORWARD_AUTH_PATH) {
+      request.routeLabel = GATEWAY_ROUTE
+      return routeForwardAuth(request, reply, deps, pathTarget)
+    }
     if (canonical === undefined) return undefined
     if (canonical.path === GATEHOUSE_PREFIX || canonical.path.startsWith(`${GATEHOUSE_PREFIX}/`)) {
       request.routeLabel = GATEWAY_ROUTE
       return undefined
     }
-    // Spellings of the gateway's own prefix that an upstream might read as it (case, ;parameters) go nowhere.
-    const folded = canonical.matchPath.toLowerCase()
-    if (folded === GATEHOUSE_PREFIX || folded.startsWith(`${GATEHOUSE_PREFIX}/`)) {
-      return sendError(request, reply, new GatehouseError('GH_NOT_FOUND', canonical.path))
-    }
 
-    const policy = deps.policies.current
-    const lookup = policy.table.lookup(normalizeHost(request.headers.host), request.method, canonical.matchPath)
-    if (lookup.kind === 'none') {
-      return sendError(request, reply, new GatehouseError('GH_NO_ROUTE', `${request.method} ${canonical.path}`))
+    const found = findRoute(deps.policies, normalizeHost(request.headers.host), request.method, canonical)
+    if (!found.ok) {
+      if (found.reason === 'ambiguous_case') request.log.info({ reason: found.reason, detail: found.error.detail }, 'request target refused')
+      return sendError(request, reply, found.error, found.reason === 'ambiguous_case' ? { json: { reason: found.reason } } : {})
     }
-    if (lookup.kind === 'ambiguous_case') {
-      const detail = describeAmbiguity(lookup)
-      request.log.info({ reason: 'ambiguous_case', detail }, 'request target refused')
-      return sendError(request, reply, new GatehouseError('GH_BAD_PATH', detail), { json: { reason: 'ambiguous_case' } })
-    }
-    const route = lookup.route
+    const { route, policy } = found
     request.routeLabel = route.name
     request.routed = {
       policy,
@@ -123,4 +157,53 @@ export function routeRequest (deps: RouteRequestDeps) {
     if (!route.needsIdentity || !route.credentials.session) delete request.cookies[deps.sessionCookie]
     return undefined
   }
+}
+
+/**
+ * Routes a forward-auth request by the original request it describes, with
+ * the same canonical path and route table as a proxied request. Only a peer
+ * in trusted_proxies may ask; the description must be complete and
+ * consistent. Whatever makes the original request unanswerable (a refused
+ * path, no route, an ambiguous description) is a 403: a denial, in the one
+ * status every proxy reads as one (nginx's auth_request knows only 2xx, 401
+ * and 403); the code in the body says why.
+ */
+function routeForwardAuth (request: FastifyRequest, reply: FastifyReply, deps: RouteRequestDeps, pathTarget: string | undefined): FastifyReply | undefined {
+  const peerText = request.socket.remoteAddress
+  const peer = peerText === undefined ? undefined : parseAddress(peerText)
+  if (peer === undefined || !inRanges(peer, deps.trustedProxies)) {
+    request.log.warn({ peer: peerText }, 'forward-auth request refused: the caller is not in trusted_proxies')
+    return sendError(request, reply, new GatehouseError('GH_FORWARD_AUTH_UNTRUSTED', `peer ${peerText ?? 'unknown'}`), { json: { reason: 'untrusted_caller' } })
+  }
+  const described = originalRequest(request.raw.headersDistinct, pathTarget === undefined ? undefined : { target: pathTarget, method: request.method })
+  if (!described.ok) {
+    request.log.warn({ reason: described.reason, detail: described.detail }, 'forward-auth request refused')
+    const code: ErrorCode = described.kind === 'incomplete' ? 'GH_FORWARD_AUTH_INCOMPLETE' : 'GH_FORWARD_AUTH_AMBIGUOUS'
+    return sendError(request, reply, new GatehouseError(code, described.detail), { hint: described.detail, json: { reason: described.reason } })
+  }
+  const original = described.value
+  const canonical = canonicalizeTarget(original.target)
+  if (!canonical.ok) {
+    request.log.info({ reason: canonical.reason, detail: canonical.detail }, 'forward-auth: original target refused')
+    return sendError(request, reply, new GatehouseError('GH_BAD_PATH', canonical.detail), { status: 403, json: { reason: canonical.reason } })
+  }
+  const found = findRoute(deps.policies, original.host, original.method, canonical.value)
+  if (!found.ok) {
+    request.log.info({ reason: found.reason, detail: found.error.detail }, 'forward-auth: no route for the original request')
+    return sendError(request, reply, found.error, { status: 403, json: { reason: found.reason } })
+  }
+  const forwardedFor = request.headers['x-forwarded-for']
+  request.forwardAuth = {
+    routed: {
+      policy: found.policy,
+      route: found.route,
+      canonical: canonical.value,
+      // The caller is the proxy, never the client: without X-Forwarded-For the client's address is unknown.
+      clientIp: forwardedFor === undefined ? undefined : clientAddress(peerText, forwardedFor, deps.trustedProxies),
+    },
+    original,
+    redirect: pathTarget !== undefined || (request.query as Record<string, unknown> | undefined)?.redirect === 'true',
+  }
+  if (!found.route.needsIdentity || !found.route.credentials.session) delete request.cookies[deps.sessionCookie]
+  return undefined
 }

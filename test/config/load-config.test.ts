@@ -247,3 +247,38 @@ t.test('admin.listen: loopback 9464 by default, host:port, or off; never the pub
   const path = file('admin.yaml', 'admin:\n  listen: nope\n')
   t.match(located(problemsOf(() => loadConfig({ file: path, env: MINIMAL_ENV }))), new RegExp(`${escape(path)}:2:11: admin.listen must be host:port`), 'located in the file')
 })
+
+t.test('limits: defaults, sizes and whole numbers from the environment, and what cannot work', async t => {
+  const { config } = loadConfig({ env: MINIMAL_ENV })
+  t.same(config.limits, { maxHeaderSize: 16384, maxBodySize: 65536, headersTimeoutMs: 30_000, requestTimeoutMs: 300_000, keepAliveTimeoutMs: 75_000, maxWebSockets: 10000 })
+  const set = loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_LIMITS_MAX_HEADER_SIZE: '32KiB', GATEHOUSE_LIMITS_MAX_BODY_SIZE: '1MiB', GATEHOUSE_LIMITS_MAX_WEBSOCKETS: '250', GATEHOUSE_LIMITS_HEADERS_TIMEOUT: '10s' } }).config.limits
+  t.equal(set.maxHeaderSize, 32 * 1024)
+  t.equal(set.maxBodySize, 1024 * 1024)
+  t.equal(set.maxWebSockets, 250)
+  t.equal(set.headersTimeoutMs, 10_000)
+
+  t.match(located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_LIMITS_MAX_WEBSOCKETS: 'many' } }))), /env GATEHOUSE_LIMITS_MAX_WEBSOCKETS: must be a whole number, got "many"/)
+  const env = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_LIMITS_MAX_HEADER_SIZE: '16k' } })))
+  t.match(env, /env GATEHOUSE_LIMITS_MAX_HEADER_SIZE: limits\.max_header_size has the wrong form \(a size such as 512B, 16KiB, 1MiB\)/)
+
+  const path = file('limits.yaml', `public_url: https://app.example.com
+oidc: { issuer: https://idp.example.com, client_id: c, client_secret: s }
+session: { secret: ${SECRET} }
+signing: { key_file: /k.pem }
+upstream: { url: http://app }
+redis: { url: redis://r }
+limits:
+  max_header_size: 512B
+  max_body_size: 10B
+  headers_timeout: 10m
+  request_timeout: 1m
+  keep_alive_timeout: 0s
+  max_websockets: 0
+`)
+  const text = located(problemsOf(() => loadConfig({ file: path, env: {} })))
+  t.match(text, new RegExp(`${escape(path)}:8:20: limits\\.max_header_size must be at least 1KiB`))
+  t.match(text, new RegExp(`${escape(path)}:9:18: limits\\.max_body_size must be at least 1KiB`))
+  t.match(text, new RegExp(`${escape(path)}:10:20: limits\\.headers_timeout \\(10m\\) must not be longer than limits\\.request_timeout \\(1m\\)`))
+  t.match(text, new RegExp(`${escape(path)}:12:23: limits\\.keep_alive_timeout must be longer than 0`))
+  t.match(text, new RegExp(`${escape(path)}:13:19: limits\\.max_websockets must be >= 1`))
+})

@@ -35,12 +35,17 @@ export interface StackOptions {
   entra?: { tenant: string, users: EntraUser[], apps?: EntraApp[], graphPageSize?: number }
   /** Start the admin listener (metrics, health) on a free loopback port; off by default. */
   admin?: boolean
+  /** The URL people use, when a proxy in front is how they reach the gateway (default: the gateway's own URL). */
+  publicUrl?: string
 }
 
 export interface Stack {
+  /** The gateway's own address. */
   url: string
   /** The admin listener's origin (with `admin: true`). */
   adminUrl: string | undefined
+  /** The URL people use: `url`, or the proxy in front given as `publicUrl`. */
+  publicUrl: string
   idp: DevIdp
   app: LegacyApp
   gateway: Gateway
@@ -86,14 +91,15 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
   const users = opts.users ?? DEMO_USERS
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
+  const publicUrl = opts.publicUrl ?? url
   const clientId = 'gatehouse-test'
   const clientSecret = randomBytes(16).toString('hex')
   const client = {
     client_id: clientId,
     client_secret: clientSecret,
-    redirect_uris: [`${url}/.gatehouse/callback`],
-    post_logout_redirect_uris: [`${url}/.gatehouse/signed-out`],
-    ...(opts.backchannel === true ? { backchannel_logout_uri: `${url}/.gatehouse/backchannel-logout`, backchannel_logout_session_required: true } : {}),
+    redirect_uris: [`${publicUrl}/.gatehouse/callback`],
+    post_logout_redirect_uris: [`${publicUrl}/.gatehouse/signed-out`],
+    ...(opts.backchannel === true ? { backchannel_logout_uri: `${publicUrl}/.gatehouse/backchannel-logout`, backchannel_logout_session_required: true } : {}),
   }
   const entra = opts.entra === undefined ? undefined : await startEntraStandin(t, { users: opts.entra.users, clients: [client], ...(opts.entra.apps === undefined ? {} : { apps: opts.entra.apps }), ...(opts.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: opts.accessTokenTtlSeconds }) })
   const graph = entra === undefined ? undefined : await startGraphStandin(t, entra.graphTokens, opts.entra?.graphPageSize)
@@ -103,7 +109,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
     clients: [client],
     ...(opts.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: opts.accessTokenTtlSeconds }),
   })
-  const app = await startLegacyApp({ gatewayUrl: url })
+  const app = await startLegacyApp({ gatewayUrl: publicUrl })
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'))
   // Until the gateway is up, these are cleaned up here (a gateway that refuses to start leaves nothing behind).
   const abandon = async (): Promise<void> => {
@@ -118,7 +124,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
   const redisUrl = redisMode === 'memory' ? undefined : redisMode === 'shared' ? SHARED_REDIS_URL : redisMode
   const env: Record<string, string> = {
     GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
-    GATEHOUSE_PUBLIC_URL: url,
+    GATEHOUSE_PUBLIC_URL: publicUrl,
     ...(entra === undefined || graph === undefined
       ? { GATEHOUSE_OIDC_ISSUER: idp.issuer }
       : { GATEHOUSE_OIDC_PROVIDER: 'entra', GATEHOUSE_ENTRA_TENANT: opts.entra?.tenant ?? '', GATEHOUSE_ENTRA_AUTHORITY_HOST: entra.url, GATEHOUSE_ENTRA_GRAPH_URL: graph.url }),
@@ -155,6 +161,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
   const stack: Stack = {
     url,
     adminUrl: admin === undefined ? undefined : `http://${admin.host}:${admin.port}`,
+    publicUrl,
     idp,
     app,
     gateway,
@@ -167,11 +174,11 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
     clientSecret,
     async signIn (user, path = '/', browser = new Browser()) {
       const u = users.find(x => x.id === user) ?? opts.entra?.users.find(x => x.id === user)
-      const page = await signInThroughIdp(browser, `${url}${path}`, user, u?.password ?? `${user}-pass`)
+      const page = await signInThroughIdp(browser, `${publicUrl}${path}`, user, u?.password ?? `${user}-pass`)
       return { browser, page }
     },
     sessionCookie (browser) {
-      return browser.cookies(url).get(gateway.cookies.session)
+      return browser.cookies(publicUrl).get(gateway.cookies.session)
     },
     sessionKey (cookieValue) {
       return `${keyPrefix}session:{${sessionIdOf(cookieValue)}}`
