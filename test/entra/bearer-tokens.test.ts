@@ -159,3 +159,21 @@ t.test('v1 issuers are accepted where configured', async t => {
   const foreignV1 = await entra.sign(userToken(stack, { iss: `https://sts.windows.net/${OTHER}/`, tid: OTHER, ver: '1.0' }))
   t.equal((await call(`${replica.url}/api/reports/v1-other`, foreignV1)).status, 401, 'a v1 token of another tenant is refused')
 })
+
+t.test('forward-auth decides bearer calls the same way', async t => {
+  const { file } = policyDir(t, POLICY)
+  const stack = await startStack(t, {
+    entra: { tenant: 'organizations', users: USERS, apps: APPS },
+    env: { GATEHOUSE_POLICIES: file, GATEHOUSE_ENTRA_GROUP_NAMES: GROUP_NAMES, GATEHOUSE_ENTRA_ALLOWED_TENANTS: HOME, GATEHOUSE_BEARER_AUDIENCES: API, GATEHOUSE_TRUSTED_PROXIES: '127.0.0.1/32' },
+  })
+  const entra = stack.entra
+  if (entra === undefined) throw new Error('no Entra stand-in')
+  const check = async (token: string | undefined): Promise<Response> => await call(`${stack.url}/.gatehouse/auth`, token, { 'x-original-uri': '/api/reports/q', 'x-original-method': 'GET', 'x-forwarded-host': 'app.example.test', 'x-forwarded-proto': 'https' })
+  const ok = await check(await entra.clientCredentials(READER_APP, `${API}/.default`))
+  t.equal(ok.status, 200)
+  t.equal(ok.headers.get('x-gatehouse-kind'), 'application', 'the proxy is told to pass the application identity on')
+  t.equal(ok.headers.get('x-gatehouse-client'), READER_APP.clientId)
+  t.equal((await check(await entra.clientCredentials(PLAIN_APP, `${API}/.default`))).status, 403, 'an app without the role')
+  t.equal((await check(await entra.sign(userToken(stack, { aud: 'api://another-api' })))).status, 401, 'a bad token')
+  t.equal((await check(undefined)).status, 401, 'no token')
+})
