@@ -29,6 +29,7 @@ import { registerGatewayRoutes } from './gateway-routes.js'
 import { GATEHOUSE_PREFIX, rewriteToCanonical, routeRequest } from './route-request.js'
 import { PolicyStore } from '../policy/policy-store.js'
 import { isNavigation, sendError } from './respond.js'
+import { refuseConnect } from './refuse-connect.js'
 
 export interface GatewayOptions {
   config: GatewayConfig
@@ -94,6 +95,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     if (config.secureCookies) Object.defineProperty(request, 'protocol', { value: 'https' })
   })
 
+  refuseConnect(app.server, log)
   app.decorate('pages', new PageRenderer(config.branding))
   app.decorateRequest('routed', null)
   await app.register(fastifyCookie)

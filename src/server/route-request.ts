@@ -13,6 +13,10 @@ import { normalizeHost } from '../net/host.js'
 
 export const GATEHOUSE_PREFIX = '/.gatehouse'
 
+/** The only methods the gateway answers or forwards; TRACE, CONNECT, WebDAV and the rest get 405. */
+export const FORWARDED_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+const ALLOW = FORWARDED_METHODS.join(', ')
+
 /** What the gateway knows about a request once it is routed; fixed for the request's life. */
 export interface RoutedRequest {
   readonly policy: Policy
@@ -78,6 +82,11 @@ export function routeRequest (deps: RouteRequestDeps) {
     if (host !== undefined && !VALID_HOST.test(host)) {
       request.log.info({ reason: 'bad_host' }, 'request refused: malformed Host header')
       return sendError(request, reply, new GatehouseError('GH_BAD_REQUEST', 'malformed Host header'), { json: { reason: 'bad_host' } })
+    }
+    if (!FORWARDED_METHODS.includes(request.method)) {
+      // TRACE would echo the identity headers back; WebDAV and other methods are never proxied.
+      request.log.info({ reason: 'method_not_allowed', method: request.method }, 'request refused: method')
+      return sendError(request, reply, new GatehouseError('GH_METHOD_NOT_ALLOWED', request.method), { headers: { allow: ALLOW } })
     }
     const canonical = canonicalOf.get(request.raw)
     if (canonical === undefined || canonical.path === GATEHOUSE_PREFIX || canonical.path.startsWith(`${GATEHOUSE_PREFIX}/`)) return undefined
