@@ -29,6 +29,8 @@ export interface StackOptions {
   accessTokenTtlSeconds?: number
   /** Register the gateway's back-channel logout endpoint at the IdP. */
   backchannel?: boolean
+  /** The address the gateway binds (default 127.0.0.1; `[::]` for dual stack); the stack's URL stays on 127.0.0.1. */
+  listenHost?: string
 }
 
 export interface Stack {
@@ -103,7 +105,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
   const redisMode = opts.redis ?? 'shared'
   const redisUrl = redisMode === 'memory' ? undefined : redisMode === 'shared' ? SHARED_REDIS_URL : redisMode
   const env: Record<string, string> = {
-    GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
+    GATEHOUSE_LISTEN: `${opts.listenHost ?? '127.0.0.1'}:${port}`,
     GATEHOUSE_PUBLIC_URL: url,
     GATEHOUSE_OIDC_ISSUER: idp.issuer,
     GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'true',
