@@ -39,6 +39,12 @@ declare module 'fastify' {
  */
 const VALID_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/
 
+function countHostLines (rawHeaders: readonly string[]): number {
+  let count = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.length === 4 && rawHeaders[i]?.toLowerCase() === 'host') count++
+  return count
+}
+
 const rejected = new WeakMap<IncomingMessage, { reason: string, detail: string }>()
 const canonicalOf = new WeakMap<IncomingMessage, CanonicalPath>()
 /** Where refused targets are routed, so Fastify's router never sees them. */
@@ -77,6 +83,11 @@ export function routeRequest (deps: RouteRequestDeps) {
     if (refusal !== undefined) {
       request.log.info({ reason: refusal.reason, detail: refusal.detail }, 'request target refused')
       return sendError(request, reply, new GatehouseError('GH_BAD_PATH', refusal.detail), { json: { reason: refusal.reason } })
+    }
+    // Node keeps the first of several Host lines; a server in front may have read the last (RFC 9112 3.2: 400).
+    if (countHostLines(request.raw.rawHeaders) > 1) {
+      request.log.info({ reason: 'bad_host' }, 'request refused: more than one Host header')
+      return sendError(request, reply, new GatehouseError('GH_BAD_REQUEST', 'more than one Host header'), { json: { reason: 'bad_host' } })
     }
     const host = request.headers.host
     if (host !== undefined && !VALID_HOST.test(host)) {
