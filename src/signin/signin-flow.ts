@@ -168,6 +168,8 @@ export class SigninFlow {
 function describeOidcError (err: unknown): string {
   if (err instanceof client.ResponseBodyError) return `token endpoint: ${err.error}${err.error_description === undefined ? '' : ` (${err.error_description})`}`
   if (err instanceof client.AuthorizationResponseError) return `authorization response: ${err.error}`
-  const e = err as { code?: string, message?: string }
-  return `${e.code ?? 'error'}: ${e.message ?? String(err)}`
+  const e = err as { code?: string, message?: string, cause?: { message?: unknown } }
+  // openid-client's own message is generic ("invalid response encountered"); the cause says which check failed.
+  const cause = typeof e.cause?.message === 'string' && e.cause.message !== e.message ? ` (${e.cause.message})` : ''
+  return `${e.code ?? 'error'}: ${e.message ?? String(err)}${cause}`
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { loadConfig } from '../../src/config/load.js'
 import { startLegacyApp, type LegacyApp } from '../../src/demo/legacy-app.js'
-import { DEMO_USERS, startDevIdp, type DevIdp, type DevUser } from '../../src/devidp/provider.js'
+import { DEMO_USERS, startDevIdp, type DevClient, type DevIdp, type DevUser } from '../../src/devidp/provider.js'
 import { createLogger } from '../../src/log/logger.js'
 import type { Gateway } from '../../src/server/gateway.js'
 import { startGateway } from '../../src/server/start.js'
@@ -29,6 +29,8 @@ export interface StackOptions {
   accessTokenTtlSeconds?: number
   /** Register the gateway's back-channel logout endpoint at the IdP. */
   backchannel?: boolean
+  /** More clients registered at the IdP besides the gateway (other applications). */
+  extraClients?: DevClient[]
   /** The address the gateway binds (default 127.0.0.1; `[::]` for dual stack); the stack's URL stays on 127.0.0.1. */
   listenHost?: string
 }
@@ -88,7 +90,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
       redirect_uris: [`${url}/.gatehouse/callback`],
       post_logout_redirect_uris: [`${url}/.gatehouse/signed-out`],
       ...(opts.backchannel === true ? { backchannel_logout_uri: `${url}/.gatehouse/backchannel-logout`, backchannel_logout_session_required: true } : {}),
-    }],
+    }, ...(opts.extraClients ?? [])],
     ...(opts.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: opts.accessTokenTtlSeconds }),
   })
   const app = await startLegacyApp({ gatewayUrl: url })
