@@ -6,6 +6,7 @@ import { identityFromClaims } from '../identify/identity.js'
 import type { AuditLog } from '../log/audit.js'
 import type { SessionStore } from '../session/session-store.js'
 import type { GatewayCookies } from './cookies.js'
+import { idTokenProblem } from './id-token-checks.js'
 import type { OidcProvider } from './oidc-provider.js'
 import { SIGNIN_TTL_MS, SigninStateCodec } from './signin-state.js'
 
@@ -116,6 +117,11 @@ export class SigninFlow {
     if (claims === undefined) {
       fail('no ID token')
       throw new SigninError('GH_SIGNIN_FAILED', 'token response without ID token', undefined, pending.returnTo)
+    }
+    const problem = idTokenProblem(claims, config.oidc.clientId, Date.now())
+    if (problem !== undefined) {
+      fail(problem)
+      throw new SigninError('GH_SIGNIN_FAILED', problem, undefined, pending.returnTo)
     }
     const identity = identityFromClaims(claims, config.oidc)
 
