@@ -10,6 +10,7 @@ import { createLogger } from '../../src/log/logger.js'
 import type { Gateway } from '../../src/server/gateway.js'
 import { startGateway } from '../../src/server/start.js'
 import { Browser, signInThroughIdp, type Page } from './browserless.js'
+import { FaultProxy } from './fault-proxy.js'
 import { LogCapture } from './log-capture.js'
 import { freePort } from './ports.js'
 
@@ -31,6 +32,8 @@ export interface StackOptions {
   backchannel?: boolean
   /** More clients registered at the IdP besides the gateway (other applications). */
   extraClients?: DevClient[]
+  /** Reach the IdP through a FaultProxy (its issuer is the proxy's URL), so a test can take it away and bring it back. */
+  idpProxy?: boolean
   /** The address the gateway binds (default 127.0.0.1; `[::]` for dual stack); the stack's URL stays on 127.0.0.1. */
   listenHost?: string
 }
@@ -38,6 +41,8 @@ export interface StackOptions {
 export interface Stack {
   url: string
   idp: DevIdp
+  /** In front of the IdP, with `idpProxy: true`. */
+  idpProxy: FaultProxy | undefined
   app: LegacyApp
   gateway: Gateway
   logs: LogCapture
@@ -81,8 +86,11 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
   const url = `http://127.0.0.1:${port}`
   const clientId = 'gatehouse-test'
   const clientSecret = randomBytes(16).toString('hex')
+  const idpProxy = opts.idpProxy === true ? await FaultProxy.start(t) : undefined
+  const idpPort = idpProxy === undefined ? undefined : await freePort()
   const idp = await startDevIdp({
     host: 'localhost',
+    ...(idpProxy === undefined ? {} : { port: idpPort, issuer: idpProxy.url }),
     users,
     clients: [{
       client_id: clientId,
@@ -93,6 +101,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
     }, ...(opts.extraClients ?? [])],
     ...(opts.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: opts.accessTokenTtlSeconds }),
   })
+  if (idpProxy !== undefined && idpPort !== undefined) idpProxy.target = { host: 'localhost', port: idpPort }
   const app = await startLegacyApp({ gatewayUrl: url })
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'))
   // Until the gateway is up, these are cleaned up here (a gateway that refuses to start leaves nothing behind).
@@ -140,6 +149,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
   const stack: Stack = {
     url,
     idp,
+    idpProxy,
     app,
     gateway,
     logs,
