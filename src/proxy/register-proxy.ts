@@ -63,6 +63,10 @@ async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: 
     },
     replyOptions: {
       getUpstream: (request: unknown) => ctxOf(request as FastifyRequest).upstream,
+      // Never retried: by default a GET answered 503 is sent again up to ten times, each after the
+      // upstream's Retry-After read as milliseconds, holding the client far past the route's timeout
+      // and multiplying the load on an upstream that said it is overloaded. The 503 goes to the client.
+      retryDelay: () => null,
       rewriteRequestHeaders: (request: unknown) => upstreamRequestHeaders((request as FastifyRequest).headers, ctxOf(request as FastifyRequest), gatewayCookies) as IncomingHttpHeaders,
       rewriteHeaders: (headers: IncomingHttpHeaders) => upstreamResponseHeaders(headers, gatewayCookies),
       onError: (anyReply, { error }: { error: Error & { statusCode?: number } }) => {
