@@ -5,6 +5,7 @@ import httpProxy from '@fastify/http-proxy'
 import type { GatewayConfig } from '../config/types.js'
 import { GatehouseError } from '../errors.js'
 import { sendError } from '../server/respond.js'
+import { bodyTimedOut, withBodyDeadline } from './body-deadline.js'
 import { upstreamRequestHeaders, upstreamResponseHeaders, upstreamWebSocketHeaders, type ForwardContext } from './forward-headers.js'
 
 declare module 'fastify' {
@@ -49,7 +50,11 @@ async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: 
     prefix: '/',
     websocket: true,
     // The route decides how long the upstream may take.
-    handler: (request, reply, dest, options) => reply.from(dest, { ...options, timeout: ctxOf(request as FastifyRequest).timeoutMs }),
+    handler: (request, reply, dest, options) => {
+      const timeoutMs = ctxOf(request as FastifyRequest).timeoutMs
+      withBodyDeadline(request as FastifyRequest, timeoutMs)
+      return reply.from(dest, { ...options, timeout: timeoutMs })
+    },
     preHandler (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) {
       guard(request, reply).then(allowed => { if (allowed) done() }, done)
     },
@@ -71,6 +76,12 @@ async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: 
       rewriteHeaders: (headers: IncomingHttpHeaders) => upstreamResponseHeaders(headers, gatewayCookies),
       onError: (anyReply, { error }: { error: Error & { statusCode?: number } }) => {
         const reply = anyReply as FastifyReply
+        if (bodyTimedOut(reply.request)) {
+          // The rest of the body is never read: the connection ends with this answer.
+          reply.request.log.warn({ err: { code: 'GH_REQUEST_TIMEOUT' } }, 'request body too slow; upstream request aborted')
+          sendError(reply.request, reply, new GatehouseError('GH_REQUEST_TIMEOUT', causeOf(error)), { headers: { connection: 'close' } })
+          return
+        }
         const timeout = error.statusCode === 504
         const err = new GatehouseError(timeout ? 'GH_UPSTREAM_TIMEOUT' : 'GH_UPSTREAM_UNAVAILABLE', causeOf(error), { cause: error })
         reply.request.log.warn({ err: { code: err.code, detail: err.detail } }, 'upstream request failed')
