@@ -24,19 +24,19 @@ export class Load {
     this.#phase = phase
   }
 
-  /** Starts a loop that calls `request` until stop(); `label` names the kind of request. */
-  loop (label: string, request: (signal: AbortSignal) => Promise<number>, deadlineMs = 20_000): void {
+  /** Starts a loop that calls `request` until stop(); `label` names the kind of request. A request that resolves undefined did nothing and is not counted. */
+  loop (label: string, request: (signal: AbortSignal) => Promise<number | undefined>, deadlineMs = 20_000): void {
     this.#loops.push((async () => {
       while (!this.#stopped) {
         const phase = this.#phase
-        let outcome: Outcome
+        let outcome: Outcome | undefined
         const signal = AbortSignal.timeout(deadlineMs)
         try {
           outcome = await request(signal)
         } catch (err) {
           outcome = signal.aborted ? 'hang' : `error:${codeOf(err)}`
         }
-        this.record(label, phase, outcome)
+        if (outcome !== undefined) this.record(label, phase, outcome)
         // Let timers and I/O of the rest of the process run between requests.
         await new Promise(resolve => setImmediate(resolve))
       }
@@ -72,14 +72,21 @@ export class Load {
     return n
   }
 
-  /** Resolves once `done` holds (checked after every outcome). */
+  /** Resolves once `done` holds (checked after every outcome), or once the load is stopped. */
   async until (done: () => boolean): Promise<void> {
-    if (done()) return
+    if (done() || this.#stopped) return
     await new Promise<void>(resolve => this.#waiters.push({ done, resolve }))
+  }
+
+  get stopped (): boolean {
+    return this.#stopped
   }
 
   async stop (): Promise<void> {
     this.#stopped = true
+    // A loop waiting for other loops' outcomes would otherwise wait for ever.
+    for (const w of this.#waiters) w.resolve()
+    this.#waiters = []
     await Promise.all(this.#loops)
   }
 

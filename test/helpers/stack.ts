@@ -34,6 +34,9 @@ export interface StackOptions {
   extraClients?: DevClient[]
   /** Reach the IdP through a FaultProxy (its issuer is the proxy's URL), so a test can take it away and bring it back. */
   idpProxy?: boolean
+  /** The gateway's log level (default debug) and how many of its latest lines to keep (default all). */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error'
+  keepLogLines?: number
   /** The address the gateway binds (default 127.0.0.1; `[::]` for dual stack); the stack's URL stays on 127.0.0.1. */
   listenHost?: string
 }
@@ -130,8 +133,8 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
     ...(redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: redisUrl }),
     ...opts.env,
   }
-  const logs = new LogCapture()
-  const log = createLogger({ level: 'debug', destination: logs })
+  const logs = new LogCapture(opts.keepLogLines)
+  const log = createLogger({ level: opts.logLevel ?? 'debug', destination: logs })
   let gateway: Gateway
   try {
     gateway = (await startGateway({ loaded: loadConfig({ env }), log, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })).gateway
