@@ -115,26 +115,31 @@ t.test('session attacks', async t => {
   t.test('revoked and ended sessions', async t => {
     const replica = await stack.startReplica()
     const replicaGet = async (cookie: string): Promise<number> => (await fetch(`${replica.url}/api/x`, { headers: { cookie, accept: 'application/json' } })).status
-    const cases: Array<[string, (cookie: string, value: string) => Promise<void>]> = [
-      ['revoked for the user', async () => { await stack.gateway.store.revoke('user', 'dave') }],
-      ['revoked by session id', async (_cookie, value) => { await stack.gateway.store.destroy(sessionIdOf(value)) }],
+    /** Resolves when this gateway hears (over Redis pub/sub) that the session changed: its cached copy is gone. */
+    const heard = async (gateway: typeof stack.gateway, id: string): Promise<void> => { await new Promise<void>(resolve => { gateway.store.backend.subscribe(ids => { if (ids === undefined || ids.includes(id)) resolve() }) }) }
+    // [case, how the session ends, whether the other gateway (the replica) ended it]
+    const cases: Array<[string, (cookie: string, value: string) => Promise<void>, boolean]> = [
+      ['revoked for the user', async () => { await stack.gateway.store.revoke('user', 'dave') }, false],
+      ['revoked by session id', async (_cookie, value) => { await stack.gateway.store.destroy(sessionIdOf(value)) }, false],
       ['signed out on this gateway', async (cookie) => {
         const res = await fetch(`${stack.url}/.gatehouse/logout`, { method: 'POST', redirect: 'manual', headers: { cookie, origin: stack.url, 'sec-fetch-site': 'same-origin' } })
         if (res.status !== 303) throw new Error(`sign-out answered ${res.status}`)
-      }],
+      }, false],
       ['signed out on the other gateway', async (cookie) => {
         const res = await fetch(`${replica.url}/.gatehouse/logout`, { method: 'POST', redirect: 'manual', headers: { cookie, origin: stack.url, 'sec-fetch-site': 'same-origin' } })
         if (res.status !== 303) throw new Error(`sign-out answered ${res.status}`)
-      }],
+      }, true],
     ]
-    for (const [label, end] of cases) {
+    for (const [label, end, byReplica] of cases) {
       t.test(label, async t => {
         const { browser } = await stack.signIn('dave', '/.gatehouse/login?return=/public/landed')
         const value = stack.sessionCookie(browser) ?? ''
         const cookie = `${name}=${value}`
         t.equal((await asCookie(cookie)).status, 200, 'works before')
         t.equal(await replicaGet(cookie), 200, 'on both gateways (now cached in both)')
+        const told = heard(byReplica ? stack.gateway : replica.gateway, sessionIdOf(value))
         await end(cookie, value)
+        await told
         const got = await asCookie(cookie)
         t.equal(got.status, 401, 'refused at once')
         t.equal(got.reached, 0, 'the upstream was not reached')
