@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   GH_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
   GH_NOT_FOUND: { status: 404, message: 'There is nothing at this address.' },
   GH_NO_ROUTE: { status: 404, message: 'No route of this gateway leads to this address.' },
+  GH_METHOD_NOT_ALLOWED: { status: 405, message: 'The gateway does not forward this method.' },
   GH_UNAUTHENTICATED: { status: 401, message: 'You need to sign in to continue.' },
   GH_FORBIDDEN: { status: 403, message: 'You are not allowed to open this page.' },
   GH_CROSS_SITE: { status: 403, message: 'This action must be started from the gateway itself.' },

@@ -1,13 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { generateKeyPairSync } from 'node:crypto'
 import { once } from 'node:events'
-import { writeFileSync } from 'node:fs'
 import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { policyDir } from './helpers/policy-files.js'
-import { freePort } from './helpers/ports.js'
+import { serveProcess as serve } from './helpers/serve-process.js'
 
 /** An upstream that holds every request until told to answer. */
 async function heldUpstream (t: Test): Promise<{ url: string, arrived: Promise<void>, release: () => void }> {
@@ -18,40 +13,6 @@ async function heldUpstream (t: Test): Promise<{ url: string, arrived: Promise<v
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { server.closeAllConnections(); server.close() })
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, arrived, release: () => { for (const r of held) r.end('finished') } }
-}
-
-/** `gatehouse serve` as its own process; resolves once it listens. */
-async function serve (t: Test, upstream: string, extra: Record<string, string> = {}): Promise<{ child: ChildProcess, url: string, lines: string[], saw: (msg: string) => Promise<void> }> {
-  const { dir, file } = policyDir(t, 'routes:\n  - name: open\n    match: { path: /** }\n    allow: anyone\n')
-  const key = join(dir, 'key.pem')
-  writeFileSync(key, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }))
-  const port = await freePort()
-  const child = spawn(process.execPath, ['dist/cli.js', 'serve'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      GATEHOUSE_LISTEN: `127.0.0.1:${port}`, GATEHOUSE_PUBLIC_URL: `http://127.0.0.1:${port}`,
-      GATEHOUSE_OIDC_ISSUER: 'http://127.0.0.1:9/unreachable', GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'true',
-      GATEHOUSE_OIDC_CLIENT_ID: 'c', GATEHOUSE_OIDC_CLIENT_SECRET: 's', GATEHOUSE_SESSION_SECRET: 'z'.repeat(40),
-      GATEHOUSE_SIGNING_KEY_FILE: key, GATEHOUSE_UPSTREAM_URL: upstream, GATEHOUSE_POLICIES: file, GATEHOUSE_ADMIN_LISTEN: 'off', ...extra,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  const lines: string[] = []
-  const waiters: Array<{ msg: string, resolve: () => void }> = []
-  child.stdout?.on('data', (c: Buffer) => {
-    for (const line of c.toString().split('\n')) {
-      if (line === '') continue
-      lines.push(line)
-      for (const w of waiters.filter(w => line.includes(`"msg":"${w.msg}`))) w.resolve()
-    }
-  })
-  const saw = async (msg: string): Promise<void> => {
-    if (lines.some(l => l.includes(`"msg":"${msg}`))) return
-    await new Promise<void>(resolve => waiters.push({ msg, resolve }))
-  }
-  await saw('Server listening')
-  return { child, url: `http://127.0.0.1:${port}`, lines, saw }
 }
 
 t.test('SIGTERM: stop accepting, finish the request in flight, exit 0', async t => {

@@ -78,6 +78,12 @@ export interface DevIdp {
   signJwt(payload: JWTPayload, header?: Record<string, unknown>): Promise<string>;
   /** Count of successful token endpoint grants, by grant type (for tests). */
   grants: { authorization_code: number; refresh_token: number };
+  /**
+   * Adds a Koa middleware around the provider's own handling, in the order
+   * added, so tests can see or alter what the IdP answers (e.g. swap the ID
+   * token of a token response for a forged one).
+   */
+  use(middleware: (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>): void;
 }
 
 export const DEMO_USERS: DevUser[] = [
@@ -541,6 +547,16 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: <sp
       res.end();
     };
 
+    // Koa composes its middleware when callback() is called: one entry point for the ones tests add later.
+    const added: Array<(ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>> = [];
+    provider.use(async (ctx, next) => {
+      const dispatch = async (i: number): Promise<void> => {
+        const middleware = added[i];
+        if (middleware === undefined) return await next();
+        await middleware(ctx, async () => await dispatch(i + 1));
+      };
+      await dispatch(0);
+    });
     const oidcCallback = provider.callback();
     handler = (req, res) => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -575,7 +591,7 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: <sp
       const alg = String(header.alg ?? jwk.alg ?? 'RS256');
       return await new SignJWT(payload).setProtectedHeader({ ...header, alg, kid: jwk.kid }).sign(await importJWK(jwk, alg));
     };
-    return { issuer, provider, close, grants, signJwt };
+    return { issuer, provider, close, grants, signJwt, use: (middleware) => { added.push(middleware); } };
   } catch (err) {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));

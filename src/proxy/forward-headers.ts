@@ -31,7 +31,10 @@ export interface ForwardContext {
  * that make an upstream override the method or the path.
  */
 const CLIENT_FORWARDING_HEADERS = new Set([
-  'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'client-ip',
+  'forwarded', 'x-forwarded', 'forwarded-for', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'client-ip',
+  // Client-address headers of CDNs and clouds, which client-IP middleware reads when present.
+  'cf-connecting-ip', 'cf-connecting-ipv6', 'cf-pseudo-ipv4', 'fastly-client-ip', 'x-appengine-user-ip', 'x-azure-clientip', 'x-azure-socketip',
+  'x-envoy-external-address', 'x-originating-ip', 'x-remote-ip', 'x-remote-addr', 'x-proxyuser-ip',
   'x-original-url', 'x-original-uri', 'x-original-host', 'x-original-method', 'x-rewrite-url', 'x-host',
   'x-http-method-override', 'x-http-method', 'x-method-override', 'proxy-authorization',
 ])

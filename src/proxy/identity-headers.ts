@@ -34,10 +34,11 @@ const EMPTY: ReadonlySet<string> = new Set()
  */
 export function sanitizeClientHeaders (headers: IncomingHttpHeaders, gatewayCookies: readonly string[], extraReserved: ReadonlySet<string> = EMPTY): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
+  const named = connectionOptions(headers.connection)
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue
     const lower = name.toLowerCase()
-    if (lower === 'connection' || lower === 'proxy-connection' || lower === 'keep-alive' || isReservedHeader(lower, extraReserved)) continue
+    if (lower === 'connection' || lower === 'proxy-connection' || lower === 'keep-alive' || named.has(lower) || isReservedHeader(lower, extraReserved)) continue
     out[lower] = value
   }
   if (typeof out.cookie === 'string') {
@@ -46,6 +47,17 @@ export function sanitizeClientHeaders (headers: IncomingHttpHeaders, gatewayCook
     else out.cookie = kept
   }
   return out
+}
+
+/** The header names a `Connection` header lists (RFC 9110, 7.6.1): they belong to the client's hop only. */
+function connectionOptions (value: string | string[] | undefined): ReadonlySet<string> {
+  if (value === undefined) return EMPTY
+  const names = new Set<string>()
+  for (const token of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const name = token.trim().toLowerCase()
+    if (name !== '') names.add(name)
+  }
+  return names
 }
 
 /** Drops the named cookies from a Cookie header, keeping the others exactly as sent. */

@@ -5,6 +5,7 @@ import httpProxy from '@fastify/http-proxy'
 import type { GatewayConfig } from '../config/types.js'
 import { GatehouseError } from '../errors.js'
 import { sendError } from '../server/respond.js'
+import { bodyTimedOut, withBodyDeadline } from './body-deadline.js'
 import { upstreamRequestHeaders, upstreamResponseHeaders, upstreamWebSocketHeaders, type ForwardContext } from './forward-headers.js'
 
 declare module 'fastify' {
@@ -58,6 +59,7 @@ async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: 
     handler: (request, reply, dest, options) => {
       const forward = ctxOf(request as FastifyRequest)
       forward.sentAt = performance.now()
+      withBodyDeadline(request as FastifyRequest, forward.timeoutMs)
       return reply.from(dest, { ...options, timeout: forward.timeoutMs })
     },
     preHandler (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) {
@@ -73,6 +75,10 @@ async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: 
     },
     replyOptions: {
       getUpstream: (request: unknown) => ctxOf(request as FastifyRequest).upstream,
+      // Never retried: by default a GET answered 503 is sent again up to ten times, each after the
+      // upstream's Retry-After read as milliseconds, holding the client far past the route's timeout
+      // and multiplying the load on an upstream that said it is overloaded. The 503 goes to the client.
+      retryDelay: () => null,
       rewriteRequestHeaders: (request: unknown) => upstreamRequestHeaders((request as FastifyRequest).headers, ctxOf(request as FastifyRequest), gatewayCookies) as IncomingHttpHeaders,
       rewriteHeaders: (headers: IncomingHttpHeaders, request: unknown) => {
         const forward = (request as FastifyRequest).forward
@@ -81,6 +87,12 @@ async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: 
       },
       onError: (anyReply, { error }: { error: Error & { statusCode?: number } }) => {
         const reply = anyReply as FastifyReply
+        if (bodyTimedOut(reply.request)) {
+          // The rest of the body is never read: the connection ends with this answer.
+          reply.request.log.warn({ err: { code: 'GH_REQUEST_TIMEOUT' } }, 'request body too slow; upstream request aborted')
+          sendError(reply.request, reply, new GatehouseError('GH_REQUEST_TIMEOUT', causeOf(error)), { headers: { connection: 'close' } })
+          return
+        }
         const timeout = error.statusCode === 504
         const err = new GatehouseError(timeout ? 'GH_UPSTREAM_TIMEOUT' : 'GH_UPSTREAM_UNAVAILABLE', causeOf(error), { cause: error })
         reply.request.log.warn({ err: { code: err.code, detail: err.detail } }, 'upstream request failed')

@@ -42,6 +42,7 @@ import { isNavigation, sendError } from './respond.js'
 import { buildAdminServer } from './admin.js'
 import { readiness } from './readiness.js'
 import { clientErrorHandler } from './client-error.js'
+import { refuseConnect } from './refuse-connect.js'
 
 export interface GatewayOptions {
   config: GatewayConfig
@@ -167,6 +168,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     if (config.secureCookies) Object.defineProperty(request, 'protocol', { value: 'https' })
   })
 
+  refuseConnect(app.server, log)
   app.decorate('pages', new PageRenderer(config.branding))
   app.decorateRequest('routed', null)
   app.decorateRequest('routeLabel', UNROUTED)

@@ -18,6 +18,10 @@ export const GATEHOUSE_PREFIX = '/.gatehouse'
 /** Where proxies ask whether a request may pass (forward-auth). */
 export const FORWARD_AUTH_PATH = `${GATEHOUSE_PREFIX}/auth`
 
+/** The only methods the gateway answers or forwards; TRACE, CONNECT, WebDAV and the rest get 405. */
+export const FORWARDED_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+const ALLOW = FORWARDED_METHODS.join(', ')
+
 /** What the gateway knows about a request once it is routed; fixed for the request's life. */
 export interface RoutedRequest {
   readonly policy: Policy
@@ -49,6 +53,12 @@ declare module 'fastify' {
     /** Set for forward-auth requests by the routing step; null otherwise. */
     forwardAuth: ForwardAuthRequest | null
   }
+}
+
+function countHostLines (rawHeaders: readonly string[]): number {
+  let count = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.length === 4 && rawHeaders[i]?.toLowerCase() === 'host') count++
+  return count
 }
 
 const rejected = new WeakMap<IncomingMessage, { reason: string, detail: string }>()
@@ -123,10 +133,20 @@ export function routeRequest (deps: RouteRequestDeps) {
       request.log.info({ reason: refusal.reason, detail: refusal.detail }, 'request target refused')
       return sendError(request, reply, new GatehouseError('GH_BAD_PATH', refusal.detail), { json: { reason: refusal.reason } })
     }
+    // Node keeps the first of several Host lines; a server in front may have read the last (RFC 9112 3.2: 400).
+    if (countHostLines(request.raw.rawHeaders) > 1) {
+      request.log.info({ reason: 'bad_host' }, 'request refused: more than one Host header')
+      return sendError(request, reply, new GatehouseError('GH_BAD_REQUEST', 'more than one Host header'), { json: { reason: 'bad_host' } })
+    }
     const host = request.headers.host
     if (host !== undefined && !VALID_HOST.test(host)) {
       request.log.info({ reason: 'bad_host' }, 'request refused: malformed Host header')
       return sendError(request, reply, new GatehouseError('GH_BAD_REQUEST', 'malformed Host header'), { json: { reason: 'bad_host' } })
+    }
+    if (!FORWARDED_METHODS.includes(request.method)) {
+      // TRACE would echo the identity headers back; WebDAV and other methods are never proxied.
+      request.log.info({ reason: 'method_not_allowed', method: request.method }, 'request refused: method')
+      return sendError(request, reply, new GatehouseError('GH_METHOD_NOT_ALLOWED', request.method), { headers: { allow: ALLOW } })
     }
     const pathTarget = pathFormTarget.get(request.raw)
     const canonical = canonicalOf.get(request.raw)

@@ -92,6 +92,11 @@ export class OidcProvider {
         },
       )
       if (this.#stopped) return
+      // ID tokens are checked against the IdP's published keys also when they come from the token endpoint.
+      // OpenID Connect lets TLS stand in for that check there (Core 3.1.3.7); a token endpoint reached over
+      // plain http (allow_insecure_http), through a proxy that can alter it, or misconfigured to another
+      // host would otherwise mint any identity it likes.
+      client.enableNonRepudiationChecks(configuration)
       this.#configuration = configuration
       this.#log.info({ issuer: configuration.serverMetadata().issuer }, 'OpenID Provider metadata loaded')
       this.#resolveReady()

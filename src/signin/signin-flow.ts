@@ -7,6 +7,7 @@ import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { SessionStore } from '../session/session-store.js'
 import type { GatewayCookies } from './cookies.js'
 import type { IdentityBuilder } from './identity-builder.js'
+import { idTokenProblem } from './id-token-checks.js'
 import type { OidcProvider } from './oidc-provider.js'
 import { SIGNIN_TTL_MS, SigninStateCodec } from './signin-state.js'
 
@@ -141,6 +142,11 @@ export class SigninFlow {
       fail('GH_SIGNIN_FAILED', 'no ID token')
       throw new SigninError('GH_SIGNIN_FAILED', 'token response without ID token', undefined, pending.returnTo)
     }
+    const problem = idTokenProblem(claims, config.oidc.clientId, Date.now())
+    if (problem !== undefined) {
+      fail('GH_SIGNIN_FAILED', problem)
+      throw new SigninError('GH_SIGNIN_FAILED', problem, undefined, pending.returnTo)
+    }
     let built
     try {
       built = await this.#deps.identities.fromClaims(claims, tokens.access_token, { fresh: false })
@@ -201,6 +207,8 @@ export class SigninFlow {
 function describeOidcError (err: unknown): string {
   if (err instanceof client.ResponseBodyError) return `token endpoint: ${err.error}${err.error_description === undefined ? '' : ` (${err.error_description})`}`
   if (err instanceof client.AuthorizationResponseError) return `authorization response: ${err.error}`
-  const e = err as { code?: string, message?: string }
-  return `${e.code ?? 'error'}: ${e.message ?? String(err)}`
+  const e = err as { code?: string, message?: string, cause?: { message?: unknown } }
+  // openid-client's own message is generic ("invalid response encountered"); the cause says which check failed.
+  const cause = typeof e.cause?.message === 'string' && e.cause.message !== e.message ? ` (${e.cause.message})` : ''
+  return `${e.code ?? 'error'}: ${e.message ?? String(err)}${cause}`
 }

@@ -1,14 +1,22 @@
 import { Writable } from 'node:stream'
 
-/** A pino destination that keeps every line, for assertions on logs. */
+/** A pino destination that keeps every line (or the latest ones), for assertions on logs. */
 export class LogCapture extends Writable {
   readonly lines: string[] = []
+  /** With a limit, only the latest lines are kept (for long runs); waiters still see every line. */
+  readonly #keep: number
   #waiters: Array<{ match: (r: Record<string, unknown>) => boolean, resolve: (r: Record<string, unknown>) => void }> = []
+
+  constructor (keep = Number.POSITIVE_INFINITY) {
+    super()
+    this.#keep = keep
+  }
 
   override _write (chunk: Buffer, _encoding: string, callback: () => void): void {
     for (const line of chunk.toString('utf8').split('\n')) {
       if (line === '') continue
       this.lines.push(line)
+      if (this.lines.length > this.#keep) this.lines.splice(0, this.lines.length - this.#keep)
       const record = JSON.parse(line) as Record<string, unknown>
       this.#waiters = this.#waiters.filter(w => {
         if (!w.match(record)) return true

@@ -5,11 +5,12 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { loadConfig } from '../../src/config/load.js'
 import { startLegacyApp, type LegacyApp } from '../../src/demo/legacy-app.js'
-import { DEMO_USERS, startDevIdp, type DevIdp, type DevUser } from '../../src/devidp/provider.js'
+import { DEMO_USERS, startDevIdp, type DevClient, type DevIdp, type DevUser } from '../../src/devidp/provider.js'
 import { createLogger } from '../../src/log/logger.js'
 import type { Gateway } from '../../src/server/gateway.js'
 import { startGateway } from '../../src/server/start.js'
 import { Browser, signInThroughIdp, type Page } from './browserless.js'
+import { FaultProxy } from './fault-proxy.js'
 import { LogCapture } from './log-capture.js'
 import { freePort } from './ports.js'
 import { startEntraStandin, type EntraApp, type EntraStandin, type EntraUser } from './entra-standin.js'
@@ -37,6 +38,15 @@ export interface StackOptions {
   admin?: boolean
   /** The URL people use, when a proxy in front is how they reach the gateway (default: the gateway's own URL). */
   publicUrl?: string
+  /** More clients registered at the IdP besides the gateway (other applications). */
+  extraClients?: DevClient[]
+  /** Reach the IdP through a FaultProxy (its issuer is the proxy's URL), so a test can take it away and bring it back. */
+  idpProxy?: boolean
+  /** The gateway's log level (default debug) and how many of its latest lines to keep (default all). */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error'
+  keepLogLines?: number
+  /** The address the gateway binds (default 127.0.0.1; `[::]` for dual stack); the stack's URL stays on 127.0.0.1. */
+  listenHost?: string
 }
 
 export interface Stack {
@@ -47,6 +57,8 @@ export interface Stack {
   /** The URL people use: `url`, or the proxy in front given as `publicUrl`. */
   publicUrl: string
   idp: DevIdp
+  /** In front of the IdP, with `idpProxy: true`. */
+  idpProxy: FaultProxy | undefined
   app: LegacyApp
   gateway: Gateway
   logs: LogCapture
@@ -101,14 +113,18 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
     post_logout_redirect_uris: [`${publicUrl}/.gatehouse/signed-out`],
     ...(opts.backchannel === true ? { backchannel_logout_uri: `${publicUrl}/.gatehouse/backchannel-logout`, backchannel_logout_session_required: true } : {}),
   }
+  const idpProxy = opts.idpProxy === true ? await FaultProxy.start(t) : undefined
+  const idpPort = idpProxy === undefined ? undefined : await freePort()
   const entra = opts.entra === undefined ? undefined : await startEntraStandin(t, { users: opts.entra.users, clients: [client], ...(opts.entra.apps === undefined ? {} : { apps: opts.entra.apps }), ...(opts.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: opts.accessTokenTtlSeconds }) })
   const graph = entra === undefined ? undefined : await startGraphStandin(t, entra.graphTokens, opts.entra?.graphPageSize)
   const idp = entra?.idp ?? await startDevIdp({
     host: 'localhost',
+    ...(idpProxy === undefined ? {} : { port: idpPort, issuer: idpProxy.url }),
     users,
-    clients: [client],
+    clients: [client, ...(opts.extraClients ?? [])],
     ...(opts.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: opts.accessTokenTtlSeconds }),
   })
+  if (idpProxy !== undefined && idpPort !== undefined) idpProxy.target = { host: 'localhost', port: idpPort }
   const app = await startLegacyApp({ gatewayUrl: publicUrl })
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'))
   // Until the gateway is up, these are cleaned up here (a gateway that refuses to start leaves nothing behind).
@@ -123,7 +139,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
   const redisMode = opts.redis ?? 'shared'
   const redisUrl = redisMode === 'memory' ? undefined : redisMode === 'shared' ? SHARED_REDIS_URL : redisMode
   const env: Record<string, string> = {
-    GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
+    GATEHOUSE_LISTEN: `${opts.listenHost ?? '127.0.0.1'}:${port}`,
     GATEHOUSE_PUBLIC_URL: publicUrl,
     ...(entra === undefined || graph === undefined
       ? { GATEHOUSE_OIDC_ISSUER: idp.issuer }
@@ -141,8 +157,8 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
     ...(redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: redisUrl }),
     ...opts.env,
   }
-  const logs = new LogCapture()
-  const log = createLogger({ level: 'debug', destination: logs })
+  const logs = new LogCapture(opts.keepLogLines)
+  const log = createLogger({ level: opts.logLevel ?? 'debug', destination: logs })
   let gateway: Gateway
   try {
     gateway = (await startGateway({ loaded: loadConfig({ env }), log, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })).gateway
@@ -163,6 +179,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
     adminUrl: admin === undefined ? undefined : `http://${admin.host}:${admin.port}`,
     publicUrl,
     idp,
+    idpProxy,
     app,
     gateway,
     logs,

@@ -13,7 +13,8 @@ t.test('sanitizing removes identity, hop-by-hop and named headers and the gatewa
   const out = sanitizeClientHeaders({
     'x-gatehouse-user': 'mallory',
     x_gatehouse_roles: 'admin',
-    connection: 'x-keep-me, close',
+    connection: 'X-Named, close',
+    'x-named': 'only for the client\'s hop',
     'keep-alive': 'timeout=5',
     'proxy-connection': 'keep-alive',
     accept: 'text/html',
