@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import type { GatewayConfig } from '../config/types.js'
@@ -7,7 +7,9 @@ import { GatehouseError, SigninError } from '../errors.js'
 import { decide } from '../authorize/decision.js'
 import { identityFromSession } from '../identify/from-session.js'
 import type { Identity } from '../identify/identity.js'
+import { AccessLog } from '../log/access-log.js'
 import { createAuditLog } from '../log/audit.js'
+import { RequestLogger } from '../log/request-logger.js'
 import type { Logger } from '../log/logger.js'
 import { registerProxy } from '../proxy/register-proxy.js'
 import { rewritePath } from '../proxy/rewrite-path.js'
@@ -79,7 +81,8 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       const incoming = req.headers['x-request-id']
       return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID()
     },
-    logController: new LogController({ requestIdLogLabel: 'reqId' }),
+    logController: new AccessLog({ requestIdLogLabel: 'reqId' }),
+    childLoggerFactory: (logger, bindings, options) => new RequestLogger(logger as Logger, bindings, options) as unknown as FastifyBaseLogger,
     bodyLimit: GATEWAY_BODY_LIMIT,
     trustProxy: false,
     return503OnClosing: true,
