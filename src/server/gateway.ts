@@ -13,6 +13,7 @@ import { RequestLogger } from '../log/request-logger.js'
 import type { Logger } from '../log/logger.js'
 import { registerProxy } from '../proxy/register-proxy.js'
 import { rewritePath } from '../proxy/rewrite-path.js'
+import { CookieSigner } from '../session/cookie-signer.js'
 import { toFastifySessionStore } from '../session/fastify-store.js'
 import type { SessionStore } from '../session/session-store.js'
 import { needsTouch, sessionState, type LifetimeSettings } from '../session/lifetime.js'
@@ -55,6 +56,8 @@ export interface Gateway {
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
 const GATEWAY_BODY_LIMIT = 64 * 1024
+/** Session cookies whose signature was verified, remembered (about 200 bytes each). */
+const VERIFIED_COOKIES_MAX = 10_000
 
 /**
  * Assembles the gateway: session loading (identify), the per-request guard
@@ -104,7 +107,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   app.addHook('onRequest', routeRequest({ policies, trustedProxies: config.trustedProxies, sessionCookie: cookies.session }))
   await app.register(fastifySession, {
     // The first secret signs new cookies; previous ones still verify during a rotation.
-    secret: [config.session.secret, ...config.session.previousSecrets],
+    secret: new CookieSigner([config.session.secret, ...config.session.previousSecrets], VERIFIED_COOKIES_MAX),
     cookieName: cookies.session,
     cookie: { ...cookies.attributes, maxAge: config.session.maxLifetimeMs },
     saveUninitialized: false,
