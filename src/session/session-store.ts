@@ -3,6 +3,7 @@ import type { Logger } from '../log/logger.js'
 import type { SessionBackend, SessionIndex } from './backend.js'
 import type { SessionCipher } from './session-cipher.js'
 import type { SessionRecord } from './session-data.js'
+import { SessionTokens, type TokenSet } from './session-tokens.js'
 import { deepFreeze } from '../deep-freeze.js'
 
 export interface SessionStoreOptions {
@@ -71,7 +72,7 @@ export class SessionStore {
     }
     let record: SessionRecord
     try {
-      record = deepFreeze(JSON.parse(text) as SessionRecord)
+      record = parseRecord(text)
     } catch {
       return undefined
     }
@@ -80,10 +81,12 @@ export class SessionStore {
   }
 
   async set (id: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    const text = JSON.stringify(record)
-    const plain = JSON.parse(text) as SessionRecord
-    await this.backend.set(id, this.#cipher.encrypt(id, text), ttlMs, indexOf(plain))
-    this.#cache.set(id, deepFreeze(plain))
+    const tokens = record.tokens
+    // The tokens in full (their JSON form is only a digest): spread, so the caller's object is left alone.
+    const text = JSON.stringify(tokens instanceof SessionTokens ? { ...record, tokens: tokens.plain() } : record)
+    const stored = parseRecord(text)
+    await this.backend.set(id, this.#cipher.encrypt(id, text), ttlMs, indexOf(stored))
+    this.#cache.set(id, stored)
     await this.#announce([id])
   }
 
@@ -132,6 +135,12 @@ export class SessionStore {
       this.#log.warn({ err: { message: (err as Error).message } }, 'could not announce a session change; other gateways see it when their cache expires')
     }
   }
+}
+
+/** A stored session as the gateway holds it: frozen, with its tokens as SessionTokens. */
+function parseRecord (text: string): SessionRecord {
+  const { tokens, ...fields } = JSON.parse(text) as Omit<SessionRecord, 'tokens'> & { tokens?: TokenSet }
+  return deepFreeze(tokens === undefined ? fields : { ...fields, tokens: new SessionTokens(tokens) })
 }
 
 function indexOf (record: SessionRecord): SessionIndex {

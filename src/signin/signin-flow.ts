@@ -5,6 +5,7 @@ import { SigninError, type GatehouseError } from '../errors.js'
 import { identityFromClaims } from '../identify/identity.js'
 import type { AuditLog } from '../log/audit.js'
 import type { SessionStore } from '../session/session-store.js'
+import { SessionTokens } from '../session/session-tokens.js'
 import type { GatewayCookies } from './cookies.js'
 import type { OidcProvider } from './oidc-provider.js'
 import { SIGNIN_TTL_MS, SigninStateCodec } from './signin-state.js'
@@ -125,12 +126,12 @@ export class SigninFlow {
     request.session.identity = identity
     request.session.createdAt = now
     request.session.lastSeenAt = now
-    request.session.tokens = {
+    request.session.tokens = new SessionTokens({
       idToken: tokens.id_token,
       accessToken: tokens.access_token,
       refreshToken: tokens.refresh_token,
       expiresAt: typeof tokens.expires_in === 'number' ? now + tokens.expires_in * 1000 : undefined,
-    }
+    })
     audit('signin.success', { user: identity.id, email: identity.email, ip: request.ip, reqId: request.id })
     reply.header('cache-control', 'no-store')
     return reply.redirect(`${config.publicUrl}${pending.returnTo}`, 303)

@@ -4,6 +4,7 @@ import type { GatewayConfig } from '../config/types.js'
 import { identityFromClaims } from '../identify/identity.js'
 import type { AuditLog } from '../log/audit.js'
 import type { SessionStore } from '../session/session-store.js'
+import { SessionTokens } from '../session/session-tokens.js'
 import { shortId } from '../session/session-store.js'
 import type { OidcProvider } from './oidc-provider.js'
 
@@ -80,13 +81,13 @@ export class TokenRefresh {
       const claims = result.claims()
       const identity = claims === undefined ? current.identity : { ...identityFromClaims(claims, config.oidc), sid: claims.sid === undefined ? current.identity.sid : String(claims.sid) }
       request.session.identity = identity
-      request.session.tokens = {
+      request.session.tokens = new SessionTokens({
         idToken: result.id_token ?? tokens.idToken,
         accessToken: result.access_token,
         // Without rotation the IdP sends no new refresh token: the old one stays valid.
         refreshToken: result.refresh_token ?? tokens.refreshToken,
         expiresAt: typeof result.expires_in === 'number' ? now + result.expires_in * 1000 : undefined,
-      }
+      })
       request.session.refreshedAt = now
       await request.session.save()
       audit('session.refreshed', { user: identity.id, reqId: request.id })
