@@ -136,34 +136,43 @@ try {
   writeFileSync(policy, `routes:\n${routes}  - name: app\n    match: { path: /app/** }\n    allow: [{ groups: [staff, admins] }]\n    deny: [{ ip: [192.0.2.0/24] }]\n  - name: rest\n    match: { path: /** }\n    allow: authenticated\n`)
   const prefix = `bench-${randomBytes(4).toString('hex')}:`
   const sessionSecret = randomBytes(32).toString('hex')
+
+  /** The gateway process, signed in for real as alice; resolves with its session cookie. */
+  async function startGatehouse (port: number, profile: string[]): Promise<{ proc: ChildProcess, url: string, cookie: string }> {
+    const url = `http://127.0.0.1:${port}`
+    const proc = await child(pin.server, [...profile, 'dist/cli.js', 'serve'], {
+      GATEHOUSE_LISTEN: `127.0.0.1:${port}`, GATEHOUSE_PUBLIC_URL: url, GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'true',
+      GATEHOUSE_OIDC_CLIENT_ID: 'bench', GATEHOUSE_OIDC_CLIENT_SECRET: secret, GATEHOUSE_SESSION_SECRET: sessionSecret,
+      GATEHOUSE_SIGNING_KEY_FILE: keyFile, GATEHOUSE_UPSTREAM_URL: upstreamUrl, GATEHOUSE_POLICIES: policy, GATEHOUSE_REDIS_URL: redisServer.url,
+      GATEHOUSE_REDIS_KEY_PREFIX: prefix, GATEHOUSE_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    }, `${url}/.gatehouse/healthz`)
+    // Wait until the gateway has loaded the IdP's metadata, then sign in for real.
+    for (let i = 0; i < 100 && (await fetch(`${url}/.gatehouse/readyz`)).status !== 200; i++) await new Promise(resolve => setTimeout(resolve, 100))
+    const browser = new Browser()
+    const landed = await signInThroughIdp(browser, `${url}/.gatehouse/login?return=/.gatehouse/healthz`, 'alice', 'alice-pass')
+    if (landed.status !== 200) throw new Error(`sign-in failed: ${landed.status}`)
+    const cookie = `gatehouse=${browser.cookies(url).get('gatehouse') ?? ''}`
+    const check = await fetch(`${url}/app/home`, { headers: { cookie } })
+    if (check.status !== 200) throw new Error(`authenticated request failed: ${check.status}`)
+    if (check.headers.get('x-request-id') === null) throw new Error('the authenticated request did not go through the gateway')
+    return { proc, url, cookie }
+  }
   // BENCH_PROFILE=dir writes a CPU profile of the gateway (node --cpu-prof) for the closing analysis.
   const profile = process.env.BENCH_PROFILE === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
-  const gateway = await child(pin.server, [...profile, 'dist/cli.js', 'serve'], {
-    GATEHOUSE_LISTEN: `127.0.0.1:${gwPort}`, GATEHOUSE_PUBLIC_URL: gwUrl, GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'true',
-    GATEHOUSE_OIDC_CLIENT_ID: 'bench', GATEHOUSE_OIDC_CLIENT_SECRET: secret, GATEHOUSE_SESSION_SECRET: sessionSecret,
-    GATEHOUSE_SIGNING_KEY_FILE: keyFile, GATEHOUSE_UPSTREAM_URL: upstreamUrl, GATEHOUSE_POLICIES: policy, GATEHOUSE_REDIS_URL: redisServer.url,
-    GATEHOUSE_REDIS_KEY_PREFIX: prefix, GATEHOUSE_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-  }, `${gwUrl}/.gatehouse/healthz`)
+  const gw = await startGatehouse(gwPort, profile)
+  const gateway = gw.proc
   const barePort = await freePort()
   const bareUrl = `http://127.0.0.1:${barePort}`
   const bare = await child(pin.server, ['--import', 'tsx', 'test/bench/bare-proxy.ts'], { UPSTREAM: upstreamUrl, PORT: String(barePort) }, `${bareUrl}/`)
-  // Wait until the gateway has loaded the IdP's metadata, then sign in for real.
-  for (let i = 0; i < 100 && (await fetch(`${gwUrl}/.gatehouse/readyz`)).status !== 200; i++) await new Promise(resolve => setTimeout(resolve, 100))
-  const browser = new Browser()
-  const landed = await signInThroughIdp(browser, `${gwUrl}/.gatehouse/login?return=/.gatehouse/healthz`, 'alice', 'alice-pass')
-  if (landed.status !== 200) throw new Error(`sign-in failed: ${landed.status}`)
-  const cookie = `gatehouse=${browser.cookies(gwUrl).get('gatehouse') ?? ''}`
-  const check = await fetch(`${gwUrl}/app/home`, { headers: { cookie } })
-  if (check.status !== 200) throw new Error(`authenticated request failed: ${check.status}`)
-  if (check.headers.get('x-request-id') === null) throw new Error('the authenticated request did not go through the gateway')
   const redis = new Redis(redisServer.url)
   cleanups.push(() => redis.disconnect())
 
-  const targets = {
+  type Target = 'bare' | 'gatehouse'
+  const targets: Record<Target, { url: string, headers: Record<string, string>, proc: ChildProcess }> = {
     bare: { url: `${bareUrl}/app/home`, headers: {}, proc: bare },
-    gatehouse: { url: `${gwUrl}/app/home`, headers: { cookie }, proc: gateway },
+    gatehouse: { url: `${gwUrl}/app/home`, headers: { cookie: gw.cookie }, proc: gateway },
   }
-  type Target = keyof typeof targets
+  const measured: Target[] = ['bare', 'gatehouse']
   async function measure (target: Target, seconds: number): Promise<Run> {
     const { url, headers, proc } = targets[target]
     const cpuBefore = cpuMs(proc.pid)
@@ -172,15 +181,14 @@ try {
     return { ...r, cpu_us_per_request: round2((cpu * 1000) / Math.max(1, r.requests)), cpu_busy: round2(cpu / (seconds * 1000)) }
   }
 
-  // Warm both, then interleave: bare, gatehouse, gatehouse, bare, ...
-  await measure('bare', Math.min(5, DURATION))
-  await measure('gatehouse', Math.min(5, DURATION))
+  // Warm each, then interleave: bare, gatehouse, gatehouse, bare, ...
+  for (const target of measured) await measure(target, Math.min(5, DURATION))
   const results: Record<Target, Run[]> = { bare: [], gatehouse: [] }
   let redisCommands = 0
   let gatehouseRequests = 0
   const rss: number[] = [rssMb(gateway.pid)]
   for (let round = 0; round < ROUNDS; round++) {
-    const order: Target[] = round % 2 === 0 ? ['bare', 'gatehouse'] : ['gatehouse', 'bare']
+    const order: Target[] = round % 2 === 0 ? measured : [...measured].reverse()
     for (const target of order) {
       const before = target === 'gatehouse' ? await commandCount(redis) : 0
       const r = await measure(target, DURATION)
@@ -209,7 +217,7 @@ try {
   const p99PerRound = results.gatehouse.map((r, i) => r.p99 - (results.bare[i]?.p99 ?? r.p99))
 
   const sessions = await manySessions()
-  const soak = await soakRun(sessions.cookies)
+  const soak = SOAK_SECONDS > 0 ? await soakRun(sessions.cookies.length > 0 ? sessions.cookies : [gw.cookie]) : undefined
 
   const result = {
     benchmark: 'authenticated-get',
@@ -258,7 +266,7 @@ try {
     const cookies = ids.map(id => `gatehouse=${encodeURIComponent(signer.sign(id))}`)
     for (let i = 0; i < DISTINCT_SERVED; i += 50) {
       const statuses = await Promise.all(cookies.slice(i, Math.min(i + 50, DISTINCT_SERVED)).map(async c => {
-        const res = await fetch(`${gwUrl}/app/home`, { headers: { cookie: c } })
+        const res = await fetch(`${gw.url}/app/home`, { headers: { cookie: c } })
         await res.arrayBuffer()
         return res.status
       }))
@@ -280,7 +288,7 @@ try {
     const timer = setInterval(sample, every)
     let load: LoadResult
     try {
-      load = await runLoad(tool, { url: `${gwUrl}/app/home`, connections: CONNECTIONS, seconds: SOAK_SECONDS, cookieFile, cpus: pin.rest, dir })
+      load = await runLoad(tool, { url: `${gw.url}/app/home`, connections: CONNECTIONS, seconds: SOAK_SECONDS, cookieFile, cpus: pin.rest, dir })
     } finally {
       clearInterval(timer)
     }
@@ -316,7 +324,7 @@ try {
     `req/s ratio per round: median ${result.ratio_rps_per_round.median}, ${result.ratio_rps_per_round.min}-${result.ratio_rps_per_round.max} (goal >= 0.9); CPU per request, bare/Gatehouse: ${result.ratio_cpu_per_request}`,
     `p99 difference: ${result.p99_delta_ms} ms, per round ${result.p99_delta_ms_per_round.min} to ${result.p99_delta_ms_per_round.max} (goal <= 1); Redis commands per request: ${result.redis_commands_per_request} (goal 0)`,
     `Gatehouse RSS: ${result.gatehouse_rss_mb.start} MB at start, ${result.gatehouse_rss_mb.max} MB under load, ${result.gatehouse_rss_mb.with_sessions_in_redis} MB with ${result.gatehouse_rss_mb.sessions_in_redis} sessions in Redis, ${result.gatehouse_rss_mb.after_distinct_sessions} MB after serving ${result.gatehouse_rss_mb.distinct_sessions_served} different sessions (goal < 150 MB); bare proxy ${result.bare_rss_mb} MB`,
-    `soak, ${soak.seconds} s across ${soak.sessions} sessions (${soak.rps} req/s, ${soak.errors} errors): RSS first ${soak.first_mb} MB, last ${soak.last_mb} MB, max ${soak.max_mb} MB, slope ${soak.slope_mb_per_min} MB/min (second half ${soak.slope_second_half_mb_per_min} MB/min)`,
+    ...(soak === undefined ? [] : [`soak, ${soak.seconds} s across ${soak.sessions} sessions (${soak.rps} req/s, ${soak.errors} errors): RSS first ${soak.first_mb} MB, last ${soak.last_mb} MB, max ${soak.max_mb} MB, slope ${soak.slope_mb_per_min} MB/min (second half ${soak.slope_second_half_mb_per_min} MB/min)`]),
   ]
   process.stdout.write(`${out.join('\n')}\n`)
   mkdirSync('bench-results', { recursive: true })
