@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { GatehouseError } from '../errors.js'
-import { clientAddress } from '../identify/client-address.js'
+import { clientAddress, peerAddress } from '../identify/client-address.js'
 import type { Address, Cidr } from '../net/address.js'
 import { canonicalizeTarget, type CanonicalPath } from '../policy/canonical-path.js'
 import type { Policy } from '../policy/load-policy.js'
@@ -102,7 +102,7 @@ export function routeRequest (deps: RouteRequestDeps) {
       policy,
       route,
       canonical,
-      clientIp: clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies),
+      clientIp: clientAddress(peerAddress(request.socket), request.headers['x-forwarded-for'], deps.trustedProxies),
     }
     if (!route.needsIdentity) delete request.cookies[deps.sessionCookie]
     return undefined
