@@ -51,3 +51,15 @@ t.test('the session store keeps the tokens in full, and hands them back as Sessi
   await store.set('session-2', { createdAt: 1 }, 60_000)
   t.equal((await store.get('session-2', { fresh: true }))?.tokens, undefined, 'a session without tokens has none')
 })
+
+t.test('the session cache is bounded by size: past it, the least recently used sessions are read from the backend again', async t => {
+  const store = new SessionStore({ backend: new MemoryBackend(), cipher: new SessionCipher('s'.repeat(32)), cacheTtlMs: 10_000, cacheMax: 100, cacheMaxBytes: 2000, log: createLogger({ level: 'silent' }) })
+  t.teardown(() => store.close())
+  const tokens = new SessionTokens({ ...set, idToken: 'x'.repeat(600) })
+  for (const id of ['a', 'b', 'c']) await store.set(id, { createdAt: 1, tokens }, 60_000)
+  const before = store.cacheStats
+  t.equal((await store.get('c'))?.tokens?.idToken, tokens.idToken, 'the latest session is served')
+  t.equal(store.cacheStats.hits, before.hits + 1, 'from memory')
+  t.equal((await store.get('a'))?.tokens?.idToken, tokens.idToken, 'the oldest session is still served')
+  t.equal(store.cacheStats.misses, before.misses + 1, 'from the backend: it no longer fitted in memory')
+})
