@@ -21,7 +21,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -34,6 +34,7 @@ import { freePort } from '../helpers/ports.js'
 import { TestRedis } from '../helpers/redis-server.js'
 import { loadTool, runLoad, type LoadResult } from './load-generator.js'
 import { cpuMs, rssMb } from './proc-stats.js'
+import { saveResult } from './save-result.js'
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
@@ -42,6 +43,8 @@ const SOAK_SECONDS = Number(process.env.GATEHOUSE_BENCH_SOAK_SECONDS ?? 30)
 const SESSIONS_IN_REDIS = Number(process.env.BENCH_SESSIONS ?? 100_000)
 const DISTINCT_SERVED = Math.min(SESSIONS_IN_REDIS, Number(process.env.BENCH_DISTINCT_SESSIONS ?? 10_000))
 const SOAK_SESSIONS = 1000
+/** Node options for the gateway process, e.g. BENCH_NODE_FLAGS='--max-old-space-size=96 --max-semi-space-size=4'. */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)
 const cleanups: Array<() => unknown> = []
 
 interface Pinning { server: string | undefined, rest: string | undefined }
@@ -140,7 +143,7 @@ try {
   /** The gateway process, signed in for real as alice; resolves with its session cookie. */
   async function startGatehouse (port: number, profile: string[]): Promise<{ proc: ChildProcess, url: string, cookie: string }> {
     const url = `http://127.0.0.1:${port}`
-    const proc = await child(pin.server, [...profile, 'dist/cli.js', 'serve'], {
+    const proc = await child(pin.server, [...profile, ...NODE_FLAGS, 'dist/cli.js', 'serve'], {
       GATEHOUSE_LISTEN: `127.0.0.1:${port}`, GATEHOUSE_PUBLIC_URL: url, GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'true',
       GATEHOUSE_OIDC_CLIENT_ID: 'bench', GATEHOUSE_OIDC_CLIENT_SECRET: secret, GATEHOUSE_SESSION_SECRET: sessionSecret,
       GATEHOUSE_SIGNING_KEY_FILE: keyFile, GATEHOUSE_UPSTREAM_URL: upstreamUrl, GATEHOUSE_POLICIES: policy, GATEHOUSE_REDIS_URL: redisServer.url,
@@ -224,6 +227,7 @@ try {
     date: new Date().toISOString(),
     node: process.version,
     load_generator: tool,
+    gateway_node_flags: NODE_FLAGS.join(' '),
     cpus: availableParallelism(),
     pinning: pin.server === undefined ? 'none' : `proxy under test on CPU ${pin.server}; load generator, upstream, Redis and IdP on CPU ${pin.rest ?? ''}`,
     duration_s: DURATION, connections: CONNECTIONS, rounds: ROUNDS,
@@ -327,10 +331,7 @@ try {
     ...(soak === undefined ? [] : [`soak, ${soak.seconds} s across ${soak.sessions} sessions (${soak.rps} req/s, ${soak.errors} errors): RSS first ${soak.first_mb} MB, last ${soak.last_mb} MB, max ${soak.max_mb} MB, slope ${soak.slope_mb_per_min} MB/min (second half ${soak.slope_second_half_mb_per_min} MB/min)`]),
   ]
   process.stdout.write(`${out.join('\n')}\n`)
-  mkdirSync('bench-results', { recursive: true })
-  const file = join('bench-results', `authenticated-get-${result.date.replace(/[:.]/g, '-')}.json`)
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`)
-  process.stdout.write(`saved ${file}\n`)
+  process.stdout.write(`saved ${saveResult('authenticated-get', result)}\n`)
 } finally {
   for (const fn of cleanups.reverse()) await fn()
 }
