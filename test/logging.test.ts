@@ -39,3 +39,13 @@ t.test('a failed sign-in is an audit event with the reason', async t => {
   t.match(failure, { ip: '127.0.0.1', reason: 'GH_SIGNIN_STATE_INVALID', detail: /sign-in state/ })
   t.notOk(stack.logs.text.includes('stolen'), 'the code is not logged')
 })
+
+t.test('each request is one access line when it completes, with its id, status and time', async t => {
+  const stack = await startStack(t)
+  const res = await fetch(`${stack.url}/api/items?page=2`, { headers: { 'x-request-id': 'access-line-1', accept: 'application/json' } })
+  t.equal(res.status, 401)
+  const line = await stack.logs.waitFor(r => r.reqId === 'access-line-1' && r.msg === 'request completed')
+  t.match(line, { level: 30, req: { method: 'GET', url: '/api/items?page=2' }, res: { statusCode: 401 } })
+  t.type(line.responseTime, 'number', 'the response time is in the line')
+  t.same(stack.logs.records().filter(r => r.reqId === 'access-line-1').map(r => r.msg), ['request completed'], 'one line for the request, no separate incoming line')
+})

@@ -8,8 +8,8 @@ import { inRanges, parseAddress } from '../net/address.js'
  * address unknown (undefined), which fails ip allow rules and matches ip deny
  * rules, rather than letting a client pick an address by writing garbage.
  */
-export function clientAddress (peer: string | undefined, forwardedFor: string | string[] | undefined, trusted: readonly Cidr[]): Address | undefined {
-  const socket = peer === undefined ? undefined : parseAddress(peer)
+export function clientAddress (peer: string | Address | undefined, forwardedFor: string | string[] | undefined, trusted: readonly Cidr[]): Address | undefined {
+  const socket = typeof peer === 'string' ? parseAddress(peer) : peer
   if (socket === undefined || trusted.length === 0 || !inRanges(socket, trusted) || forwardedFor === undefined) return socket
   const entries = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',').map(s => s.trim())
   if (entries.length === 1 && entries[0] === '') return socket
@@ -21,4 +21,16 @@ export function clientAddress (peer: string | undefined, forwardedFor: string | 
     last = addr
   }
   return last
+}
+
+const peers = new WeakMap<object, Address>()
+
+/** A connection's peer address, parsed once per connection (keep-alive connections carry many requests). */
+export function peerAddress (socket: { readonly remoteAddress?: string | undefined }): Address | undefined {
+  let addr = peers.get(socket)
+  if (addr === undefined && socket.remoteAddress !== undefined) {
+    addr = parseAddress(socket.remoteAddress)
+    if (addr !== undefined) peers.set(socket, addr)
+  }
+  return addr
 }

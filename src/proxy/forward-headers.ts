@@ -47,18 +47,42 @@ function isClientForwardingHeader (folded: string): boolean {
   return CLIENT_FORWARDING_HEADERS.has(folded) || CLIENT_FORWARDING_PREFIXES.some(p => folded.startsWith(p))
 }
 
+/**
+ * Header names with `_` are dropped, as nginx and Apache do: behind CGI, PHP
+ * or WSGI they collide with the `-` spelling of the gateway's headers. So are
+ * forwarding and hop-by-hop headers. The answer for a name never changes: it
+ * is remembered for the names seen (a bounded number of them).
+ */
+function notForwarded (name: string): boolean {
+  let drop = dropByName.get(name)
+  if (drop === undefined) {
+    drop = name.includes('_') || isClientForwardingHeader(foldHeaderName(name)) || HOP_BY_HOP_REQUEST.has(name)
+    if (dropByName.size < DROP_BY_NAME_MAX) dropByName.set(name, drop)
+  }
+  return drop
+}
+const dropByName = new Map<string, boolean>()
+const DROP_BY_NAME_MAX = 2000
+
+/** X-Forwarded-Proto and -Host for a public URL (one per gateway, parsed once). */
+function forwardedFor (publicUrl: string): { proto: string, host: string } {
+  let known = forwardedByUrl.get(publicUrl)
+  if (known === undefined) {
+    const url = new URL(publicUrl)
+    known = { proto: url.protocol.slice(0, -1), host: url.host }
+    forwardedByUrl.set(publicUrl, known)
+  }
+  return known
+}
+const forwardedByUrl = new Map<string, { proto: string, host: string }>()
+
 /** Request headers for an HTTP request to the upstream. */
 export function upstreamRequestHeaders (clientHeaders: IncomingHttpHeaders, ctx: ForwardContext, gatewayCookies: readonly string[]): Record<string, string | string[]> {
-  const headers = sanitizeClientHeaders(clientHeaders, gatewayCookies, ctx.reserved)
-  for (const name of Object.keys(headers)) {
-    // Header names with `_` are dropped, as nginx and Apache do: behind CGI, PHP
-    // or WSGI they collide with the `-` spelling of the gateway's headers.
-    if (name.includes('_') || isClientForwardingHeader(foldHeaderName(name)) || HOP_BY_HOP_REQUEST.has(name)) delete headers[name]
-  }
+  const headers = sanitizeClientHeaders(clientHeaders, gatewayCookies, ctx.reserved, notForwarded)
   if (ctx.dropAuthorization === true) delete headers.authorization
-  const pub = new URL(ctx.publicUrl)
+  const pub = forwardedFor(ctx.publicUrl)
   headers['x-forwarded-for'] = ctx.clientIp
-  headers['x-forwarded-proto'] = pub.protocol.slice(0, -1)
+  headers['x-forwarded-proto'] = pub.proto
   headers['x-forwarded-host'] = pub.host
   headers['x-request-id'] = ctx.requestId
   // The client's trace context passes unchanged when valid; a malformed one is replaced, never forwarded.
@@ -121,8 +145,10 @@ const HOP_BY_HOP_RESPONSE = ['connection', 'keep-alive', 'proxy-connection', 'tr
 
 /** Response headers from the upstream: hop-by-hop ones dropped, and it may not set or clear the gateway's own cookies. */
 export function upstreamResponseHeaders (headers: IncomingHttpHeaders, gatewayCookies: readonly string[]): IncomingHttpHeaders {
-  const named = typeof headers.connection === 'string' ? headers.connection.toLowerCase().split(',').map(s => s.trim()) : []
-  for (const name of [...HOP_BY_HOP_RESPONSE, ...named]) delete headers[name]
+  if (typeof headers.connection === 'string') {
+    for (const name of headers.connection.toLowerCase().split(',')) delete headers[name.trim()]
+  }
+  for (const name of HOP_BY_HOP_RESPONSE) if (headers[name] !== undefined) delete headers[name]
   const setCookie = headers['set-cookie']
   if (setCookie === undefined) return headers
   const list = (Array.isArray(setCookie) ? setCookie : [String(setCookie)])

@@ -30,15 +30,16 @@ const EMPTY: ReadonlySet<string> = new Set()
  * Removes from the client's headers everything that could pass for identity,
  * the hop-by-hop `connection` header and every header it names (so a client
  * cannot make a proxy drop headers the gateway adds), and the gateway's own
- * cookies. Returns a new object.
+ * cookies, and whatever `alsoDrop` names. Returns a new object.
  */
-export function sanitizeClientHeaders (headers: IncomingHttpHeaders, gatewayCookies: readonly string[], extraReserved: ReadonlySet<string> = EMPTY): Record<string, string | string[]> {
+export function sanitizeClientHeaders (headers: IncomingHttpHeaders, gatewayCookies: readonly string[], extraReserved: ReadonlySet<string> = EMPTY, alsoDrop?: (lowerCaseName: string) => boolean): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
   const named = connectionOptions(headers.connection)
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name]
     if (value === undefined) continue
     const lower = name.toLowerCase()
-    if (lower === 'connection' || lower === 'proxy-connection' || lower === 'keep-alive' || named.has(lower) || isReservedHeader(lower, extraReserved)) continue
+    if (lower === 'connection' || lower === 'proxy-connection' || lower === 'keep-alive' || named.has(lower) || isReservedHeader(lower, extraReserved) || alsoDrop?.(lower) === true) continue
     out[lower] = value
   }
   if (typeof out.cookie === 'string') {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import type { GatewayConfig } from '../config/types.js'
@@ -9,13 +9,16 @@ import { decide } from '../authorize/decision.js'
 import { BearerVerifier } from '../identify/bearer-token.js'
 import { identityFromSession } from '../identify/from-session.js'
 import type { Identity } from '../identify/identity.js'
+import { AccessLog } from '../log/access-log.js'
 import { auditRequest, auditUser, createAuditLog, type AuditSink } from '../log/audit.js'
+import { RequestLogger } from '../log/request-logger.js'
 import type { Logger } from '../log/logger.js'
 import { GatewayMetrics, UNROUTED } from '../metrics/gateway-metrics.js'
 import { traceContext, type TraceContext } from '../net/trace-context.js'
 import { clientAddress } from '../identify/client-address.js'
 import { registerProxy } from '../proxy/register-proxy.js'
 import { rewritePath } from '../proxy/rewrite-path.js'
+import { CookieSigner } from '../session/cookie-signer.js'
 import { toFastifySessionStore } from '../session/fastify-store.js'
 import type { SessionStore } from '../session/session-store.js'
 import { needsTouch, sessionState, type LifetimeSettings } from '../session/lifetime.js'
@@ -76,6 +79,8 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
 /** Identity headers and assertion above this many bytes draw a warning: many servers refuse 8 KiB header lines or 16 KiB of headers. */
 const IDENTITY_HEADER_WARN_BYTES = 6 * 1024
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
+/** Session cookies whose signature was verified, remembered (about 200 bytes each). */
+const VERIFIED_COOKIES_MAX = 10_000
 
 /**
  * Assembles the gateway: session loading (identify), the per-request guard
@@ -149,10 +154,11 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       const incoming = req.headers['x-request-id']
       return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID()
     },
-    logController: new LogController({ requestIdLogLabel: 'reqId' }),
+    logController: new AccessLog({ requestIdLogLabel: 'reqId' }),
+    // The trace id is bound where the request's logger is made; that logger becomes a pino child only when it first writes.
     childLoggerFactory (logger, bindings, childOptions, raw) {
       (bindings as Record<string, unknown>).traceId = traceOf(raw as IncomingMessage).traceId
-      return logger.child(bindings, childOptions)
+      return new RequestLogger(logger as Logger, bindings, childOptions) as unknown as FastifyBaseLogger
     },
     bodyLimit: limits.maxBodySize,
     trustProxy: false,
@@ -191,7 +197,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   app.addHook('onRequest', routeRequest({ policies, trustedProxies: config.trustedProxies, sessionCookie: cookies.session }))
   await app.register(fastifySession, {
     // The first secret signs new cookies; previous ones still verify during a rotation.
-    secret: [config.session.secret, ...config.session.previousSecrets],
+    secret: new CookieSigner([config.session.secret, ...config.session.previousSecrets], VERIFIED_COOKIES_MAX),
     cookieName: cookies.session,
     cookie: { ...cookies.attributes, maxAge: config.session.maxLifetimeMs },
     saveUninitialized: false,

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { GatehouseError, type ErrorCode } from '../errors.js'
-import { clientAddress } from '../identify/client-address.js'
+import { clientAddress, peerAddress } from '../identify/client-address.js'
 import { inRanges, parseAddress, type Address, type Cidr } from '../net/address.js'
 import { canonicalizeTarget, type CanonicalPath } from '../policy/canonical-path.js'
 import type { Policy } from '../policy/load-policy.js'
@@ -171,7 +171,7 @@ export function routeRequest (deps: RouteRequestDeps) {
       policy,
       route,
       canonical,
-      clientIp: clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies),
+      clientIp: clientAddress(peerAddress(request.socket), request.headers['x-forwarded-for'], deps.trustedProxies),
     }
     // The session is read only where it may decide: a route that never needs the user, or takes bearer tokens only, never reads the store.
     if (!route.needsIdentity || !route.credentials.session) delete request.cookies[deps.sessionCookie]

@@ -1,13 +1,5 @@
 import type { Identity } from '../identify/identity.js'
-
-/** Tokens kept with a session. Never logged; forwarded only on routes with pass_access_token. */
-export interface SessionTokens {
-  idToken: string | undefined
-  accessToken: string | undefined
-  refreshToken: string | undefined
-  /** Epoch ms at which the access token expires. */
-  expiresAt: number | undefined
-}
+import type { SessionTokens } from './session-tokens.js'
 
 /** What a signed-in session holds (besides @fastify/session's cookie data). */
 export interface SessionFields {

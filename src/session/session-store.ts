@@ -3,6 +3,7 @@ import type { Logger } from '../log/logger.js'
 import type { SessionBackend, SessionIndex } from './backend.js'
 import type { SessionCipher } from './session-cipher.js'
 import type { SessionRecord } from './session-data.js'
+import { SessionTokens, type TokenSet } from './session-tokens.js'
 import { deepFreeze } from '../deep-freeze.js'
 
 export interface SessionStoreOptions {
@@ -11,6 +12,8 @@ export interface SessionStoreOptions {
   /** How long a decrypted session may be served from memory without asking the backend. */
   cacheTtlMs: number
   cacheMax: number
+  /** Bound on the decrypted sessions kept in memory, counted as the length of their JSON text. */
+  cacheMaxBytes?: number
   log: Logger
 }
 
@@ -20,13 +23,16 @@ export interface SessionStoreOptions {
  * every gateway's cache through the backend's pub/sub when one gateway
  * changes or deletes them (revocation reaches all replicas in milliseconds;
  * the cache TTL is the bound if a message is lost, and a reconnect of the
- * subscriber clears the whole cache).
+ * subscriber clears the whole cache). The cache is bounded by count and by
+ * size, and entries past their TTL are dropped every TTL, so memory follows
+ * the sessions in use now, not every session seen since the start.
  */
 export class SessionStore {
   readonly backend: SessionBackend
   readonly #cipher: SessionCipher
   readonly #cache: LRUCache<string, SessionRecord>
   readonly #log: Logger
+  readonly #purge: NodeJS.Timeout
   #hits = 0
   #misses = 0
 
@@ -34,7 +40,10 @@ export class SessionStore {
     this.backend = opts.backend
     this.#cipher = opts.cipher
     this.#log = opts.log.child({ module: 'sessions' })
-    this.#cache = new LRUCache({ max: opts.cacheMax, ttl: Math.max(1, opts.cacheTtlMs) })
+    const ttl = Math.max(1, opts.cacheTtlMs)
+    this.#cache = new LRUCache({ max: opts.cacheMax, maxSize: opts.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES, ttl })
+    this.#purge = setInterval(() => { this.#cache.purgeStale() }, Math.max(1000, ttl))
+    this.#purge.unref()
     this.backend.subscribe(ids => {
       if (ids === undefined) this.#cache.clear()
       else for (const id of ids) this.#cache.delete(id)
@@ -71,19 +80,21 @@ export class SessionStore {
     }
     let record: SessionRecord
     try {
-      record = deepFreeze(JSON.parse(text) as SessionRecord)
+      record = parseRecord(text)
     } catch {
       return undefined
     }
-    this.#cache.set(id, record)
+    this.#cache.set(id, record, { size: text.length })
     return record
   }
 
   async set (id: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    const text = JSON.stringify(record)
-    const plain = JSON.parse(text) as SessionRecord
-    await this.backend.set(id, this.#cipher.encrypt(id, text), ttlMs, indexOf(plain))
-    this.#cache.set(id, deepFreeze(plain))
+    const tokens = record.tokens
+    // The tokens in full (their JSON form is only a digest): spread, so the caller's object is left alone.
+    const text = JSON.stringify(tokens instanceof SessionTokens ? { ...record, tokens: tokens.plain() } : record)
+    const stored = parseRecord(text)
+    await this.backend.set(id, this.#cipher.encrypt(id, text), ttlMs, indexOf(stored))
+    this.#cache.set(id, stored, { size: text.length })
     await this.#announce([id])
   }
 
@@ -125,6 +136,7 @@ export class SessionStore {
   }
 
   async close (): Promise<void> {
+    clearInterval(this.#purge)
     this.#cache.clear()
     await this.backend.close()
   }
@@ -143,6 +155,15 @@ export class SessionStore {
     }
   }
 }
+
+/** A stored session as the gateway holds it: frozen, with its tokens as SessionTokens. */
+function parseRecord (text: string): SessionRecord {
+  const { tokens, ...fields } = JSON.parse(text) as Omit<SessionRecord, 'tokens'> & { tokens?: TokenSet }
+  return deepFreeze(tokens === undefined ? fields : { ...fields, tokens: new SessionTokens(tokens) })
+}
+
+/** 16 MB of session JSON: some 6,000 signed-in sessions with their tokens (about 2.5 KB each, 4 KB in memory). */
+const DEFAULT_CACHE_MAX_BYTES = 16 * 1024 * 1024
 
 function indexOf (record: SessionRecord): SessionIndex {
   return { user: record.identity?.id, idpSession: record.identity?.sid }

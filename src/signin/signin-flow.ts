@@ -5,6 +5,7 @@ import { GatehouseError, SigninError } from '../errors.js'
 import { auditRequest, auditUser, type AuditLog } from '../log/audit.js'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { SessionStore } from '../session/session-store.js'
+import { SessionTokens } from '../session/session-tokens.js'
 import type { GatewayCookies } from './cookies.js'
 import type { IdentityBuilder } from './identity-builder.js'
 import { idTokenProblem } from './id-token-checks.js'
@@ -164,12 +165,12 @@ export class SigninFlow {
     if (built.groupsFromGraph) request.session.groupsFromGraph = true
     request.session.createdAt = now
     request.session.lastSeenAt = now
-    request.session.tokens = {
+    request.session.tokens = new SessionTokens({
       idToken: tokens.id_token,
       accessToken: tokens.access_token,
       refreshToken: tokens.refresh_token,
       expiresAt: typeof tokens.expires_in === 'number' ? now + tokens.expires_in * 1000 : undefined,
-    }
+    })
     audit('signin.success', { ...auditUser(identity), ...at, email: identity.email })
     reply.header('cache-control', 'no-store')
     return reply.redirect(`${config.publicUrl}${pending.returnTo}`, 303)

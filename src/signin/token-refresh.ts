@@ -5,6 +5,7 @@ import { GatehouseError } from '../errors.js'
 import { auditRequest, auditUser, type AuditLog } from '../log/audit.js'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { SessionStore } from '../session/session-store.js'
+import { SessionTokens } from '../session/session-tokens.js'
 import { shortId } from '../session/session-store.js'
 import type { IdentityBuilder } from './identity-builder.js'
 import type { OidcProvider } from './oidc-provider.js'
@@ -108,13 +109,13 @@ export class TokenRefresh {
       request.session.identity = identity
       if (groupsFromGraph) request.session.groupsFromGraph = true
       request.session.groupsStale = groupsStale ? true : undefined
-      request.session.tokens = {
+      request.session.tokens = new SessionTokens({
         idToken: result.id_token ?? tokens.idToken,
         accessToken: result.access_token,
         // Without rotation the IdP sends no new refresh token: the old one stays valid.
         refreshToken: result.refresh_token ?? tokens.refreshToken,
         expiresAt: typeof result.expires_in === 'number' ? now + result.expires_in * 1000 : undefined,
-      }
+      })
       request.session.refreshedAt = now
       await request.session.save()
       metrics.refresh('success')

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks'
 import { identityFromClaims } from '../../src/identify/identity.js'
 import { AssertionSigner } from '../../src/sign/assertion.js'
 import { generateSigningKey } from '../../src/sign/keys.js'
+import { saveResult } from './save-result.js'
 
 const N = Number(process.env.BENCH_SIGNATURES ?? 5000)
 const signer = new AssertionSigner(await generateSigningKey('ES256'), 'https://gw.example', 60_000)
@@ -19,4 +20,4 @@ await time(async () => await signer.sign(identity, 'http://app'))
 const every = await time(async () => await signer.sign(identity, 'http://app'))
 const cached = await time(async () => await signer.assertion(identity, 'http://app'))
 const result = { benchmark: 'assertion', signatures: N, us_per_request_signing_each_time: Number(every.toFixed(2)), us_per_request_cached: Number(cached.toFixed(3)), speedup: Math.round(every / cached) }
-process.stdout.write(`assertion (ES256): ${result.us_per_request_signing_each_time} us/request signing every time, ${result.us_per_request_cached} us/request reused per session (${result.speedup}x)\n${JSON.stringify(result)}\n`)
+process.stdout.write(`assertion (ES256): ${result.us_per_request_signing_each_time} us/request signing every time, ${result.us_per_request_cached} us/request reused per session (${result.speedup}x)\nsaved ${saveResult('assertion', result)}\n`)

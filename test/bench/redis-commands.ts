@@ -5,6 +5,7 @@
  */
 import { TestRedis } from '../helpers/redis-server.js'
 import { startStack } from '../helpers/stack.js'
+import { saveResult } from './save-result.js'
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000)
 const teardowns: Array<() => unknown> = []
@@ -37,7 +38,7 @@ try {
   const perCommand = Object.fromEntries(Object.keys(after).map(k => [k, (after[k] ?? 0) - (before[k] ?? 0)]).filter(([k, v]) => v !== 0 && k !== 'ping' && k !== 'info'))
   const total = Object.values(perCommand).reduce((a: number, b) => a + Number(b), 0)
   const result = { benchmark: 'redis-commands-per-request', requests: REQUESTS, seconds, heartbeat_pings: (after.ping ?? 0) - (before.ping ?? 0), commands: perCommand, commands_per_request: total / REQUESTS, goal: 0 }
-  process.stdout.write(`Redis commands per steady-state authenticated request: ${result.commands_per_request} (goal 0) over ${REQUESTS} requests in ${seconds.toFixed(1)} s\n${JSON.stringify(result)}\n`)
+  process.stdout.write(`Redis commands per steady-state authenticated request: ${result.commands_per_request} (goal 0) over ${REQUESTS} requests in ${seconds.toFixed(1)} s\nsaved ${saveResult('redis-commands', result)}\n`)
 } finally {
   for (const fn of teardowns.reverse()) await fn()
 }

@@ -13,6 +13,7 @@ import { identityFromClaims } from '../../src/identify/identity.js'
 import { parseAddress } from '../../src/net/address.js'
 import { canonicalizeTarget } from '../../src/policy/canonical-path.js'
 import { loadPolicy, type Policy } from '../../src/policy/load-policy.js'
+import { saveResult } from './save-result.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20)
 const LOOKUPS_PER_ROUND = Number(process.env.BENCH_LOOKUPS ?? 50_000)
@@ -90,7 +91,7 @@ try {
   process.stdout.write(`  10,000 routes  ${result.ns_per_request_10000_routes} ns/request\n`)
   process.stdout.write(`  ratio          ${result.ratio}x (goal <= 1.2x)\n`)
   process.stdout.write(`  load + compile: ${result.load_ms_10_routes} ms for 10 routes, ${result.load_ms_10000_routes} ms for 10,000\n`)
-  process.stdout.write(`${JSON.stringify(result)}\n`)
+  process.stdout.write(`saved ${saveResult('policy-match', result)}\n`)
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }

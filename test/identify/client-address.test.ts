@@ -1,5 +1,5 @@
 import t from 'tap'
-import { clientAddress } from '../../src/identify/client-address.js'
+import { clientAddress, peerAddress } from '../../src/identify/client-address.js'
 import { inRanges, parseAddress, parseRange, type Cidr } from '../../src/net/address.js'
 
 function ranges (...texts: string[]): Cidr[] {
@@ -212,4 +212,14 @@ t.test('inRanges', async t => {
     if (a === undefined) throw new Error(`not an address: ${addr}`)
     t.equal(inRanges(a, ranges(...texts)), expected, `${addr} in [${texts.join(', ')}]: ${expected}`)
   }
+})
+
+t.test('peerAddress: a connection\'s address is parsed once and reused', async t => {
+  const socket = { remoteAddress: '::ffff:192.0.2.7' }
+  const first = peerAddress(socket)
+  t.equal(first?.toString(), '192.0.2.7', 'IPv4-mapped becomes IPv4')
+  t.equal(peerAddress(socket), first, 'the same parsed address for the next request on the connection')
+  t.equal(peerAddress({ remoteAddress: undefined }), undefined, 'a closed socket has no address')
+  t.equal(peerAddress({ remoteAddress: 'fe80::1%eth0' }), undefined, 'an address with a zone is not an address')
+  t.equal(clientAddress(first, undefined, []), first, 'clientAddress takes a parsed peer address as well')
 })

@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto'
+
+/** Tokens kept with a session. Never logged; forwarded only on routes with pass_access_token. */
+export interface TokenSet {
+  idToken: string | undefined
+  accessToken: string | undefined
+  refreshToken: string | undefined
+  /** Epoch ms at which the access token expires. */
+  expiresAt: number | undefined
+}
+
+/**
+ * A session's tokens as the gateway holds them: frozen, replaced (never
+ * changed) on refresh. @fastify/session hashes the whole session twice per
+ * request to see whether it changed; the tokens (1-2 KB) were most of that
+ * work. Serialized with JSON.stringify (which that hash uses), they are a
+ * digest of their content, computed once per tokens object: a different
+ * token set still reads as a change, the same one does not. The session store
+ * persists them in full through `plain()`.
+ */
+export class SessionTokens implements TokenSet {
+  readonly idToken: string | undefined
+  readonly accessToken: string | undefined
+  readonly refreshToken: string | undefined
+  readonly expiresAt: number | undefined
+  #digest: string | undefined
+
+  constructor (tokens: TokenSet) {
+    this.idToken = tokens.idToken
+    this.accessToken = tokens.accessToken
+    this.refreshToken = tokens.refreshToken
+    this.expiresAt = tokens.expiresAt
+    Object.freeze(this)
+  }
+
+  /** The tokens themselves, as stored. */
+  plain (): TokenSet {
+    return { idToken: this.idToken, accessToken: this.accessToken, refreshToken: this.refreshToken, expiresAt: this.expiresAt }
+  }
+
+  toJSON (): string {
+    this.#digest ??= `sha256:${createHash('sha256').update(JSON.stringify(this.plain())).digest('base64url')}`
+    return this.#digest
+  }
+}
