@@ -62,7 +62,7 @@ const SPOOFS: Array<[string, Array<[string, string]>]> = [
   ['route extra group name with underscores', [['x_remote_groups', 'admins']]],
 ]
 
-const IDENTITY = new Set(['x-gatehouse-user', 'x-gatehouse-email', 'x-gatehouse-name', 'x-gatehouse-groups', 'x-gatehouse-roles', 'x-gatehouse-assertion'])
+const IDENTITY = new Set(['x-gatehouse-user', 'x-gatehouse-email', 'x-gatehouse-name', 'x-gatehouse-groups', 'x-gatehouse-roles', 'x-gatehouse-kind', 'x-gatehouse-assertion'])
 
 /** Folded names (case, `_` as `-`) of every raw header line the upstream received. */
 function foldedNames (seen: SeenRequest): string[] {
