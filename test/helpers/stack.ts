@@ -215,6 +215,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
       }
       t.teardown(() => started.gateway.close())
       await started.gateway.oidc.whenReady()
+      await started.gateway.store.backend.connected(10_000)
       return { url: `http://127.0.0.1:${replicaPort}`, gateway: started.gateway, logs: replicaLogs }
     },
     async close () {
@@ -231,6 +232,8 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
     },
   }
   t.teardown(() => stack.close())
+  // The first request must not race the gateway's own connection to Redis (it would get 503, as it should).
+  await gateway.store.backend.connected(10_000)
   return stack
 }
 
