@@ -33,6 +33,10 @@ export class SessionStore {
   readonly #cache: LRUCache<string, SessionRecord>
   readonly #log: Logger
   readonly #purge: NodeJS.Timeout
+  /** Reads in flight: requests that arrive together for one uncached session share one backend read. */
+  readonly #loading = new Map<string, Promise<SessionRecord | undefined>>()
+  /** Bumped whenever sessions change or are dropped: a read begun before must not cache what it got. */
+  #generation = 0
   #hits = 0
   #misses = 0
 
@@ -44,10 +48,7 @@ export class SessionStore {
     this.#cache = new LRUCache({ max: opts.cacheMax, maxSize: opts.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES, ttl })
     this.#purge = setInterval(() => { this.#cache.purgeStale() }, Math.max(1000, ttl))
     this.#purge.unref()
-    this.backend.subscribe(ids => {
-      if (ids === undefined) this.#cache.clear()
-      else for (const id of ids) this.#cache.delete(id)
-    })
+    this.backend.subscribe(ids => { this.#drop(ids) })
   }
 
   get kind (): SessionBackend['kind'] {
@@ -60,14 +61,23 @@ export class SessionStore {
 
   /** The session, from memory when cached (unless `fresh`), else from the backend. Frozen: replace fields, never mutate them. */
   async get (id: string, opts: { fresh?: boolean } = {}): Promise<SessionRecord | undefined> {
-    if (opts.fresh !== true && this.backend.available) {
-      const cached = this.#cache.get(id)
+    const shared = opts.fresh !== true && this.backend.available
+    if (shared) {
+      const cached = this.#cache.get(id) ?? this.#loading.get(id)
       if (cached !== undefined) {
         this.#hits++
-        return cached
+        return await cached
       }
     }
     this.#misses++
+    if (!shared) return await this.#load(id)
+    const loading = this.#load(id).finally(() => { if (this.#loading.get(id) === loading) this.#loading.delete(id) })
+    this.#loading.set(id, loading)
+    return await loading
+  }
+
+  async #load (id: string): Promise<SessionRecord | undefined> {
+    const generation = this.#generation
     const blob = await this.backend.get(id)
     if (blob === undefined) {
       this.#cache.delete(id)
@@ -84,7 +94,7 @@ export class SessionStore {
     } catch {
       return undefined
     }
-    this.#cache.set(id, record, { size: text.length })
+    if (generation === this.#generation) this.#cache.set(id, record, { size: text.length })
     return record
   }
 
@@ -94,13 +104,14 @@ export class SessionStore {
     const text = JSON.stringify(tokens instanceof SessionTokens ? { ...record, tokens: tokens.plain() } : record)
     const stored = parseRecord(text)
     await this.backend.set(id, this.#cipher.encrypt(id, text), ttlMs, indexOf(stored))
+    this.#drop([id])
     this.#cache.set(id, stored, { size: text.length })
     await this.#announce([id])
   }
 
   async destroy (id: string): Promise<void> {
     const known = this.#cache.get(id)
-    this.#cache.delete(id)
+    this.#drop([id])
     await this.backend.delete(id, known === undefined ? undefined : indexOf(known))
     await this.#announce([id])
   }
@@ -118,7 +129,7 @@ export class SessionStore {
   /** Deletes every session of a user, or of an IdP session; returns how many. */
   async revoke (by: 'user' | 'idpSession', value: string): Promise<number> {
     const ids = await this.backend.idsBy(by, value)
-    for (const id of ids) this.#cache.delete(id)
+    this.#drop(ids)
     await Promise.all(ids.map(async id => await this.backend.delete(id, by === 'user' ? { user: value, idpSession: undefined } : { user: undefined, idpSession: value })))
     await this.#announce(ids)
     return ids.length
@@ -143,7 +154,21 @@ export class SessionStore {
 
   /** Drops a cached copy (after a change this gateway learns of by other means). */
   forget (id: string): void {
-    this.#cache.delete(id)
+    this.#drop([id])
+  }
+
+  /** Drops cached copies (all of them without ids) and keeps reads already in flight from caching theirs. */
+  #drop (ids: readonly string[] | undefined): void {
+    this.#generation++
+    if (ids === undefined) {
+      this.#cache.clear()
+      this.#loading.clear()
+    } else {
+      for (const id of ids) {
+        this.#cache.delete(id)
+        this.#loading.delete(id)
+      }
+    }
   }
 
   async #announce (ids: readonly string[]): Promise<void> {

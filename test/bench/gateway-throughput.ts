@@ -84,9 +84,10 @@ async function child (cpus: string | undefined, args: string[], env: Record<stri
   throw new Error(`${args.join(' ')} did not answer at ${url}: ${out}`)
 }
 
-async function commandCount (redis: Redis): Promise<number> {
+/** Redis' own count of calls per command, without the heartbeat (PING) and this script's INFO. */
+async function commandCounts (redis: Redis): Promise<Map<string, number>> {
   const info = await redis.info('commandstats')
-  return [...info.matchAll(/cmdstat_(\w+):calls=(\d+)/g)].filter(m => m[1] !== 'ping' && m[1] !== 'info').reduce((sum, m) => sum + Number(m[2]), 0)
+  return new Map([...info.matchAll(/cmdstat_([\w|]+):calls=(\d+)/g)].filter(m => m[1] !== 'ping' && m[1] !== 'info').map(m => [m[1] as string, Number(m[2])]))
 }
 
 interface Run extends LoadResult {
@@ -187,16 +188,19 @@ try {
   // Warm each, then interleave: bare, gatehouse, gatehouse, bare, ...
   for (const target of measured) await measure(target, Math.min(5, DURATION))
   const results: Record<Target, Run[]> = { bare: [], gatehouse: [] }
-  let redisCommands = 0
+  const redisCommands = new Map<string, number>()
   let gatehouseRequests = 0
   const rss: number[] = [rssMb(gateway.pid)]
   for (let round = 0; round < ROUNDS; round++) {
     const order: Target[] = round % 2 === 0 ? measured : [...measured].reverse()
     for (const target of order) {
-      const before = target === 'gatehouse' ? await commandCount(redis) : 0
+      const before = target === 'gatehouse' ? await commandCounts(redis) : new Map<string, number>()
       const r = await measure(target, DURATION)
       if (target === 'gatehouse') {
-        redisCommands += await commandCount(redis) - before
+        for (const [name, calls] of await commandCounts(redis)) {
+          const delta = calls - (before.get(name) ?? 0)
+          if (delta > 0) redisCommands.set(name, (redisCommands.get(name) ?? 0) + delta)
+        }
         gatehouseRequests += r.requests
         rss.push(rssMb(gateway.pid))
       }
@@ -239,7 +243,8 @@ try {
     ratio_cpu_per_request: Number((b.cpu_us_per_request / g.cpu_us_per_request).toFixed(3)),
     p99_delta_ms: round2(g.p99 - b.p99),
     p99_delta_ms_per_round: { median: round2(median(p99PerRound)), min: round2(Math.min(...p99PerRound)), max: round2(Math.max(...p99PerRound)) },
-    redis_commands_per_request: Number((redisCommands / Math.max(1, gatehouseRequests)).toFixed(5)),
+    redis_commands_per_request: Number(([...redisCommands.values()].reduce((a, n) => a + n, 0) / Math.max(1, gatehouseRequests)).toFixed(5)),
+    redis_commands: Object.fromEntries(redisCommands),
     gatehouse_rss_mb: { start: rss[0], max: Math.max(...rss), end: rss.at(-1), ...sessions.rss },
     bare_rss_mb: rssMb(bare.pid),
     soak,
@@ -326,7 +331,7 @@ try {
     row('Gatehouse (session, policy)', g, result.ratio_rps.toFixed(3)),
     '',
     `req/s ratio per round: median ${result.ratio_rps_per_round.median}, ${result.ratio_rps_per_round.min}-${result.ratio_rps_per_round.max} (goal >= 0.9); CPU per request, bare/Gatehouse: ${result.ratio_cpu_per_request}`,
-    `p99 difference: ${result.p99_delta_ms} ms, per round ${result.p99_delta_ms_per_round.min} to ${result.p99_delta_ms_per_round.max} (goal <= 1); Redis commands per request: ${result.redis_commands_per_request} (goal 0)`,
+    `p99 difference: ${result.p99_delta_ms} ms, per round ${result.p99_delta_ms_per_round.min} to ${result.p99_delta_ms_per_round.max} (goal <= 1); Redis commands per request: ${result.redis_commands_per_request} (goal 0) ${JSON.stringify(result.redis_commands)}`,
     `Gatehouse RSS: ${result.gatehouse_rss_mb.start} MB at start, ${result.gatehouse_rss_mb.max} MB under load, ${result.gatehouse_rss_mb.with_sessions_in_redis} MB with ${result.gatehouse_rss_mb.sessions_in_redis} sessions in Redis, ${result.gatehouse_rss_mb.after_distinct_sessions} MB after serving ${result.gatehouse_rss_mb.distinct_sessions_served} different sessions (goal < 150 MB); bare proxy ${result.bare_rss_mb} MB`,
     ...(soak === undefined ? [] : [`soak, ${soak.seconds} s across ${soak.sessions} sessions (${soak.rps} req/s, ${soak.errors} errors): RSS first ${soak.first_mb} MB, last ${soak.last_mb} MB, max ${soak.max_mb} MB, slope ${soak.slope_mb_per_min} MB/min (second half ${soak.slope_second_half_mb_per_min} MB/min)`]),
   ]

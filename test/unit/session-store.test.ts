@@ -63,3 +63,40 @@ t.test('the session cache is bounded by size: past it, the least recently used s
   t.equal((await store.get('a'))?.tokens?.idToken, tokens.idToken, 'the oldest session is still served')
   t.equal(store.cacheStats.misses, before.misses + 1, 'from the backend: it no longer fitted in memory')
 })
+
+t.test('requests that arrive together for an uncached session share one backend read', async t => {
+  const backend = new MemoryBackend()
+  const read = backend.get.bind(backend)
+  let reads = 0
+  backend.get = async (id: string) => { reads++; return await read(id) }
+  const store = new SessionStore({ backend, cipher: new SessionCipher('s'.repeat(32)), cacheTtlMs: 10_000, cacheMax: 10, log: createLogger({ level: 'silent' }) })
+  t.teardown(() => store.close())
+  await store.set('a', { createdAt: 1, tokens: new SessionTokens(set) }, 60_000)
+  store.forget('a')
+  const records = await Promise.all(Array.from({ length: 20 }, async () => await store.get('a')))
+  t.equal(reads, 1, 'one read for 20 requests')
+  t.ok(records.every(r => r?.createdAt === 1), 'each gets the session')
+  await store.get('a')
+  t.equal(reads, 1, 'then it is cached')
+})
+
+t.test('a read in flight when the session ends does not bring it back into the cache', async t => {
+  const backend = new MemoryBackend()
+  const read = backend.get.bind(backend)
+  let hold: (() => void) | undefined
+  backend.get = async (id: string) => {
+    const value = await read(id)
+    if (hold === undefined) await new Promise<void>(resolve => { hold = resolve })
+    return value
+  }
+  const store = new SessionStore({ backend, cipher: new SessionCipher('s'.repeat(32)), cacheTtlMs: 10_000, cacheMax: 10, log: createLogger({ level: 'silent' }) })
+  t.teardown(() => store.close())
+  await store.set('a', { createdAt: 1 }, 60_000)
+  store.forget('a')
+  const inFlight = store.get('a')
+  while (hold === undefined) await new Promise(resolve => setImmediate(resolve))
+  await store.destroy('a')
+  hold()
+  t.equal((await inFlight)?.createdAt, 1, 'the read begun before the end answers with what it read')
+  t.equal(await store.get('a'), undefined, 'the next request finds the session gone, not a cached copy')
+})
