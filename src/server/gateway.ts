@@ -21,7 +21,7 @@ import { rewritePath } from '../proxy/rewrite-path.js'
 import { CookieSigner } from '../session/cookie-signer.js'
 import { toFastifySessionStore } from '../session/fastify-store.js'
 import type { SessionStore } from '../session/session-store.js'
-import { needsTouch, sessionState, type LifetimeSettings } from '../session/lifetime.js'
+import { needsTouch, sessionState, touchIntervalMs, type LifetimeSettings } from '../session/lifetime.js'
 import { TokenRefresh } from '../signin/token-refresh.js'
 import { BackchannelLogout } from '../signin/backchannel-logout.js'
 import '../session/session-data.js'
@@ -314,6 +314,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       await endSession(request)
       return undefined
     }
+    const tokens = request.session.tokens
     if (refresh.isDue(request) && await refresh.refresh(request) === 'ended') {
       await endSession(request)
       return undefined
@@ -325,7 +326,10 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       request.session.identity = await identities.withFreshGroups(current, request.session.tokens?.accessToken)
       request.session.groupsStale = undefined
     }
-    if (needsTouch(request.session, now, lifetimes)) request.session.lastSeenAt = now
+    // Of the requests in flight together, one writes the last-seen time back; a request that took
+    // new tokens always does, so that its write (with them) comes after any of the others.
+    const tookNewTokens = request.session.tokens !== tokens
+    if (needsTouch(request.session, now, lifetimes) && (store.claimTouch(request.session.sessionId, now, touchIntervalMs(lifetimes)) || tookNewTokens)) request.session.lastSeenAt = now
     return identityFromSession(request)
   }
 

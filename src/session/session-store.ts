@@ -37,6 +37,8 @@ export class SessionStore {
   readonly #loading = new Map<string, Promise<SessionRecord | undefined>>()
   /** Bumped whenever sessions change or are dropped: a read begun before must not cache what it got. */
   #generation = 0
+  /** When this gateway last began writing back a session's last-seen time. */
+  readonly #touches = new LRUCache<string, number>({ max: 10_000 })
   #hits = 0
   #misses = 0
 
@@ -150,6 +152,20 @@ export class SessionStore {
     clearInterval(this.#purge)
     this.#cache.clear()
     await this.backend.close()
+  }
+
+  /**
+   * Whether this request should write back the session's last-seen time: only
+   * the first of the requests in flight together when a touch falls due does
+   * (the others would write the same thing again); after `intervalMs` the next
+   * one may. A write that failed is retried a touch interval later, well
+   * within the idle timeout.
+   */
+  claimTouch (id: string, now: number, intervalMs: number): boolean {
+    const last = this.#touches.get(id)
+    if (last !== undefined && now - last < intervalMs) return false
+    this.#touches.set(id, now)
+    return true
   }
 
   /** Drops a cached copy (after a change this gateway learns of by other means). */

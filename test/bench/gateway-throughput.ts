@@ -31,7 +31,7 @@ import { identityFromClaims } from '../../src/identify/identity.js'
 import { SessionCipher } from '../../src/session/session-cipher.js'
 import { Browser, signInThroughIdp } from '../helpers/browserless.js'
 import { freePort } from '../helpers/ports.js'
-import { TestRedis } from '../helpers/redis-server.js'
+import { benchRedis } from './bench-redis.js'
 import { loadTool, runLoad, type LoadResult } from './load-generator.js'
 import { cpuMs, rssMb } from './proc-stats.js'
 import { saveResult } from './save-result.js'
@@ -124,7 +124,7 @@ try {
   const upstreamPort = await freePort()
   const upstreamUrl = `http://127.0.0.1:${upstreamPort}`
   await child(pin.rest, ['--import', 'tsx', 'test/bench/upstream.ts'], { PORT: String(upstreamPort) }, `${upstreamUrl}/`)
-  const redisServer = await TestRedis.start()
+  const redisServer = await benchRedis()
   cleanups.push(() => redisServer.stop())
 
   const gwPort = await freePort()

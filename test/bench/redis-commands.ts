@@ -3,7 +3,7 @@
  * from Redis' own INFO commandstats around a run of requests through a real
  * gateway with a real sign-in. Run with `npm run bench:redis`.
  */
-import { TestRedis } from '../helpers/redis-server.js'
+import { benchRedis } from './bench-redis.js'
 import { startStack } from '../helpers/stack.js'
 import { saveResult } from './save-result.js'
 
@@ -17,7 +17,7 @@ async function commandCounts (redis: import('ioredis').Redis): Promise<Record<st
 }
 
 try {
-  const redis = await TestRedis.start()
+  const redis = await benchRedis()
   t.teardown(() => redis.stop())
   const stack = await startStack(t, { redis: redis.url, env: { GATEHOUSE_LOG_LEVEL: 'warn' } })
   const { browser } = await stack.signIn('alice', '/.gatehouse/login?return=/.gatehouse/healthz')

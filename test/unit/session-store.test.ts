@@ -100,3 +100,11 @@ t.test('a read in flight when the session ends does not bring it back into the c
   t.equal((await inFlight)?.createdAt, 1, 'the read begun before the end answers with what it read')
   t.equal(await store.get('a'), undefined, 'the next request finds the session gone, not a cached copy')
 })
+
+t.test('of the requests in flight together when a touch falls due, only the first writes it', async t => {
+  const store = new SessionStore({ backend: new MemoryBackend(), cipher: new SessionCipher('s'.repeat(32)), cacheTtlMs: 10_000, cacheMax: 10, log: createLogger({ level: 'silent' }) })
+  t.teardown(() => store.close())
+  t.same([1000, 1001, 1500].map(now => store.claimTouch('a', now, 60_000)), [true, false, false], 'one writer per touch interval')
+  t.equal(store.claimTouch('b', 1001, 60_000), true, 'per session')
+  t.equal(store.claimTouch('a', 61_000, 60_000), true, 'the next interval writes again')
+})
