@@ -101,7 +101,8 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   const bearer = config.bearer === undefined ? undefined : new BearerVerifier(config.bearer, config.entra, config.oidc, () => oidc.keys())
   /** Identities cut down to the groups the live policy names (upstream.forward_groups: mentioned), per policy. */
   const forwarded = new WeakMap<Policy, WeakMap<Identity, Identity>>()
-  const warnedLarge = new WeakSet<Identity>()
+  /** Identities whose header size was checked: once each, not per request. */
+  const sizeChecked = new WeakSet<Identity>()
   /** The bearer token a request was identified by (not forwarded unless the route passes it). */
   const bearerTokens = new WeakMap<FastifyRequest, string>()
   const backchannel = new BackchannelLogout({ config, oidc, store, audit })
@@ -341,7 +342,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     } catch (err) {
       if (!(err instanceof GatehouseError) || err.code !== 'GH_INVALID_TOKEN') throw err
       request.log.info({ route, err: { code: err.code, detail: err.detail } }, 'bearer token refused')
-      audit('access.denied', { ip: request.ip, reqId: request.id, route, reason: 'invalid_token', detail: err.detail, credential: 'bearer' })
+      audit('access.denied', { ...auditRequest(request), route, reason: 'invalid_token', detail: err.detail, credential: 'bearer' })
       bearerChallenge(request, reply, err)
       return undefined
     }
@@ -417,9 +418,10 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     const { route, policy } = routed
     const who = decision.identity === undefined ? undefined : forwardedIdentity(policy, decision.identity)
     const assertion = who === undefined ? undefined : await signer.assertion(who, route.audience, clock())
-    if (who !== undefined && !warnedLarge.has(who) && identityHeaderBytes(who, assertion) > IDENTITY_HEADER_WARN_BYTES) {
-      warnedLarge.add(who)
-      request.log.warn({ user: who.id, groups: who.groups.length, bytes: identityHeaderBytes(who, assertion) }, 'identity headers are large and may exceed upstream header limits; consider upstream.forward_groups: mentioned')
+    if (who !== undefined && !sizeChecked.has(who)) {
+      sizeChecked.add(who)
+      const bytes = identityHeaderBytes(who, assertion)
+      if (bytes > IDENTITY_HEADER_WARN_BYTES) request.log.warn({ user: who.id, groups: who.groups.length, bytes }, 'identity headers are large and may exceed upstream header limits; consider upstream.forward_groups: mentioned')
     }
     return {
       identity: who,

@@ -173,8 +173,7 @@ export function routeRequest (deps: RouteRequestDeps) {
       canonical,
       clientIp: clientAddress(peerAddress(request.socket), request.headers['x-forwarded-for'], deps.trustedProxies),
     }
-    // The session is read only where it may decide: a route that never needs the user, or takes bearer tokens only, never reads the store.
-    if (!route.needsIdentity || !route.credentials.session) delete request.cookies[deps.sessionCookie]
+    if (!readsSession(route)) delete request.cookies[deps.sessionCookie]
     return undefined
   }
 }
@@ -224,6 +223,15 @@ function routeForwardAuth (request: FastifyRequest, reply: FastifyReply, deps: R
     original,
     redirect: pathTarget !== undefined || (request.query as Record<string, unknown> | undefined)?.redirect === 'true',
   }
-  if (!found.route.needsIdentity || !found.route.credentials.session) delete request.cookies[deps.sessionCookie]
+  if (!readsSession(found.route)) delete request.cookies[deps.sessionCookie]
   return undefined
+}
+
+/**
+ * Whether the session may decide on this route. A route that never needs the
+ * user, or takes bearer tokens only, never reads the store: its session
+ * cookie is set aside.
+ */
+function readsSession (route: Route): boolean {
+  return route.needsIdentity && route.credentials.session
 }
