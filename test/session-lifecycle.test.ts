@@ -128,6 +128,29 @@ t.test('steady state makes no Redis command; sliding writes back at most once pe
   t.equal((touched.set ?? 0) - (after.set ?? 0), 1, 'after the touch interval, one write-back')
 })
 
+t.test('a last-seen write-back the store refuses does not fail the request; it is written a touch interval later', async t => {
+  const redis = await TestRedis.start()
+  t.teardown(() => redis.stop())
+  const clock = manualClock()
+  const stack = await startStack(t, { redis: redis.url, clock: clock.now, env: { GATEHOUSE_SESSION_IDLE_TIMEOUT: '1h', GATEHOUSE_SESSION_CACHE_TTL: '1h' }, accessTokenTtlSeconds: 86_400 })
+  const { cookie, value } = await signedIn(stack)
+  t.equal(await api(stack, cookie), 200, 'warm the cache')
+  const lastSeen = async (): Promise<number | undefined> => (await stack.gateway.store.get(sessionIdOf(value), { fresh: true }))?.lastSeenAt
+  const before = await lastSeen()
+  // A real Redis that reads but refuses every write (NOREPLICAS): this private server only.
+  await stack.redis?.config('SET', 'min-replicas-to-write', '1')
+  clock.advance(61_000)
+  t.equal(await api(stack, cookie), 200, 'the request goes on with the session it read')
+  t.ok(stack.logs.records().some(r => r.msg === 'could not write the session back (session store unavailable?); the request goes on'), 'and the log says the write failed')
+  t.equal(await lastSeen(), before, 'nothing was written')
+  await stack.redis?.config('SET', 'min-replicas-to-write', '0')
+  t.equal(await api(stack, cookie), 200)
+  t.equal(await lastSeen(), before, 'not retried by every request')
+  clock.advance(61_000)
+  t.equal(await api(stack, cookie), 200)
+  t.ok((await lastSeen() ?? 0) > (before ?? 0), 'written back a touch interval later')
+})
+
 t.test('sessions are encrypted at rest; a rotated-out key still decrypts while listed', async t => {
   const stack = await startStack(t, { env: { GATEHOUSE_SESSION_SECRET: 'a'.repeat(40) } })
   const { cookie, value } = await signedIn(stack)

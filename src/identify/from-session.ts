@@ -1,14 +1,19 @@
 import type { FastifyRequest } from 'fastify'
+import type { SessionFields } from '../session/session-data.js'
 import type { Identity } from './identity.js'
 
-/**
- * The identity carried by the request's session cookie, if any. The session
- * itself was loaded (and its cookie signature checked) by @fastify/session;
- * a session without an identity is a visitor who is not signed in.
- */
-export function identityFromSession (request: FastifyRequest): Identity | undefined {
-  const session = request.session as FastifyRequest['session'] | undefined | null
+/** The identity a session holds; a session without one is a visitor who is not signed in. */
+export function identityOf (session: Readonly<SessionFields> | undefined | null): Identity | undefined {
   const identity = session?.identity
   if (identity === undefined || typeof identity !== 'object' || typeof identity.id !== 'string') return undefined
   return identity
+}
+
+/**
+ * The identity carried by the request's session cookie, if any, on the
+ * gateway's own endpoints, where @fastify/session loaded the session (and
+ * checked its cookie signature).
+ */
+export function identityFromSession (request: FastifyRequest): Identity | undefined {
+  return identityOf(request.session as FastifyRequest['session'] | undefined | null)
 }

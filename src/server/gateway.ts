@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../config/types.js'
 import { GatehouseError, SigninError } from '../errors.js'
 import { decide } from '../authorize/decision.js'
 import { BearerVerifier } from '../identify/bearer-token.js'
-import { identityFromSession } from '../identify/from-session.js'
+import { identityOf } from '../identify/from-session.js'
 import type { Identity } from '../identify/identity.js'
 import { AccessLog } from '../log/access-log.js'
 import { auditRequest, auditUser, createAuditLog, type AuditSink } from '../log/audit.js'
@@ -20,6 +20,7 @@ import { registerProxy } from '../proxy/register-proxy.js'
 import { rewritePath } from '../proxy/rewrite-path.js'
 import { CookieSigner } from '../session/cookie-signer.js'
 import { toFastifySessionStore } from '../session/fastify-store.js'
+import { SessionReader, type ActiveSession } from '../session/active-session.js'
 import type { SessionStore } from '../session/session-store.js'
 import { needsTouch, sessionState, touchIntervalMs, type LifetimeSettings } from '../session/lifetime.js'
 import { TokenRefresh } from '../signin/token-refresh.js'
@@ -107,6 +108,9 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   const bearerTokens = new WeakMap<FastifyRequest, string>()
   const backchannel = new BackchannelLogout({ config, oidc, store, audit })
   const signer = new AssertionSigner(signingKey, config.publicUrl, config.signing.assertionTtlMs)
+  // The first secret signs new cookies; previous ones still verify during a rotation.
+  const cookieSigner = new CookieSigner([config.session.secret, ...config.session.previousSecrets], VERIFIED_COOKIES_MAX)
+  const sessions = new SessionReader(cookieSigner, { store, lifetimes, clock })
   /** WebSockets open through this gateway (limits.max_websockets). */
   let openWebSockets = 0
   const policies = new PolicyStore(config.policies, {
@@ -193,24 +197,28 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
     done()
   })
   app.decorateRequest('forwardAuth', null)
+  app.decorateRequest('activeSession', null)
   await app.register(fastifyCookie)
-  // Between cookie parsing and session loading: a route that never needs the user never reads the session store.
-  app.addHook('onRequest', routeRequest({ policies, trustedProxies: config.trustedProxies, sessionCookie: cookies.session }))
-  await app.register(fastifySession, {
-    // The first secret signs new cookies; previous ones still verify during a rotation.
-    secret: new CookieSigner([config.session.secret, ...config.session.previousSecrets], VERIFIED_COOKIES_MAX),
-    cookieName: cookies.session,
-    cookie: { ...cookies.attributes, maxAge: config.session.maxLifetimeMs },
-    saveUninitialized: false,
-    rolling: false,
-    store: toFastifySessionStore(store, lifetimes, clock),
-  })
+  // Routing comes first: the route decides whether the session is read at all (authorize).
+  app.addHook('onRequest', routeRequest({ policies, trustedProxies: config.trustedProxies }))
 
   app.setErrorHandler((error: FastifyError, request, reply) => handleError(error, request, reply))
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new GatehouseError('GH_NOT_FOUND', request.url)))
 
   // The gateway's own endpoints, in a scope of their own (their form parser never sees proxied bodies).
-  await app.register(async (scope) => { registerGatewayRoutes(scope, { config, signin, oidc, store, signingKey, policies, backchannel, lifetimes, clock }) })
+  // Sessions are created and ended here, by the session plugin; proxied and forward-auth requests
+  // read them through the SessionReader (liveIdentity), which neither copies nor hashes them.
+  await app.register(async (scope) => {
+    await scope.register(fastifySession, {
+      secret: cookieSigner,
+      cookieName: cookies.session,
+      cookie: { ...cookies.attributes, maxAge: config.session.maxLifetimeMs },
+      saveUninitialized: false,
+      rolling: false,
+      store: toFastifySessionStore(store, lifetimes, clock),
+    })
+    registerGatewayRoutes(scope, { config, signin, oidc, store, signingKey, policies, backchannel, lifetimes, clock })
+  })
   // Forward-auth: the same decision for a proxy in front, in a scope that never reads bodies.
   await app.register(async (scope) => {
     registerForwardAuth(scope, {
@@ -307,31 +315,51 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
    * last-seen time written back when the touch interval has passed.
    */
   async function liveIdentity (request: FastifyRequest): Promise<Identity | undefined> {
-    if (identityFromSession(request) === undefined) return undefined
+    const session = await sessions.read(request.cookies[cookies.session])
+    if (session === undefined || identityOf(session.record) === undefined) return undefined
+    request.activeSession = session
     const now = clock()
-    const state = sessionState(request.session, now, lifetimes)
+    const state = sessionState(session.record, now, lifetimes)
     if (state !== 'active') {
-      audit('session.expired', { ...auditUser(request.session.identity), ...auditRequest(request), route: request.routed?.route.name, reason: state === 'idle' ? 'idle_timeout' : 'max_lifetime' })
-      await endSession(request)
+      audit('session.expired', { ...auditUser(session.record.identity), ...auditRequest(request), route: request.routed?.route.name, reason: state === 'idle' ? 'idle_timeout' : 'max_lifetime' })
+      await session.end()
       return undefined
     }
-    const tokens = request.session.tokens
-    if (refresh.isDue(request) && await refresh.refresh(request) === 'ended') {
-      await endSession(request)
+    const tokens = session.record.tokens
+    if (refresh.isDue(session) && await refresh.refresh(request, session) === 'ended') {
+      await session.end()
       return undefined
     }
-    if (request.session.groupsStale === true) {
+    let changed = false
+    if (session.record.groupsStale === true) {
       // A refresh could not read the groups from Graph: read them now, or refuse (never the old or no groups).
-      const current = identityFromSession(request)
+      const current = identityOf(session.record)
       if (current === undefined) return undefined
-      request.session.identity = await identities.withFreshGroups(current, request.session.tokens?.accessToken)
-      request.session.groupsStale = undefined
+      session.update({ identity: await identities.withFreshGroups(current, session.record.tokens?.accessToken), groupsStale: undefined })
+      changed = true
     }
     // Of the requests in flight together, one writes the last-seen time back; a request that took
     // new tokens always does, so that its write (with them) comes after any of the others.
-    const tookNewTokens = request.session.tokens !== tokens
-    if (needsTouch(request.session, now, lifetimes) && (store.claimTouch(request.session.sessionId, now, touchIntervalMs(lifetimes)) || tookNewTokens)) request.session.lastSeenAt = now
-    return identityFromSession(request)
+    const tookNewTokens = session.record.tokens !== tokens
+    if (needsTouch(session.record, now, lifetimes) && (store.claimTouch(session.id, now, touchIntervalMs(lifetimes)) || tookNewTokens)) {
+      session.update({ lastSeenAt: now })
+      changed = true
+    }
+    if (changed) await saveQuietly(request, session)
+    return identityOf(session.record)
+  }
+
+  /**
+   * Writes back what a request changed in passing (last seen, groups read again). The request
+   * goes on if the store does not answer: the session is valid as it is, a missed last-seen time
+   * is written a touch interval later, and stale groups are read again on the next request.
+   */
+  async function saveQuietly (request: FastifyRequest, session: ActiveSession): Promise<void> {
+    try {
+      await session.save()
+    } catch (err) {
+      request.log.warn({ err: { message: (err as Error).message } }, 'could not write the session back (session store unavailable?); the request goes on')
+    }
   }
 
   /** The identity of a valid bearer token, or undefined after answering 401 (never a redirect). */
@@ -427,7 +455,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       identity: who,
       assertion,
       headerNames: route.headers,
-      accessToken: route.passAccessToken && who !== undefined ? bearerTokens.get(request) ?? request.session.tokens?.accessToken : undefined,
+      accessToken: route.passAccessToken && who !== undefined ? bearerTokens.get(request) ?? request.activeSession?.record.tokens?.accessToken : undefined,
     }
   }
 
@@ -447,10 +475,6 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       request.log.debug({ open: openWebSockets }, 'WebSocket closed')
     })
     return true
-  }
-
-  async function endSession (request: FastifyRequest): Promise<void> {
-    await request.session.destroy()
   }
 
   function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -95,7 +95,6 @@ export function rewriteToCanonical (req: IncomingMessage): string {
 export interface RouteRequestDeps {
   policies: PolicyStore
   trustedProxies: readonly Cidr[]
-  sessionCookie: string
 }
 
 type Lookup =
@@ -121,10 +120,10 @@ function findRoute (policies: PolicyStore, host: string, method: string, canonic
 
 /**
  * The first onRequest step: refuse bad targets, find the route (404 when
- * none), resolve the client address. A route whose decision cannot depend on
- * the user never reads the session: its cookie is set aside here, so public
- * routes keep working while Redis is away. Forward-auth requests are routed
- * here too, by the request they describe.
+ * none), resolve the client address. Nothing here reads the session: only
+ * a route whose decision can depend on the user does, later (authorize), so
+ * public routes keep working while Redis is away. Forward-auth requests are
+ * routed here too, by the request they describe.
  */
 export function routeRequest (deps: RouteRequestDeps) {
   return async function route (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
@@ -173,7 +172,6 @@ export function routeRequest (deps: RouteRequestDeps) {
       canonical,
       clientIp: clientAddress(peerAddress(request.socket), request.headers['x-forwarded-for'], deps.trustedProxies),
     }
-    if (!readsSession(route)) delete request.cookies[deps.sessionCookie]
     return undefined
   }
 }
@@ -223,15 +221,6 @@ function routeForwardAuth (request: FastifyRequest, reply: FastifyReply, deps: R
     original,
     redirect: pathTarget !== undefined || (request.query as Record<string, unknown> | undefined)?.redirect === 'true',
   }
-  if (!readsSession(found.route)) delete request.cookies[deps.sessionCookie]
   return undefined
 }
 
-/**
- * Whether the session may decide on this route. A route that never needs the
- * user, or takes bearer tokens only, never reads the store: its session
- * cookie is set aside.
- */
-function readsSession (route: Route): boolean {
-  return route.needsIdentity && route.credentials.session
-}

@@ -3,27 +3,10 @@ import type { Session } from 'fastify'
 import { storeTtlMs, type LifetimeSettings } from './lifetime.js'
 import type { SessionRecord } from './session-data.js'
 import type { SessionStore } from './session-store.js'
+import { withNewerTokens } from './active-session.js'
 
 type Callback = (err?: unknown) => void
 type GetCallback = (err: unknown, result?: Session | null) => void
-
-/**
- * A request that loaded the session before another one refreshed its tokens
- * (and saves it now, e.g. to record when it was last seen) must not write the
- * old tokens back: the refresh token they hold is spent, and the next refresh
- * would end the session. Its write keeps the newer tokens and identity.
- */
-async function withNewerTokens (store: SessionStore, sessionId: string, record: SessionRecord): Promise<SessionRecord> {
-  if (record.identity === undefined) return record
-  const current = await store.get(sessionId)
-  if (current === undefined || (current.refreshedAt ?? 0) <= (record.refreshedAt ?? 0)) return record
-  const merged = Object.assign(Object.create(Object.getPrototypeOf(record) as object) as SessionRecord, record)
-  merged.identity = current.identity
-  merged.tokens = current.tokens
-  merged.refreshedAt = current.refreshedAt
-  if (current.groupsFromGraph === true) merged.groupsFromGraph = true
-  return merged
-}
 
 /**
  * Adapts the SessionStore to the callback interface @fastify/session expects.

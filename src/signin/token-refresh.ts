@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import type { ActiveSession } from '../session/active-session.js'
 import * as client from 'openid-client'
 import type { GatewayConfig } from '../config/types.js'
 import { GatehouseError } from '../errors.js'
@@ -47,14 +48,14 @@ export class TokenRefresh {
     this.#deps = deps
   }
 
-  isDue (request: FastifyRequest): boolean {
-    const tokens = request.session.tokens
+  isDue (session: ActiveSession): boolean {
+    const tokens = session.record.tokens
     return tokens?.refreshToken !== undefined && tokens.expiresAt !== undefined && this.#deps.clock() >= tokens.expiresAt - this.#deps.config.session.refreshSkewMs
   }
 
-  async refresh (request: FastifyRequest): Promise<RefreshOutcome> {
+  async refresh (request: FastifyRequest, session: ActiveSession): Promise<RefreshOutcome> {
     const { store, oidc, audit, metrics, config, clock } = this.#deps
-    const sessionId = request.session.sessionId
+    const sessionId = session.id
     const log = request.log.child({ session: shortId(sessionId) })
     const lock = await store.backend.lock(`refresh:{${sessionId}}`, REFRESH_LOCK_MS)
     if (lock === undefined) return 'ok'
@@ -62,10 +63,9 @@ export class TokenRefresh {
       const current = await store.get(sessionId, { fresh: true })
       if (current?.identity === undefined) return 'ended'
       const tokens = current.tokens
-      if (tokens?.refreshToken !== request.session.tokens?.refreshToken || (tokens?.expiresAt ?? 0) - config.session.refreshSkewMs > clock()) {
+      if (tokens?.refreshToken !== session.record.tokens?.refreshToken || (tokens?.expiresAt ?? 0) - config.session.refreshSkewMs > clock()) {
         // Another request or gateway refreshed first: take its result.
-        request.session.tokens = tokens
-        request.session.identity = current.identity
+        session.update({ tokens, identity: current.identity, refreshedAt: current.refreshedAt })
         return 'ok'
       }
       if (!oidc.isReady || tokens?.refreshToken === undefined) return 'ok'
@@ -106,18 +106,20 @@ export class TokenRefresh {
         // Groups could not be read: keep the new tokens, refuse requests until the groups are read (fail closed).
         groupsStale = true
       }
-      request.session.identity = identity
-      if (groupsFromGraph) request.session.groupsFromGraph = true
-      request.session.groupsStale = groupsStale ? true : undefined
-      request.session.tokens = new SessionTokens({
-        idToken: result.id_token ?? tokens.idToken,
-        accessToken: result.access_token,
-        // Without rotation the IdP sends no new refresh token: the old one stays valid.
-        refreshToken: result.refresh_token ?? tokens.refreshToken,
-        expiresAt: typeof result.expires_in === 'number' ? now + result.expires_in * 1000 : undefined,
+      session.update({
+        identity,
+        ...(groupsFromGraph ? { groupsFromGraph: true } : {}),
+        groupsStale: groupsStale ? true : undefined,
+        refreshedAt: now,
+        tokens: new SessionTokens({
+          idToken: result.id_token ?? tokens.idToken,
+          accessToken: result.access_token,
+          // Without rotation the IdP sends no new refresh token: the old one stays valid.
+          refreshToken: result.refresh_token ?? tokens.refreshToken,
+          expiresAt: typeof result.expires_in === 'number' ? now + result.expires_in * 1000 : undefined,
+        }),
       })
-      request.session.refreshedAt = now
-      await request.session.save()
+      await session.save()
       metrics.refresh('success')
       audit('session.refreshed', { ...auditUser(identity), ...auditRequest(request) })
       return 'ok'

@@ -1,0 +1,100 @@
+import type { CookieSigner } from './cookie-signer.js'
+import { storeTtlMs, type LifetimeSettings } from './lifetime.js'
+import type { SessionFields, SessionRecord } from './session-data.js'
+import type { SessionStore } from './session-store.js'
+
+/**
+ * A request that loaded the session before another one refreshed its tokens
+ * (and saves it now, e.g. to record when it was last seen) must not write the
+ * old tokens back: the refresh token they hold is spent, and the next refresh
+ * would end the session. Its write keeps the newer tokens and identity.
+ */
+export async function withNewerTokens (store: SessionStore, sessionId: string, record: SessionRecord): Promise<SessionRecord> {
+  if (record.identity === undefined) return record
+  const current = await store.get(sessionId)
+  if (current === undefined || (current.refreshedAt ?? 0) <= (record.refreshedAt ?? 0)) return record
+  const merged = Object.assign(Object.create(Object.getPrototypeOf(record) as object) as SessionRecord, record)
+  merged.identity = current.identity
+  merged.tokens = current.tokens
+  merged.refreshedAt = current.refreshedAt
+  if (current.groupsFromGraph === true) merged.groupsFromGraph = true
+  return merged
+}
+
+export interface SessionContext {
+  store: SessionStore
+  lifetimes: LifetimeSettings
+  clock: () => number
+}
+
+/**
+ * The session of a request on its way upstream (or of a forward-auth check):
+ * the cached, frozen record as the store holds it, read without copying it,
+ * and changed only through `update`, which makes the request's own copy.
+ * Writes go to the store when the caller says so (`save`), never as a side
+ * effect of answering: a steady-state request builds nothing and hashes
+ * nothing. Sign-in and sign-out, which create and end sessions, use the
+ * session plugin on the gateway's own endpoints instead.
+ */
+export class ActiveSession {
+  readonly id: string
+  #record: Readonly<SessionRecord>
+  readonly #context: SessionContext
+
+  constructor (id: string, record: Readonly<SessionRecord>, context: SessionContext) {
+    this.id = id
+    this.#record = record
+    this.#context = context
+  }
+
+  get record (): Readonly<SessionRecord> {
+    return this.#record
+  }
+
+  /** Replaces fields in this request's copy (the cached record is never touched); `save` stores them. */
+  update (fields: Partial<SessionFields>): void {
+    this.#record = { ...this.#record, ...fields }
+  }
+
+  /** Stores this request's copy, keeping tokens another request refreshed meanwhile, until the session would go idle. */
+  async save (): Promise<void> {
+    const { store, lifetimes, clock } = this.#context
+    const latest = await withNewerTokens(store, this.id, this.#record)
+    await store.set(this.id, latest, storeTtlMs(latest, clock(), lifetimes))
+  }
+
+  /** Deletes the session from the store (every gateway's cache drops it). */
+  async end (): Promise<void> {
+    await this.#context.store.destroy(this.id)
+  }
+}
+
+/**
+ * Reads the session a cookie names: the cookie's signature (remembered once
+ * verified) and then the store (cached). A missing, forged or unknown cookie
+ * is no session, never an error.
+ */
+export class SessionReader {
+  readonly #signer: CookieSigner
+  readonly #context: SessionContext
+
+  constructor (signer: CookieSigner, context: SessionContext) {
+    this.#signer = signer
+    this.#context = context
+  }
+
+  async read (cookie: string | undefined): Promise<ActiveSession | undefined> {
+    if (cookie === undefined || cookie === '') return undefined
+    const unsigned = this.#signer.unsign(cookie)
+    if (!unsigned.valid || unsigned.value === null || unsigned.value === '') return undefined
+    const record = await this.#context.store.get(unsigned.value)
+    return record === undefined ? undefined : new ActiveSession(unsigned.value, record, this.#context)
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The session a proxied or forward-auth request was identified by; null when none was read. */
+    activeSession: ActiveSession | null
+  }
+}

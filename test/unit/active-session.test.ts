@@ -1,0 +1,70 @@
+import t from 'tap'
+import { createLogger } from '../../src/log/logger.js'
+import { SessionReader } from '../../src/session/active-session.js'
+import { CookieSigner } from '../../src/session/cookie-signer.js'
+import { MemoryBackend } from '../../src/session/memory-backend.js'
+import { SessionCipher } from '../../src/session/session-cipher.js'
+import type { SessionRecord } from '../../src/session/session-data.js'
+import { SessionStore } from '../../src/session/session-store.js'
+import { SessionTokens } from '../../src/session/session-tokens.js'
+
+const identity = { id: 'alice', issuer: 'i', subject: 'alice', name: undefined, email: undefined, groups: [], roles: [], amr: [], acr: undefined, sid: undefined, claims: {} }
+const lifetimes = { idleMs: 3_600_000, maxMs: 43_200_000 }
+
+function setUp (now: number): { store: SessionStore, signer: CookieSigner, reader: SessionReader, record: SessionRecord } {
+  const store = new SessionStore({ backend: new MemoryBackend(), cipher: new SessionCipher('s'.repeat(32)), cacheTtlMs: 10_000, cacheMax: 10, log: createLogger({ level: 'silent' }) })
+  const signer = new CookieSigner(['k'.repeat(32)], 10)
+  const record: SessionRecord = { identity, createdAt: now, lastSeenAt: now, tokens: new SessionTokens({ idToken: 'id-1', accessToken: 'at-1', refreshToken: 'rt-1', expiresAt: now + 1000 }) }
+  return { store, signer, reader: new SessionReader(signer, { store, lifetimes, clock: () => now }), record }
+}
+
+t.test('a signed cookie naming a stored session reads it; anything else is no session', async t => {
+  const now = Date.now()
+  const { store, signer, reader, record } = setUp(now)
+  await store.set('sid-1', record, 60_000)
+  const session = await reader.read(signer.sign('sid-1'))
+  t.equal(session?.id, 'sid-1')
+  t.equal(session?.record.identity?.id, 'alice')
+  t.equal(await reader.read(undefined), undefined, 'no cookie')
+  t.equal(await reader.read(''), undefined, 'empty cookie')
+  t.equal(await reader.read('sid-1'), undefined, 'unsigned id')
+  t.equal(await reader.read(`${signer.sign('sid-1').slice(0, -2)}xx`), undefined, 'bad signature')
+  t.equal(await reader.read(new CookieSigner(['o'.repeat(32)], 10).sign('sid-1')), undefined, 'signed with another secret')
+  t.equal(await reader.read(signer.sign('sid-unknown')), undefined, 'signed, but no such session')
+})
+
+t.test('update changes the request\'s copy only; save stores it', async t => {
+  const now = Date.now()
+  const { store, signer, reader, record } = setUp(now)
+  await store.set('sid-1', record, 60_000)
+  const session = await reader.read(signer.sign('sid-1'))
+  if (session === undefined) throw new Error('no session')
+  const cached = await store.get('sid-1')
+  session.update({ lastSeenAt: now + 5 })
+  t.equal(session.record.lastSeenAt, now + 5)
+  t.equal(cached?.lastSeenAt, now, 'the cached record is left as it was')
+  t.equal((await store.get('sid-1'))?.lastSeenAt, now, 'nothing is stored before save')
+  await session.save()
+  t.equal((await store.get('sid-1', { fresh: true }))?.lastSeenAt, now + 5)
+  t.equal((await store.get('sid-1', { fresh: true }))?.tokens?.refreshToken, 'rt-1', 'the tokens are stored in full')
+  await session.end()
+  t.equal(await store.get('sid-1', { fresh: true }), undefined, 'end deletes it')
+  t.equal(await reader.read(signer.sign('sid-1')), undefined)
+})
+
+t.test('a request that read the session before another refreshed it does not write the spent tokens back', async t => {
+  const now = Date.now()
+  const { store, signer, reader, record } = setUp(now)
+  await store.set('sid-1', record, 60_000)
+  const early = await reader.read(signer.sign('sid-1'))
+  const refreshing = await reader.read(signer.sign('sid-1'))
+  if (early === undefined || refreshing === undefined) throw new Error('no session')
+  refreshing.update({ tokens: new SessionTokens({ idToken: 'id-2', accessToken: 'at-2', refreshToken: 'rt-2', expiresAt: now + 600_000 }), refreshedAt: now + 1 })
+  await refreshing.save()
+  early.update({ lastSeenAt: now + 2 })
+  await early.save()
+  const stored = await store.get('sid-1', { fresh: true })
+  t.equal(stored?.tokens?.refreshToken, 'rt-2', 'the refreshed tokens stay')
+  t.equal(stored?.refreshedAt, now + 1)
+  t.equal(stored?.lastSeenAt, now + 2, 'and the later request\'s own change is kept')
+})
