@@ -51,6 +51,9 @@ export async function registerProxy (app: FastifyInstance, deps: ProxyDeps): Pro
 async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: (request: FastifyRequest) => Forward): Promise<void> {
   const { config, gatewayCookies, guard } = deps
   const onUpstreamResponse = deps.onUpstreamResponse ?? (() => {})
+  // reply.from's options per upstream and timeout (one per route), made once: the plugin's own
+  // options object is large, and copying it for every request showed in the profile.
+  const replyOptionsFor = new Map<string, object>()
   await app.register(httpProxy, {
     upstream: '',
     prefix: '/',
@@ -60,7 +63,14 @@ async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: 
       const forward = ctxOf(request as FastifyRequest)
       forward.sentAt = performance.now()
       withBodyDeadline(request as FastifyRequest, forward.timeoutMs)
-      return reply.from(dest, { ...options, timeout: forward.timeoutMs })
+      const key = `${forward.timeoutMs} ${forward.upstream}`
+      let replyOptions = replyOptionsFor.get(key)
+      if (replyOptions === undefined) {
+        const upstream = forward.upstream
+        replyOptions = { ...options, getUpstream: () => upstream, timeout: forward.timeoutMs }
+        if (replyOptionsFor.size < REPLY_OPTIONS_MAX) replyOptionsFor.set(key, replyOptions)
+      }
+      return reply.from(dest, replyOptions)
     },
     preHandler (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) {
       guard(request, reply).then(allowed => { if (allowed) done() }, done)
@@ -105,6 +115,9 @@ async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: 
     } as ClientOptions,
   })
 }
+
+/** Bound on the remembered reply options: one per distinct upstream and timeout, which policies fix. */
+const REPLY_OPTIONS_MAX = 10_000
 
 function causeOf (error: Error): string {
   const cause = (error as { cause?: { code?: string, message?: string } }).cause

@@ -16,7 +16,7 @@ export interface ForwardAuthDeps {
    * request is answered there (audit, access-denied page); the allowed
    * decision or 'unauthenticated' comes back to be answered here.
    */
-  authorize: (request: FastifyRequest, reply: FastifyReply, routed: RoutedRequest, returnTo: string) => Promise<Allowed | 'unauthenticated' | undefined>
+  authorize: (request: FastifyRequest, reply: FastifyReply, routed: RoutedRequest, returnTo: () => string) => Promise<Allowed | 'unauthenticated' | undefined>
   /** The identity headers and signed assertion the upstream would receive for this decision. */
   identityHeaders: (request: FastifyRequest, routed: RoutedRequest, decision: Allowed) => Promise<Record<string, string>>
 }
@@ -50,7 +50,7 @@ export function registerForwardAuth (app: FastifyInstance, deps: ForwardAuthDeps
     reply.header('cache-control', 'no-store')
     const { canonical } = routed
     const returnTo = safeReturnPath(canonical.query === '' ? canonical.path : `${canonical.path}?${canonical.query}`, deps.publicUrl)
-    const outcome = await deps.authorize(request, reply, routed, returnTo)
+    const outcome = await deps.authorize(request, reply, routed, () => returnTo)
     if (outcome === undefined) return reply
     if (outcome === 'unauthenticated') {
       const loginUrl = `${deps.publicUrl}${GATEHOUSE_PREFIX}/login?return=${encodeURIComponent(returnTo)}`
