@@ -87,12 +87,56 @@ function describeForm (rawPath: string): string {
   return 'request target does not start with \'/\''
 }
 
+/** 1 = a character of a plain path: letters, digits, '-', '_', '~', '.' and '/'. */
+const PLAIN_CHAR = new Uint8Array(128)
+for (let c = 0; c < 128; c++) if (/[A-Za-z0-9\-_~./]/.test(String.fromCharCode(c))) PLAIN_CHAR[c] = 1
+
+/**
+ * Whether a raw path is already canonical: '/'-rooted, plain characters only
+ * (nothing to decode, no parameters), no empty segment, no '.' or '..'
+ * segment, within the limits. Most paths are; they need no decoding pass.
+ */
+function isPlainPath (rawPath: string): boolean {
+  if (rawPath.charCodeAt(0) !== 0x2f || rawPath.length > MAX_PATH_LENGTH) return false
+  let slashes = 0
+  let segmentStart = 1
+  for (let i = 1; i <= rawPath.length; i++) {
+    const c = i === rawPath.length ? 0x2f : rawPath.charCodeAt(i)
+    if (c === 0x2f) {
+      const length = i - segmentStart
+      // An empty segment is allowed only as the end of the path ('/', or one trailing slash).
+      if (length === 0 && i !== rawPath.length) return false
+      if (length === 1 && rawPath.charCodeAt(segmentStart) === 0x2e) return false
+      if (length === 2 && rawPath.charCodeAt(segmentStart) === 0x2e && rawPath.charCodeAt(segmentStart + 1) === 0x2e) return false
+      if (++slashes > MAX_SEGMENTS) return false
+      segmentStart = i + 1
+    } else if (c >= 128 || PLAIN_CHAR[c] !== 1) {
+      return false
+    }
+  }
+  return true
+}
+
 /**
  * Turn a request target (`/path?query`, as on the HTTP request line) into
  * its one canonical path, or say why it is refused.
  */
 export function canonicalizeTarget (target: string): CanonicalizeResult {
   if (typeof target !== 'string') return reject('not_origin_form', 'request target is not a string')
+  const q = target.indexOf('?')
+  const rawPath = q === -1 ? target : target.slice(0, q)
+  if (isPlainPath(rawPath) && !target.includes('#')) {
+    return { ok: true, value: { path: rawPath, matchPath: rawPath, query: q === -1 ? '' : target.slice(q + 1) } }
+  }
+  return canonicalizeByDecoding(target)
+}
+
+/**
+ * The general case of canonicalizeTarget, for any target: decodes, checks
+ * and rebuilds the path. Exported so that tests can hold the plain-path
+ * shortcut to it.
+ */
+export function canonicalizeByDecoding (target: string): CanonicalizeResult {
 
   // 1. Path and query; a fragment is never sent by a client.
   const q = target.indexOf('?')

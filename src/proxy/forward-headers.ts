@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { HEADER_ACCESS_TOKEN, HEADER_ASSERTION, HEADER_CLIENT, HEADER_EMAIL, HEADER_GROUPS, HEADER_KIND, HEADER_NAME, HEADER_ROLES, HEADER_TENANT, HEADER_USER, headerValue, identityHeaders, sanitizeClientHeaders, withoutCookies } from './identity-headers.js'
+import { HEADER_ACCESS_TOKEN, HEADER_ASSERTION, HEADER_CLIENT, HEADER_EMAIL, HEADER_GROUPS, HEADER_KIND, HEADER_NAME, HEADER_ROLES, HEADER_TENANT, HEADER_USER, headerValue, identityHeaders, sanitizeClientHeaders, withoutCookies, connectionOptions } from './identity-headers.js'
 import type { IdentityHeaderNames } from '../policy/types.js'
 import { foldHeaderName } from '../net/header-name.js'
 import type { Identity } from '../identify/identity.js'
@@ -141,19 +141,24 @@ export function upstreamWebSocketHeaders (clientHeaders: IncomingHttpHeaders, ct
  * Hop-by-hop headers of the upstream's connection describe that connection,
  * not the client's: the gateway frames its own response.
  */
-const HOP_BY_HOP_RESPONSE = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate']
+const HOP_BY_HOP_RESPONSE: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate'])
 
-/** Response headers from the upstream: hop-by-hop ones dropped, and it may not set or clear the gateway's own cookies. */
+/**
+ * Response headers from the upstream: hop-by-hop ones, and those its
+ * `Connection` header names, dropped; it may not set or clear the gateway's
+ * own cookies. A new object (copying is cheaper than deleting from Node's).
+ */
 export function upstreamResponseHeaders (headers: IncomingHttpHeaders, gatewayCookies: readonly string[]): IncomingHttpHeaders {
-  if (typeof headers.connection === 'string') {
-    for (const name of headers.connection.toLowerCase().split(',')) delete headers[name.trim()]
+  const named = connectionOptions(headers.connection)
+  const out: IncomingHttpHeaders = {}
+  for (const name in headers) {
+    if (HOP_BY_HOP_RESPONSE.has(name) || named.has(name)) continue
+    out[name] = headers[name]
   }
-  for (const name of HOP_BY_HOP_RESPONSE) if (headers[name] !== undefined) delete headers[name]
-  const setCookie = headers['set-cookie']
-  if (setCookie === undefined) return headers
+  const setCookie = out['set-cookie']
+  if (setCookie === undefined) return out
   const list = (Array.isArray(setCookie) ? setCookie : [String(setCookie)])
     .filter(c => withoutCookies(c.split(';', 1)[0] ?? '', gatewayCookies) !== '')
-  const out = { ...headers }
   if (list.length === 0) delete out['set-cookie']
   else out['set-cookie'] = list
   return out

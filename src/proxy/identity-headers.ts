@@ -51,7 +51,7 @@ export function sanitizeClientHeaders (headers: IncomingHttpHeaders, gatewayCook
 }
 
 /** The header names a `Connection` header lists (RFC 9110, 7.6.1): they belong to the client's hop only. */
-function connectionOptions (value: string | string[] | undefined): ReadonlySet<string> {
+export function connectionOptions (value: string | string[] | undefined): ReadonlySet<string> {
   if (value === undefined) return EMPTY
   const names = new Set<string>()
   for (const token of (Array.isArray(value) ? value.join(',') : value).split(',')) {

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { canonicalizeTarget, MAX_PATH_LENGTH, MAX_SEGMENTS } from '../../src/policy/canonical-path.js'
+import fc from 'fast-check'
+import { canonicalizeByDecoding, canonicalizeTarget, MAX_PATH_LENGTH, MAX_SEGMENTS } from '../../src/policy/canonical-path.js'
 import type { PathRejection } from '../../src/policy/canonical-path.js'
 
 t.test('accepted targets have one canonical path', async t => {
@@ -221,4 +222,18 @@ t.test('random targets: never throws, accepted paths are canonical and idempoten
   }
   t.same(failures, [], 'no property violations')
   t.ok(accepted > 200, `enough accepted samples (${accepted})`)
+})
+
+t.test('the plain-path shortcut gives what the general algorithm gives, for any target', async t => {
+  const piece = fc.constantFrom('/', '//', '.', '..', 'a', 'B', '-', '_', '~', '%2e', '%41', ';x', '?', '#', 'é', '%2F', ' ', ':')
+  const target = fc.array(piece, { maxLength: 14 }).map(parts => `/${parts.join('')}`)
+  // fast-check shrinks a failure to the smallest target that shows it, and throws with it.
+  t.doesNotThrow(() => {
+    fc.assert(fc.property(fc.oneof(target, fc.string({ maxLength: 20 })), x => JSON.stringify(canonicalizeTarget(x)) === JSON.stringify(canonicalizeByDecoding(x))), { numRuns: 5000 })
+  })
+  const long = `/${'a/'.repeat(MAX_SEGMENTS)}b`
+  t.same(canonicalizeTarget(long), canonicalizeByDecoding(long), 'too many segments')
+  t.equal(canonicalizeTarget(long).ok, false)
+  const longest = `/${'a'.repeat(MAX_PATH_LENGTH)}`
+  t.same(canonicalizeTarget(longest), canonicalizeByDecoding(longest), 'too long')
 })
