@@ -66,3 +66,14 @@ export function parseRange (text: string): { range: Cidr, hostBits: boolean } | 
   return { range: [network, bits], hostBits }
 }
 
+const texts = new WeakMap<Address, string>()
+
+/** An address as text; remembered per address object (a socket's peer address is parsed once and reused). */
+export function addressText (addr: Address): string {
+  let text = texts.get(addr)
+  if (text === undefined) {
+    text = addr.toString()
+    texts.set(addr, text)
+  }
+  return text
+}

@@ -5,9 +5,20 @@
  */
 export const VALID_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/
 
-/** The Host header as routes match it: lower case, without port or trailing dot. */
+/** The Host header as routes match it: lower case, without port or trailing dot. Remembered for the names seen (a bounded number). */
 export function normalizeHost (host: string | undefined): string {
   if (host === undefined) return ''
+  let known = normalized.get(host)
+  if (known === undefined) {
+    known = normalize(host)
+    if (normalized.size < NORMALIZED_MAX && host.length <= 256) normalized.set(host, known)
+  }
+  return known
+}
+const normalized = new Map<string, string>()
+const NORMALIZED_MAX = 1000
+
+function normalize (host: string): string {
   let h = host.trim().toLowerCase()
   if (h.startsWith('[')) {
     const end = h.indexOf(']')

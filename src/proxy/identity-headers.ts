@@ -50,16 +50,28 @@ export function sanitizeClientHeaders (headers: IncomingHttpHeaders, gatewayCook
   return out
 }
 
-/** The header names a `Connection` header lists (RFC 9110, 7.6.1): they belong to the client's hop only. */
+/**
+ * The header names a `Connection` header lists (RFC 9110, 7.6.1): they belong
+ * to the client's hop only. The same few values (`keep-alive`, `close`,
+ * `Upgrade`) arrive on nearly every request: answers are remembered for up to
+ * CONNECTION_VALUES_MAX of them.
+ */
 export function connectionOptions (value: string | string[] | undefined): ReadonlySet<string> {
   if (value === undefined) return EMPTY
-  const names = new Set<string>()
-  for (const token of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+  const text = Array.isArray(value) ? value.join(',') : value
+  let names = connectionValues.get(text)
+  if (names !== undefined) return names
+  const parsed = new Set<string>()
+  for (const token of text.split(',')) {
     const name = token.trim().toLowerCase()
-    if (name !== '') names.add(name)
+    if (name !== '') parsed.add(name)
   }
+  names = parsed
+  if (connectionValues.size < CONNECTION_VALUES_MAX && text.length <= 256) connectionValues.set(text, names)
   return names
 }
+const connectionValues = new Map<string, ReadonlySet<string>>()
+const CONNECTION_VALUES_MAX = 1000
 
 /** Drops the named cookies from a Cookie header, keeping the others exactly as sent. */
 export function withoutCookies (header: string, names: readonly string[]): string {

@@ -16,6 +16,7 @@ import type { Logger } from '../log/logger.js'
 import { GatewayMetrics, UNROUTED } from '../metrics/gateway-metrics.js'
 import { traceContext, type TraceContext } from '../net/trace-context.js'
 import { clientAddress } from '../identify/client-address.js'
+import { addressText } from '../net/address.js'
 import { registerProxy } from '../proxy/register-proxy.js'
 import { rewritePath } from '../proxy/rewrite-path.js'
 import { CookieSigner } from '../session/cookie-signer.js'
@@ -82,6 +83,8 @@ const IDENTITY_HEADER_WARN_BYTES = 6 * 1024
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
 /** Session cookies whose signature was verified, remembered (about 200 bytes each). */
 const VERIFIED_COOKIES_MAX = 10_000
+/** A request's trace context, kept on Node's request object (cheaper than a WeakMap entry per request). */
+const TRACE = Symbol('gatehouse.trace')
 
 /**
  * Assembles the gateway: session loading (identify), the per-request guard
@@ -104,8 +107,6 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   const forwarded = new WeakMap<Policy, WeakMap<Identity, Identity>>()
   /** Identities whose header size was checked: once each, not per request. */
   const sizeChecked = new WeakSet<Identity>()
-  /** The bearer token a request was identified by (not forwarded unless the route passes it). */
-  const bearerTokens = new WeakMap<FastifyRequest, string>()
   const backchannel = new BackchannelLogout({ config, oidc, store, audit })
   const signer = new AssertionSigner(signingKey, config.publicUrl, config.signing.assertionTtlMs)
   // The first secret signs new cookies; previous ones still verify during a rotation.
@@ -130,12 +131,12 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   let adminAddress: { host: string, port: number } | undefined
 
   // The trace context is read once, where the request's logger is made, so that every line of the request carries its trace id.
-  const traces = new WeakMap<IncomingMessage, TraceContext>()
   const traceOf = (raw: IncomingMessage): TraceContext => {
-    let trace = traces.get(raw)
+    const traced = raw as IncomingMessage & { [TRACE]?: TraceContext }
+    let trace = traced[TRACE]
     if (trace === undefined) {
       trace = traceContext(raw.headers.traceparent, raw.headers.tracestate)
-      traces.set(raw, trace)
+      traced[TRACE] = trace
     }
     return trace
   }
@@ -199,6 +200,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   })
   app.decorateRequest('forwardAuth', null)
   app.decorateRequest('activeSession', null)
+  app.decorateRequest('bearerToken', null)
   await app.register(fastifyCookie)
   // Routing comes first: the route decides whether the session is read at all (authorize).
   app.addHook('onRequest', routeRequest({ policies, trustedProxies: config.trustedProxies }))
@@ -257,8 +259,8 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
         assertion: who.assertion,
         headerNames: who.headerNames,
         accessToken: who.accessToken,
-        dropAuthorization: bearerTokens.get(request) !== undefined && !route.passAccessToken,
-        clientIp: clientIp?.toString() ?? request.socket.remoteAddress ?? '',
+        dropAuthorization: request.bearerToken !== null && !route.passAccessToken,
+        clientIp: clientIp === undefined ? request.socket.remoteAddress ?? '' : addressText(clientIp),
         publicUrl: config.publicUrl,
         requestId: String(request.id),
         trace: request.trace,
@@ -417,7 +419,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       if (bearerToken !== undefined) {
         identity = await verifyBearer(request, reply, bearerToken, route.name)
         if (identity === undefined) return undefined
-        bearerTokens.set(request, bearerToken)
+        request.bearerToken = bearerToken
       } else if (route.credentials.session) {
         identity = await liveIdentity(request)
       }
@@ -461,7 +463,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       identity: who,
       assertion,
       headerNames: route.headers,
-      accessToken: route.passAccessToken && who !== undefined ? bearerTokens.get(request) ?? request.activeSession?.record.tokens?.accessToken : undefined,
+      accessToken: route.passAccessToken && who !== undefined ? request.bearerToken ?? request.activeSession?.record.tokens?.accessToken : undefined,
     }
   }
 

@@ -61,10 +61,26 @@ function countHostLines (rawHeaders: readonly string[]): number {
   return count
 }
 
-const rejected = new WeakMap<IncomingMessage, { reason: string, detail: string }>()
-const canonicalOf = new WeakMap<IncomingMessage, CanonicalPath>()
-/** The original target of a forward-auth request in path form (`/.gatehouse/auth/<target>`), exactly as received. */
-const pathFormTarget = new WeakMap<IncomingMessage, string>()
+/**
+ * What rewriteUrl learned about a request target, kept on Node's request
+ * object under a symbol (cheaper than a WeakMap entry per request): its
+ * canonical form, why it was refused, or the target a path-form forward-auth
+ * request describes, exactly as received.
+ */
+const TARGET = Symbol('gatehouse.target')
+type TargetNote =
+  | { readonly kind: 'canonical', readonly canonical: CanonicalPath }
+  | { readonly kind: 'refused', readonly reason: string, readonly detail: string }
+  | { readonly kind: 'forward-auth', readonly target: string }
+type NotedRequest = IncomingMessage & { [TARGET]?: TargetNote }
+
+function noteOf (req: IncomingMessage): TargetNote | undefined {
+  return (req as NotedRequest)[TARGET]
+}
+
+function note (req: IncomingMessage, value: TargetNote): void {
+  (req as NotedRequest)[TARGET] = value
+}
 /** Where refused targets are routed, so Fastify's router never sees them. */
 const REFUSED_PATH = `${GATEHOUSE_PREFIX}/refused`
 
@@ -80,15 +96,15 @@ const REFUSED_PATH = `${GATEHOUSE_PREFIX}/refused`
 export function rewriteToCanonical (req: IncomingMessage): string {
   const url = req.url ?? ''
   if (url.startsWith(`${FORWARD_AUTH_PATH}/`)) {
-    pathFormTarget.set(req, url.slice(FORWARD_AUTH_PATH.length))
+    note(req, { kind: 'forward-auth', target: url.slice(FORWARD_AUTH_PATH.length) })
     return FORWARD_AUTH_PATH
   }
   const result = canonicalizeTarget(url)
   if (!result.ok) {
-    rejected.set(req, { reason: result.reason, detail: result.detail })
+    note(req, { kind: 'refused', reason: result.reason, detail: result.detail })
     return REFUSED_PATH
   }
-  canonicalOf.set(req, result.value)
+  note(req, { kind: 'canonical', canonical: result.value })
   return result.value.query === '' ? result.value.path : `${result.value.path}?${result.value.query}`
 }
 
@@ -127,8 +143,9 @@ function findRoute (policies: PolicyStore, host: string, method: string, canonic
  */
 export function routeRequest (deps: RouteRequestDeps) {
   return async function route (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    const refusal = rejected.get(request.raw)
-    if (refusal !== undefined) {
+    const noted = noteOf(request.raw)
+    if (noted?.kind === 'refused') {
+      const refusal = noted
       request.log.info({ reason: refusal.reason, detail: refusal.detail }, 'request target refused')
       return sendError(request, reply, new GatehouseError('GH_BAD_PATH', refusal.detail), { json: { reason: refusal.reason } })
     }
@@ -147,8 +164,8 @@ export function routeRequest (deps: RouteRequestDeps) {
       request.log.info({ reason: 'method_not_allowed', method: request.method }, 'request refused: method')
       return sendError(request, reply, new GatehouseError('GH_METHOD_NOT_ALLOWED', request.method), { headers: { allow: ALLOW } })
     }
-    const pathTarget = pathFormTarget.get(request.raw)
-    const canonical = canonicalOf.get(request.raw)
+    const pathTarget = noted?.kind === 'forward-auth' ? noted.target : undefined
+    const canonical = noted?.kind === 'canonical' ? noted.canonical : undefined
     if (pathTarget !== undefined || canonical?.path === FORWARD_AUTH_PATH) {
       request.routeLabel = GATEWAY_ROUTE
       return routeForwardAuth(request, reply, deps, pathTarget)

@@ -161,13 +161,14 @@ try {
     if (check.headers.get('x-request-id') === null) throw new Error('the authenticated request did not go through the gateway')
     return { proc, url, cookie }
   }
-  // BENCH_PROFILE=dir writes a CPU profile of the gateway (node --cpu-prof) for the closing analysis.
-  const profile = process.env.BENCH_PROFILE === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
-  const gw = await startGatehouse(gwPort, profile)
+  // BENCH_PROFILE=dir writes CPU profiles (node --cpu-prof) of the gateway and of the bare proxy, in
+  // dir/gatehouse and dir/bare, so that the two can be compared function by function.
+  const profileOf = (name: string): string[] => process.env.BENCH_PROFILE === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PROFILE, name)}`]
+  const gw = await startGatehouse(gwPort, profileOf('gatehouse'))
   const gateway = gw.proc
   const barePort = await freePort()
   const bareUrl = `http://127.0.0.1:${barePort}`
-  const bare = await child(pin.server, ['--import', 'tsx', 'test/bench/bare-proxy.ts'], { UPSTREAM: upstreamUrl, PORT: String(barePort) }, `${bareUrl}/`)
+  const bare = await child(pin.server, [...profileOf('bare'), '--import', 'tsx', 'test/bench/bare-proxy.ts'], { UPSTREAM: upstreamUrl, PORT: String(barePort) }, `${bareUrl}/`)
   const redis = new Redis(redisServer.url)
   cleanups.push(() => redis.disconnect())
 
