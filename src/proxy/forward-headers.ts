@@ -76,10 +76,19 @@ function forwardedFor (publicUrl: string): { proto: string, host: string } {
 }
 const forwardedByUrl = new Map<string, { proto: string, host: string }>()
 
+/** The client's tracestate is replaced by the trace context's (which keeps it only with the client's own traceparent). */
+function notForwardedFromClient (name: string): boolean {
+  return name === 'tracestate' || notForwarded(name)
+}
+
+/** The same, for a request whose Authorization header carried a bearer token the gateway consumed. */
+function notForwardedWithoutAuthorization (name: string): boolean {
+  return name === 'authorization' || notForwardedFromClient(name)
+}
+
 /** Request headers for an HTTP request to the upstream. */
 export function upstreamRequestHeaders (clientHeaders: IncomingHttpHeaders, ctx: ForwardContext, gatewayCookies: readonly string[]): Record<string, string | string[]> {
-  const headers = sanitizeClientHeaders(clientHeaders, gatewayCookies, ctx.reserved, notForwarded)
-  if (ctx.dropAuthorization === true) delete headers.authorization
+  const headers = sanitizeClientHeaders(clientHeaders, gatewayCookies, ctx.reserved, ctx.dropAuthorization === true ? notForwardedWithoutAuthorization : notForwardedFromClient)
   const pub = forwardedFor(ctx.publicUrl)
   headers['x-forwarded-for'] = ctx.clientIp
   headers['x-forwarded-proto'] = pub.proto
@@ -87,8 +96,7 @@ export function upstreamRequestHeaders (clientHeaders: IncomingHttpHeaders, ctx:
   headers['x-request-id'] = ctx.requestId
   // The client's trace context passes unchanged when valid; a malformed one is replaced, never forwarded.
   headers.traceparent = ctx.trace.traceparent
-  if (ctx.trace.tracestate === undefined) delete headers.tracestate
-  else headers.tracestate = ctx.trace.tracestate
+  if (ctx.trace.tracestate !== undefined) headers.tracestate = ctx.trace.tracestate
   Object.assign(headers, gatewayIdentityHeaders(ctx))
   return headers
 }

@@ -33,6 +33,7 @@ const EMPTY: ReadonlySet<string> = new Set()
  * cookies, and whatever `alsoDrop` names. Returns a new object.
  */
 export function sanitizeClientHeaders (headers: IncomingHttpHeaders, gatewayCookies: readonly string[], extraReserved: ReadonlySet<string> = EMPTY, alsoDrop?: (lowerCaseName: string) => boolean): Record<string, string | string[]> {
+  // Built by adding only what is kept: a delete would turn the object into a slow dictionary for every later reader.
   const out: Record<string, string | string[]> = {}
   const named = connectionOptions(headers.connection)
   for (const name in headers) {
@@ -40,12 +41,12 @@ export function sanitizeClientHeaders (headers: IncomingHttpHeaders, gatewayCook
     if (value === undefined) continue
     const lower = name.toLowerCase()
     if (lower === 'connection' || lower === 'proxy-connection' || lower === 'keep-alive' || named.has(lower) || isReservedHeader(lower, extraReserved) || alsoDrop?.(lower) === true) continue
+    if (lower === 'cookie' && typeof value === 'string') {
+      const kept = withoutCookies(value, gatewayCookies)
+      if (kept !== '') out.cookie = kept
+      continue
+    }
     out[lower] = value
-  }
-  if (typeof out.cookie === 'string') {
-    const kept = withoutCookies(out.cookie, gatewayCookies)
-    if (kept === '') delete out.cookie
-    else out.cookie = kept
   }
   return out
 }
