@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { GatehouseError, type ErrorCode } from '../errors.js'
 import { clientAddress, peerAddress } from '../identify/client-address.js'
 import { inRanges, parseAddress, type Address, type Cidr } from '../net/address.js'
@@ -141,56 +141,61 @@ function findRoute (policies: PolicyStore, host: string, method: string, canonic
  * public routes keep working while Redis is away. Forward-auth requests are
  * routed here too, by the request they describe.
  */
-export function routeRequest (deps: RouteRequestDeps) {
-  return async function route (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    const noted = noteOf(request.raw)
-    if (noted?.kind === 'refused') {
-      const refusal = noted
-      request.log.info({ reason: refusal.reason, detail: refusal.detail }, 'request target refused')
-      return sendError(request, reply, new GatehouseError('GH_BAD_PATH', refusal.detail), { json: { reason: refusal.reason } })
-    }
-    // Node keeps the first of several Host lines; a server in front may have read the last (RFC 9112 3.2: 400).
-    if (countHostLines(request.raw.rawHeaders) > 1) {
-      request.log.info({ reason: 'bad_host' }, 'request refused: more than one Host header')
-      return sendError(request, reply, new GatehouseError('GH_BAD_REQUEST', 'more than one Host header'), { json: { reason: 'bad_host' } })
-    }
-    const host = request.headers.host
-    if (host !== undefined && !VALID_HOST.test(host)) {
-      request.log.info({ reason: 'bad_host' }, 'request refused: malformed Host header')
-      return sendError(request, reply, new GatehouseError('GH_BAD_REQUEST', 'malformed Host header'), { json: { reason: 'bad_host' } })
-    }
-    if (!FORWARDED_METHODS.includes(request.method)) {
-      // TRACE would echo the identity headers back; WebDAV and other methods are never proxied.
-      request.log.info({ reason: 'method_not_allowed', method: request.method }, 'request refused: method')
-      return sendError(request, reply, new GatehouseError('GH_METHOD_NOT_ALLOWED', request.method), { headers: { allow: ALLOW } })
-    }
-    const pathTarget = noted?.kind === 'forward-auth' ? noted.target : undefined
-    const canonical = noted?.kind === 'canonical' ? noted.canonical : undefined
-    if (pathTarget !== undefined || canonical?.path === FORWARD_AUTH_PATH) {
-      request.routeLabel = GATEWAY_ROUTE
-      return routeForwardAuth(request, reply, deps, pathTarget)
-    }
-    if (canonical === undefined) return undefined
-    if (canonical.path === GATEHOUSE_PREFIX || canonical.path.startsWith(`${GATEHOUSE_PREFIX}/`)) {
-      request.routeLabel = GATEWAY_ROUTE
-      return undefined
-    }
+export function routeRequest (deps: RouteRequestDeps): (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void {
+  // A callback hook, not an async one: no promise per request. When a refusal has been sent, `done` is not called.
+  return function route (request, reply, done) {
+    if (routeOrRefuse(request, reply, deps) === undefined) done()
+  }
+}
 
-    const found = findRoute(deps.policies, normalizeHost(request.headers.host), request.method, canonical)
-    if (!found.ok) {
-      if (found.reason === 'ambiguous_case') request.log.info({ reason: found.reason, detail: found.error.detail }, 'request target refused')
-      return sendError(request, reply, found.error, found.reason === 'ambiguous_case' ? { json: { reason: found.reason } } : {})
-    }
-    const { route, policy } = found
-    request.routeLabel = route.name
-    request.routed = {
-      policy,
-      route,
-      canonical,
-      clientIp: clientAddress(peerAddress(request.socket), request.headers['x-forwarded-for'], deps.trustedProxies),
-    }
+function routeOrRefuse (request: FastifyRequest, reply: FastifyReply, deps: RouteRequestDeps): FastifyReply | undefined {
+  const noted = noteOf(request.raw)
+  if (noted?.kind === 'refused') {
+    const refusal = noted
+    request.log.info({ reason: refusal.reason, detail: refusal.detail }, 'request target refused')
+    return sendError(request, reply, new GatehouseError('GH_BAD_PATH', refusal.detail), { json: { reason: refusal.reason } })
+  }
+  // Node keeps the first of several Host lines; a server in front may have read the last (RFC 9112 3.2: 400).
+  if (countHostLines(request.raw.rawHeaders) > 1) {
+    request.log.info({ reason: 'bad_host' }, 'request refused: more than one Host header')
+    return sendError(request, reply, new GatehouseError('GH_BAD_REQUEST', 'more than one Host header'), { json: { reason: 'bad_host' } })
+  }
+  const host = request.headers.host
+  if (host !== undefined && !VALID_HOST.test(host)) {
+    request.log.info({ reason: 'bad_host' }, 'request refused: malformed Host header')
+    return sendError(request, reply, new GatehouseError('GH_BAD_REQUEST', 'malformed Host header'), { json: { reason: 'bad_host' } })
+  }
+  if (!FORWARDED_METHODS.includes(request.method)) {
+    // TRACE would echo the identity headers back; WebDAV and other methods are never proxied.
+    request.log.info({ reason: 'method_not_allowed', method: request.method }, 'request refused: method')
+    return sendError(request, reply, new GatehouseError('GH_METHOD_NOT_ALLOWED', request.method), { headers: { allow: ALLOW } })
+  }
+  const pathTarget = noted?.kind === 'forward-auth' ? noted.target : undefined
+  const canonical = noted?.kind === 'canonical' ? noted.canonical : undefined
+  if (pathTarget !== undefined || canonical?.path === FORWARD_AUTH_PATH) {
+    request.routeLabel = GATEWAY_ROUTE
+    return routeForwardAuth(request, reply, deps, pathTarget)
+  }
+  if (canonical === undefined) return undefined
+  if (canonical.path === GATEHOUSE_PREFIX || canonical.path.startsWith(`${GATEHOUSE_PREFIX}/`)) {
+    request.routeLabel = GATEWAY_ROUTE
     return undefined
   }
+
+  const found = findRoute(deps.policies, normalizeHost(request.headers.host), request.method, canonical)
+  if (!found.ok) {
+    if (found.reason === 'ambiguous_case') request.log.info({ reason: found.reason, detail: found.error.detail }, 'request target refused')
+    return sendError(request, reply, found.error, found.reason === 'ambiguous_case' ? { json: { reason: found.reason } } : {})
+  }
+  const { route, policy } = found
+  request.routeLabel = route.name
+  request.routed = {
+    policy,
+    route,
+    canonical,
+    clientIp: clientAddress(peerAddress(request.socket), request.headers['x-forwarded-for'], deps.trustedProxies),
+  }
+  return undefined
 }
 
 /**
