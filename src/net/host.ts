@@ -11,7 +11,11 @@ export function normalizeHost (host: string | undefined): string {
   let known = normalized.get(host)
   if (known === undefined) {
     known = normalize(host)
-    if (normalized.size < NORMALIZED_MAX && host.length <= 256) normalized.set(host, known)
+    if (host.length <= 256) {
+      // Cleared when full, so that values a client made up cannot hold the places for good.
+      if (normalized.size >= NORMALIZED_MAX) normalized.clear()
+      normalized.set(host, known)
+    }
   }
   return known
 }

@@ -57,7 +57,9 @@ function notForwarded (name: string): boolean {
   let drop = dropByName.get(name)
   if (drop === undefined) {
     drop = name.includes('_') || isClientForwardingHeader(foldHeaderName(name)) || HOP_BY_HOP_REQUEST.has(name)
-    if (dropByName.size < DROP_BY_NAME_MAX) dropByName.set(name, drop)
+    // Cleared when full, so that names a client made up cannot hold the places for good.
+    if (dropByName.size >= DROP_BY_NAME_MAX) dropByName.clear()
+    dropByName.set(name, drop)
   }
   return drop
 }

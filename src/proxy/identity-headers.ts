@@ -68,7 +68,11 @@ export function connectionOptions (value: string | string[] | undefined): Readon
     if (name !== '') parsed.add(name)
   }
   names = parsed
-  if (connectionValues.size < CONNECTION_VALUES_MAX && text.length <= 256) connectionValues.set(text, names)
+  if (text.length <= 256) {
+    // Cleared when full, so that values a client made up cannot hold the places for good.
+    if (connectionValues.size >= CONNECTION_VALUES_MAX) connectionValues.clear()
+    connectionValues.set(text, names)
+  }
   return names
 }
 const connectionValues = new Map<string, ReadonlySet<string>>()

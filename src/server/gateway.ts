@@ -353,7 +353,8 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       session.update({ lastSeenAt: now })
       changed = true
     }
-    if (changed) await saveQuietly(request, session)
+    // A session that ended since it was read (signed out, revoked) is not written back, nor used.
+    if (changed && await saveQuietly(request, session) === 'ended') return undefined
     return identityOf(session.record)
   }
 
@@ -362,11 +363,12 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
    * goes on if the store does not answer: the session is valid as it is, a missed last-seen time
    * is written a touch interval later, and stale groups are read again on the next request.
    */
-  async function saveQuietly (request: FastifyRequest, session: ActiveSession): Promise<void> {
+  async function saveQuietly (request: FastifyRequest, session: ActiveSession): Promise<'saved' | 'ended' | 'failed'> {
     try {
-      await session.save()
+      return await session.save() ? 'saved' : 'ended'
     } catch (err) {
       request.log.warn({ err: { message: (err as Error).message } }, 'could not write the session back (session store unavailable?); the request goes on')
+      return 'failed'
     }
   }
 

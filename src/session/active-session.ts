@@ -12,11 +12,17 @@ import type { SessionStore } from './session-store.js'
 export async function withNewerTokens (store: SessionStore, sessionId: string, record: SessionRecord): Promise<SessionRecord> {
   if (record.identity === undefined) return record
   const current = await store.get(sessionId)
-  if (current === undefined || (current.refreshedAt ?? 0) <= (record.refreshedAt ?? 0)) return record
+  return current === undefined ? record : keepingNewerTokens(current, record)
+}
+
+/** `record`, with what a later refresh stored in `current` (tokens, identity, whether the groups could be read) when there was one. */
+function keepingNewerTokens (current: Readonly<SessionRecord>, record: SessionRecord): SessionRecord {
+  if ((current.refreshedAt ?? 0) <= (record.refreshedAt ?? 0)) return record
   const merged = Object.assign(Object.create(Object.getPrototypeOf(record) as object) as SessionRecord, record)
   merged.identity = current.identity
   merged.tokens = current.tokens
   merged.refreshedAt = current.refreshedAt
+  merged.groupsStale = current.groupsStale
   if (current.groupsFromGraph === true) merged.groupsFromGraph = true
   return merged
 }
@@ -56,11 +62,18 @@ export class ActiveSession {
     this.#record = { ...this.#record, ...fields }
   }
 
-  /** Stores this request's copy, keeping tokens another request refreshed meanwhile, until the session would go idle. */
-  async save (): Promise<void> {
+  /**
+   * Stores this request's copy, until the session would go idle, keeping what
+   * a refresh on any gateway stored meanwhile (read from the store, not the
+   * cache). A session that ended since this request read it (signed out,
+   * revoked) is not brought back: resolves to false, and nothing is written.
+   */
+  async save (): Promise<boolean> {
     const { store, lifetimes, clock } = this.#context
-    const latest = await withNewerTokens(store, this.id, this.#record)
-    await store.set(this.id, latest, storeTtlMs(latest, clock(), lifetimes))
+    const current = await store.get(this.id, { fresh: true })
+    if (current === undefined) return false
+    const latest = keepingNewerTokens(current, this.#record)
+    return await store.set(this.id, latest, storeTtlMs(latest, clock(), lifetimes), { onlyIfExists: true })
   }
 
   /** Deletes the session from the store (every gateway's cache drops it). */

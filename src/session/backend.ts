@@ -19,8 +19,13 @@ export interface SessionBackend {
    */
   readonly available: boolean
   get (id: string): Promise<string | undefined>
-  /** Stores the session for `ttlMs` and adds it to the index sets of its user and IdP session. */
-  set (id: string, value: string, ttlMs: number, index: SessionIndex): Promise<void>
+  /**
+   * Stores the session for `ttlMs` and adds it to the index sets of its user
+   * and IdP session. With `onlyIfExists`, only a session still stored is
+   * written (one that ended meanwhile is not brought back); resolves to
+   * whether it was written.
+   */
+  set (id: string, value: string, ttlMs: number, index: SessionIndex, opts?: { onlyIfExists?: boolean }): Promise<boolean>
   delete (id: string, index?: SessionIndex): Promise<void>
   /** Session ids indexed under a user or an IdP session (may include ids that have since expired). */
   idsBy (kind: 'user' | 'idpSession', value: string): Promise<string[]>

@@ -28,13 +28,15 @@ export class MemoryBackend implements SessionBackend {
     return this.#sessions.get(id)
   }
 
-  async set (id: string, value: string, ttlMs: number, index: SessionIndex): Promise<void> {
+  async set (id: string, value: string, ttlMs: number, index: SessionIndex, opts: { onlyIfExists?: boolean } = {}): Promise<boolean> {
+    if (opts.onlyIfExists === true && !this.#sessions.has(id)) return false
     this.#sessions.set(id, value, { ttl: Math.max(1, ttlMs) })
     for (const key of indexKeys(index)) {
       const set = this.#index.get(key) ?? new Set<string>()
       set.add(id)
       this.#index.set(key, set)
     }
+    return true
   }
 
   async getValue (key: string): Promise<string | undefined> {

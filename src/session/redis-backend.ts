@@ -104,10 +104,16 @@ export class RedisBackend implements SessionBackend {
     return value ?? undefined
   }
 
-  async set (id: string, value: string, ttlMs: number, index: SessionIndex): Promise<void> {
+  async set (id: string, value: string, ttlMs: number, index: SessionIndex, opts: { onlyIfExists?: boolean } = {}): Promise<boolean> {
     const ttl = Math.max(1, Math.ceil(ttlMs))
-    await this.#call('SET', async () => {
-      const writes: Array<Promise<unknown>> = [this.#client.set(this.sessionKey(id), value, 'PX', ttl)]
+    return await this.#call('SET', async () => {
+      const writes: Array<Promise<unknown>> = []
+      if (opts.onlyIfExists === true) {
+        // SET ... XX: atomic with a delete that comes first; the index is written only after it.
+        if (await this.#client.set(this.sessionKey(id), value, 'PX', ttl, 'XX') === null) return false
+      } else {
+        writes.push(this.#client.set(this.sessionKey(id), value, 'PX', ttl))
+      }
       for (const [kind, v] of [['user', index.user], ['idpSession', index.idpSession]] as const) {
         if (v === undefined) continue
         const key = this.#indexKey(kind, v)
@@ -115,6 +121,7 @@ export class RedisBackend implements SessionBackend {
         writes.push(this.#client.sadd(key, id).then(() => this.#client.pexpire(key, ttl, 'GT')).then(async (set) => set === 0 ? await this.#client.pexpire(key, ttl, 'NX') : set))
       }
       await Promise.all(writes)
+      return true
     })
   }
 

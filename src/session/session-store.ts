@@ -100,15 +100,22 @@ export class SessionStore {
     return record
   }
 
-  async set (id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+  /**
+   * Stores a session. With `onlyIfExists`, a session that ended meanwhile
+   * (signed out, revoked, expired) is not written back; resolves to whether
+   * it was written.
+   */
+  async set (id: string, record: SessionRecord, ttlMs: number, opts: { onlyIfExists?: boolean } = {}): Promise<boolean> {
     const tokens = record.tokens
     // The tokens in full (their JSON form is only a digest): spread, so the caller's object is left alone.
     const text = JSON.stringify(tokens instanceof SessionTokens ? { ...record, tokens: tokens.plain() } : record)
     const stored = parseRecord(text)
-    await this.backend.set(id, this.#cipher.encrypt(id, text), ttlMs, indexOf(stored))
+    const written = await this.backend.set(id, this.#cipher.encrypt(id, text), ttlMs, indexOf(stored), opts)
     this.#drop([id])
+    if (!written) return false
     this.#cache.set(id, stored, { size: text.length })
     await this.#announce([id])
+    return true
   }
 
   async destroy (id: string): Promise<void> {

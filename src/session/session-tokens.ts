@@ -11,9 +11,9 @@ export interface TokenSet {
 
 /**
  * A session's tokens as the gateway holds them: frozen, replaced (never
- * changed) on refresh. @fastify/session hashes the whole session twice per
- * request to see whether it changed; the tokens (1-2 KB) were most of that
- * work. Serialized with JSON.stringify (which that hash uses), they are a
+ * changed) on refresh. On the gateway's own endpoints, @fastify/session
+ * hashes the whole session twice per request to see whether it changed; the
+ * tokens (1-2 KB) would be most of that work. Serialized with JSON.stringify (which that hash uses), they are a
  * digest of their content, computed once per tokens object: a different
  * token set still reads as a change, the same one does not. The session store
  * persists them in full through `plain()`.

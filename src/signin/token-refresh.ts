@@ -65,7 +65,7 @@ export class TokenRefresh {
       const tokens = current.tokens
       if (tokens?.refreshToken !== session.record.tokens?.refreshToken || (tokens?.expiresAt ?? 0) - config.session.refreshSkewMs > clock()) {
         // Another request or gateway refreshed first: take its result.
-        session.update({ tokens, identity: current.identity, refreshedAt: current.refreshedAt })
+        session.update({ tokens, identity: current.identity, refreshedAt: current.refreshedAt, groupsStale: current.groupsStale, groupsFromGraph: current.groupsFromGraph })
         return 'ok'
       }
       if (!oidc.isReady || tokens?.refreshToken === undefined) return 'ok'
@@ -119,7 +119,10 @@ export class TokenRefresh {
           expiresAt: typeof result.expires_in === 'number' ? now + result.expires_in * 1000 : undefined,
         }),
       })
-      await session.save()
+      if (!await session.save()) {
+        // Signed out or revoked while the IdP answered: the new tokens are dropped, the session stays ended.
+        return 'ended'
+      }
       metrics.refresh('success')
       audit('session.refreshed', { ...auditUser(identity), ...auditRequest(request) })
       return 'ok'
