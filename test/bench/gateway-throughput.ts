@@ -21,7 +21,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -43,8 +43,20 @@ const SOAK_SECONDS = Number(process.env.GATEHOUSE_BENCH_SOAK_SECONDS ?? 30)
 const SESSIONS_IN_REDIS = Number(process.env.BENCH_SESSIONS ?? 100_000)
 const DISTINCT_SERVED = Math.min(SESSIONS_IN_REDIS, Number(process.env.BENCH_DISTINCT_SESSIONS ?? 10_000))
 const SOAK_SESSIONS = 1000
-/** Node options for the gateway process, e.g. BENCH_NODE_FLAGS='--max-old-space-size=96 --max-semi-space-size=4'. */
-const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)
+/**
+ * Node options for the gateway process: by default those of the container
+ * image's ENTRYPOINT (the gateway as it ships), else BENCH_NODE_FLAGS, e.g.
+ * BENCH_NODE_FLAGS='' for Node's defaults or '--max-old-space-size=96 --max-semi-space-size=4'.
+ */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? imageNodeFlags()).split(' ').filter(Boolean)
+
+/** The options between `node` and `dist/cli.js` in the Dockerfile's ENTRYPOINT. */
+function imageNodeFlags (): string {
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1]
+  const argv = entrypoint === undefined ? [] : JSON.parse(entrypoint) as string[]
+  const script = argv.indexOf('dist/cli.js')
+  return script === -1 ? '' : argv.slice(1, script).join(' ')
+}
 const cleanups: Array<() => unknown> = []
 
 interface Pinning { server: string | undefined, rest: string | undefined }
@@ -324,7 +336,7 @@ try {
   const row = (name: string, s: typeof b, ratio: string): string => `| ${name.padEnd(27)} | ${String(s.rps).padStart(7)} | ${s.p50.toFixed(2).padStart(7)} | ${s.p99.toFixed(2).padStart(7)} | ${String(s.errors + s.non2xx).padStart(6)} | ${s.cpu_us_per_request.toFixed(1).padStart(11)} | ${ratio.padStart(6)} |`
   const out: string[] = [
     '',
-    `Authenticated GET, ${CONNECTIONS} connections, ${ROUNDS} x ${DURATION} s per target, interleaved; ${tool}; ${result.pinning} (${process.version}, ${result.cpus} CPUs):`,
+    `Authenticated GET, ${CONNECTIONS} connections, ${ROUNDS} x ${DURATION} s per target, interleaved; ${tool}; ${result.pinning} (${process.version}, ${result.cpus} CPUs; gateway Node options: ${NODE_FLAGS.length === 0 ? 'none' : NODE_FLAGS.join(' ')}):`,
     '',
     '| target                      |   req/s | p50 ms  | p99 ms  | errors | CPU us/req  |  ratio |',
     '|-----------------------------|---------|---------|---------|--------|-------------|--------|',
