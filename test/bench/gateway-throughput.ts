@@ -50,9 +50,9 @@ const SOAK_SESSIONS = 1000
  */
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? imageNodeFlags()).split(' ').filter(Boolean)
 
-/** The options between `node` and `dist/cli.js` in the Dockerfile's ENTRYPOINT. */
+/** The options between `node` and `dist/cli.js` in the ENTRYPOINT of the Dockerfile's last stage (the runtime image). */
 function imageNodeFlags (): string {
-  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1]
+  const entrypoint = [...readFileSync('Dockerfile', 'utf8').matchAll(/^ENTRYPOINT (\[.*\])$/gm)].at(-1)?.[1]
   const argv = entrypoint === undefined ? [] : JSON.parse(entrypoint) as string[]
   const script = argv.indexOf('dist/cli.js')
   return script === -1 ? '' : argv.slice(1, script).join(' ')
