@@ -9,6 +9,7 @@ import type { SessionStore } from '../session/session-store.js'
 import { SessionTokens } from '../session/session-tokens.js'
 import { shortId } from '../session/session-store.js'
 import type { IdentityBuilder } from './identity-builder.js'
+import { refreshedIdTokenProblem } from './id-token-checks.js'
 import type { OidcProvider } from './oidc-provider.js'
 
 /** How long one gateway may hold a session's refresh lock. */
@@ -85,6 +86,14 @@ export class TokenRefresh {
       }
       const now = clock()
       const claims = result.claims()
+      const problem = claims === undefined ? undefined : refreshedIdTokenProblem(claims, current.identity, config.oidc.clientId, now)
+      if (problem !== undefined) {
+        // Not the sign-in's user, or not for this gateway: the new tokens are not kept, and the session ends.
+        metrics.refresh('rejected')
+        await store.destroy(sessionId)
+        audit('session.revoked', { ...auditUser(current.identity), ...auditRequest(request), reason: 'id_token_refused', detail: problem })
+        return 'ended'
+      }
       let identity = current.identity
       let groupsStale = false
       let groupsFromGraph = current.groupsFromGraph === true

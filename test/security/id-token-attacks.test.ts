@@ -121,3 +121,33 @@ t.test('forged ID tokens', async t => {
     t.same(keyFetches, [])
   })
 })
+
+t.test('a refreshed ID token about another user, or for another party, ends the session', async t => {
+  let offset = 0
+  const s = await startAttackStack(t, POLICY, { clock: () => Date.now() + offset, accessTokenTtlSeconds: 600 })
+  const { stack } = s
+  const forge = forgeIdTokens(stack.idp)
+  const resign = async (payload: Record<string, unknown>, kid: unknown): Promise<string> => await stack.idp.signJwt(payload, { kid })
+  // [case, change to the refreshed ID token's claims, status after the refresh, audited reason]
+  const cases: Array<[string, (p: Record<string, unknown>) => Record<string, unknown>, number, string | undefined]> = [
+    ['unchanged, re-signed by the IdP (the forging works)', p => p, 200, undefined],
+    ['about another user (sub)', p => ({ ...p, sub: 'mallory' }), 401, 'refreshed ID token about another user (sub)'],
+    ['authorized for another party (azp)', p => ({ ...p, azp: 'another-client' }), 401, 'ID token authorized for another party (azp)'],
+  ]
+  for (const [name, change, status, reason] of cases) {
+    const { browser } = await stack.signIn('alice', '/.gatehouse/login?return=/.gatehouse/healthz')
+    const cookie = `${stack.gateway.cookies.session}=${stack.sessionCookie(browser) ?? ''}`
+    const get = async (): Promise<number> => (await fetch(`${stack.url}/landing/x`, { headers: { cookie, accept: 'application/json' } })).status
+    t.equal(await get(), 200, `${name}: signed in`)
+    const refreshes = stack.idp.grants.refresh_token
+    forge.set(async (_token, { header, payload }) => await resign(change(payload), header.kid))
+    offset += 600_000 - 30_000 // inside the refresh skew
+    const after = await get().finally(() => { forge.set(undefined) })
+    t.equal(stack.idp.grants.refresh_token, refreshes + 1, `${name}: the IdP saw the refresh`)
+    t.equal(after, status, name)
+    if (reason !== undefined) {
+      t.ok(stack.logs.records().some(r => r.event === 'session.revoked' && r.reason === 'id_token_refused' && r.detail === reason), `${name}: audited`)
+      t.equal(await get(), 401, `${name}: and the session stays ended`)
+    }
+  }
+})
