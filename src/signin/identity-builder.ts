@@ -39,7 +39,7 @@ export class IdentityBuilder {
     const identity = entraIdentity(claims, entra, this.#config.oidc)
     if (!hasGroupOverage(claims)) return { identity, groupsFromGraph: false }
     const groups = await this.graphGroups(identity.id, accessToken, opts)
-    return { identity: entraIdentity(claims, entra, this.#config.oidc, groups), groupsFromGraph: true }
+    return { identity: { ...identity, groups: mapGroups(groups, entra) }, groupsFromGraph: true }
   }
 
   /** The identity with its groups read again from Graph (after a refresh whose Graph call failed). */
