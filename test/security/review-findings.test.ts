@@ -35,6 +35,22 @@ async function fastifyUpstream (t: { teardown (fn: () => unknown): void }): Prom
   return { url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, seen, app }
 }
 
+/** A gateway that lets anyone through to a Fastify upstream (one route, `/**`): for the cases where the path or headers, not the user, are the point. */
+async function openGateway (t: { teardown (fn: () => unknown): void }): Promise<{ up: Awaited<ReturnType<typeof fastifyUpstream>>, port: number }> {
+  const up = await fastifyUpstream(t)
+  const { file } = policyDir(t, `
+upstreams:
+  app: { url: ${up.url} }
+routes:
+  - name: all
+    match: { path: /** }
+    upstream: app
+    allow: anyone
+`)
+  const stack = await startStack(t, { env: { GATEHOUSE_POLICIES: file }, users: POLICY_USERS })
+  return { up, port: Number(new URL(stack.url).port) }
+}
+
 /** Writes the bytes as given (latin1) and returns everything read until the server closes or `waitMs` passes. */
 async function raw (port: number, request: string, waitMs = 2000): Promise<{ status: number, statuses: number[], head: string, body: string, text: string }> {
   const text = await new Promise<string>(resolve => {
@@ -120,18 +136,7 @@ routes:
 })
 
 t.test('forwarding headers: no spelling of them from the client reaches the upstream', async t => {
-  const up = await fastifyUpstream(t)
-  const { file } = policyDir(t, `
-upstreams:
-  app: { url: ${up.url} }
-routes:
-  - name: all
-    match: { path: /** }
-    upstream: app
-    allow: anyone
-`)
-  const stack = await startStack(t, { env: { GATEHOUSE_POLICIES: file }, users: POLICY_USERS })
-  const port = Number(new URL(stack.url).port)
+  const { up, port } = await openGateway(t)
   const spoofed = ['X-Forwarded_For', 'X_Forwarded_Host', 'X-Forwarded_Proto', 'X-Real_IP', 'X_Original_URL', 'X-Forwarded-Ssl', 'X-Forwarded-Scheme', 'X-Rewrite-URL', 'True-Client-IP']
   const res = await raw(port, `GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n${spoofed.map(h => `${h}: 203.0.113.66`).join('\r\n')}\r\nConnection: close\r\n\r\n`)
   t.equal(res.status, 200)
@@ -140,18 +145,7 @@ routes:
 })
 
 t.test('framing headers that the upstream client refuses do not turn a good request into a 502', async t => {
-  const up = await fastifyUpstream(t)
-  const { file } = policyDir(t, `
-upstreams:
-  app: { url: ${up.url} }
-routes:
-  - name: all
-    match: { path: /** }
-    upstream: app
-    allow: anyone
-`)
-  const stack = await startStack(t, { env: { GATEHOUSE_POLICIES: file }, users: POLICY_USERS })
-  const port = Number(new URL(stack.url).port)
+  const { port } = await openGateway(t)
   const expect = await raw(port, `POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nContent-Type: application/octet-stream\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nhello`)
   t.equal(expect.status, 200, `Expect: 100-continue (curl sends it for bodies over 1 KiB) is forwarded (statuses: ${expect.statuses.join(', ')})`)
   const upgrade = await raw(port, `GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nUpgrade: h2c\r\nConnection: close\r\n\r\n`)
@@ -168,18 +162,7 @@ routes:
 })
 
 t.test('the gateway prefix is never forwarded, in any spelling', async t => {
-  const up = await fastifyUpstream(t)
-  const { file } = policyDir(t, `
-upstreams:
-  app: { url: ${up.url} }
-routes:
-  - name: all
-    match: { path: /** }
-    upstream: app
-    allow: anyone
-`)
-  const stack = await startStack(t, { env: { GATEHOUSE_POLICIES: file }, users: POLICY_USERS })
-  const port = Number(new URL(stack.url).port)
+  const { up, port } = await openGateway(t)
   for (const target of ['/.gatehouse;x/jwks.json', '/.GATEHOUSE/jwks.json']) {
     const before = up.seen.length
     await raw(port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nConnection: close\r\n\r\n`)
