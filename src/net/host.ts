@@ -1,3 +1,5 @@
+import { boundedMemo } from '../bounded-memo.js'
+
 /**
  * A Host header is a DNS name or an IP literal with an optional port, nothing
  * else: anything an upstream might decode or trim into another host (escapes,
@@ -7,20 +9,8 @@ export const VALID_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Z
 
 /** The Host header as routes match it: lower case, without port or trailing dot. Remembered for the names seen (a bounded number). */
 export function normalizeHost (host: string | undefined): string {
-  if (host === undefined) return ''
-  let known = normalized.get(host)
-  if (known === undefined) {
-    known = normalize(host)
-    if (host.length <= 256) {
-      // Cleared when full, so that values a client made up cannot hold the places for good.
-      if (normalized.size >= NORMALIZED_MAX) normalized.clear()
-      normalized.set(host, known)
-    }
-  }
-  return known
+  return host === undefined ? '' : normalized(host)
 }
-const normalized = new Map<string, string>()
-const NORMALIZED_MAX = 1000
 
 function normalize (host: string): string {
   let h = host.trim().toLowerCase()
@@ -33,3 +23,4 @@ function normalize (host: string): string {
   }
   return h.replace(/\.+$/, '')
 }
+const normalized = boundedMemo(normalize, 1000)

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { HEADER_ACCESS_TOKEN, HEADER_ASSERTION, HEADER_CLIENT, HEADER_EMAIL, HEADER_GROUPS, HEADER_KIND, HEADER_NAME, HEADER_ROLES, HEADER_TENANT, HEADER_USER, headerValue, identityHeaders, sanitizeClientHeaders, withoutCookies, connectionOptions } from './identity-headers.js'
 import type { IdentityHeaderNames } from '../policy/types.js'
 import { foldHeaderName } from '../net/header-name.js'
+import { boundedMemo } from '../bounded-memo.js'
 import type { Identity } from '../identify/identity.js'
 import type { TraceContext } from '../net/trace-context.js'
 
@@ -53,18 +54,8 @@ function isClientForwardingHeader (folded: string): boolean {
  * forwarding and hop-by-hop headers. The answer for a name never changes: it
  * is remembered for the names seen (a bounded number of them).
  */
-function notForwarded (name: string): boolean {
-  let drop = dropByName.get(name)
-  if (drop === undefined) {
-    drop = name.includes('_') || isClientForwardingHeader(foldHeaderName(name)) || HOP_BY_HOP_REQUEST.has(name)
-    // Cleared when full, so that names a client made up cannot hold the places for good.
-    if (dropByName.size >= DROP_BY_NAME_MAX) dropByName.clear()
-    dropByName.set(name, drop)
-  }
-  return drop
-}
-const dropByName = new Map<string, boolean>()
-const DROP_BY_NAME_MAX = 2000
+const notForwarded = boundedMemo((name: string): boolean =>
+  name.includes('_') || isClientForwardingHeader(foldHeaderName(name)) || HOP_BY_HOP_REQUEST.has(name), 2000)
 
 /** X-Forwarded-Proto and -Host for a public URL (one per gateway, parsed once). */
 function forwardedFor (publicUrl: string): { proto: string, host: string } {
@@ -126,11 +117,21 @@ export function gatewayIdentityHeaders (ctx: Pick<ForwardContext, 'identity' | '
   return headers
 }
 
-/** Every header name gatewayIdentityHeaders may set on a route with these extra names, in lower case. */
-export function gatewayIdentityHeaderNames (headerNames: IdentityHeaderNames): string[] {
-  const extra = Object.values(headerNames).filter((n): n is string => typeof n === 'string').map(n => n.toLowerCase())
-  return [...new Set([HEADER_USER, HEADER_EMAIL, HEADER_NAME, HEADER_GROUPS, HEADER_ROLES, HEADER_KIND, HEADER_TENANT, HEADER_CLIENT, HEADER_ASSERTION, HEADER_ACCESS_TOKEN, ...extra])]
+/**
+ * Every header name gatewayIdentityHeaders may set on a route with these
+ * extra names, in lower case; made once per route's (frozen) names, since
+ * forward-auth asks for them on every request.
+ */
+export function gatewayIdentityHeaderNames (headerNames: IdentityHeaderNames): readonly string[] {
+  let names = headerNamesOf.get(headerNames)
+  if (names === undefined) {
+    const extra = Object.values(headerNames).filter((n): n is string => typeof n === 'string').map(n => n.toLowerCase())
+    names = Object.freeze([...new Set([HEADER_USER, HEADER_EMAIL, HEADER_NAME, HEADER_GROUPS, HEADER_ROLES, HEADER_KIND, HEADER_TENANT, HEADER_CLIENT, HEADER_ASSERTION, HEADER_ACCESS_TOKEN, ...extra])])
+    headerNamesOf.set(headerNames, names)
+  }
+  return names
 }
+const headerNamesOf = new WeakMap<IdentityHeaderNames, readonly string[]>()
 
 /**
  * Request headers for a WebSocket upgrade to the upstream. The ws client

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Identity } from '../identify/identity.js'
 import { foldHeaderName } from '../net/header-name.js'
+import { boundedMemo } from '../bounded-memo.js'
 
 export { foldHeaderName } from '../net/header-name.js'
 
@@ -54,29 +55,20 @@ export function sanitizeClientHeaders (headers: IncomingHttpHeaders, gatewayCook
 /**
  * The header names a `Connection` header lists (RFC 9110, 7.6.1): they belong
  * to the client's hop only. The same few values (`keep-alive`, `close`,
- * `Upgrade`) arrive on nearly every request: answers are remembered for up to
- * CONNECTION_VALUES_MAX of them.
+ * `Upgrade`) arrive on nearly every request: answers are remembered (a
+ * bounded number of them).
  */
 export function connectionOptions (value: string | string[] | undefined): ReadonlySet<string> {
-  if (value === undefined) return EMPTY
-  const text = Array.isArray(value) ? value.join(',') : value
-  let names = connectionValues.get(text)
-  if (names !== undefined) return names
-  const parsed = new Set<string>()
+  return value === undefined ? EMPTY : connectionValues(Array.isArray(value) ? value.join(',') : value)
+}
+const connectionValues = boundedMemo((text: string): ReadonlySet<string> => {
+  const names = new Set<string>()
   for (const token of text.split(',')) {
     const name = token.trim().toLowerCase()
-    if (name !== '') parsed.add(name)
-  }
-  names = parsed
-  if (text.length <= 256) {
-    // Cleared when full, so that values a client made up cannot hold the places for good.
-    if (connectionValues.size >= CONNECTION_VALUES_MAX) connectionValues.clear()
-    connectionValues.set(text, names)
+    if (name !== '') names.add(name)
   }
   return names
-}
-const connectionValues = new Map<string, ReadonlySet<string>>()
-const CONNECTION_VALUES_MAX = 1000
+}, 1000)
 
 /** Drops the named cookies from a Cookie header, keeping the others exactly as sent. */
 export function withoutCookies (header: string, names: readonly string[]): string {
