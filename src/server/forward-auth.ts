@@ -5,7 +5,7 @@ import { gatewayIdentityHeaderNames } from '../proxy/forward-headers.js'
 import { safeReturnPath } from '../signin/return-to.js'
 import { escapeHtml } from './html.js'
 import { isNavigation, sendError } from './respond.js'
-import { FORWARD_AUTH_PATH, GATEHOUSE_PREFIX, type RoutedRequest } from './route-request.js'
+import { FORWARD_AUTH_PATH, loginPath, type RoutedRequest } from './route-request.js'
 
 export type Allowed = Extract<Decision, { allow: true }>
 
@@ -53,7 +53,7 @@ export function registerForwardAuth (app: FastifyInstance, deps: ForwardAuthDeps
     const outcome = await deps.authorize(request, reply, routed, () => returnTo)
     if (outcome === undefined) return reply
     if (outcome === 'unauthenticated') {
-      const loginUrl = `${deps.publicUrl}${GATEHOUSE_PREFIX}/login?return=${encodeURIComponent(returnTo)}`
+      const loginUrl = `${deps.publicUrl}${loginPath(returnTo)}`
       if (redirect && isNavigation(request) && (original.method === 'GET' || original.method === 'HEAD')) return reply.redirect(loginUrl, 302)
       return sendError(request, reply, new GatehouseError('GH_UNAUTHENTICATED'), {
         headers: { location: loginUrl, 'www-authenticate': `Session realm="gatehouse", login_url="${loginUrl}"` },

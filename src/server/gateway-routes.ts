@@ -15,7 +15,7 @@ import type { GatewayConfig } from '../config/types.js'
 import { decide } from '../authorize/decision.js'
 import { clientAddress } from '../identify/client-address.js'
 import { sessionState, storeTtlMs, type LifetimeSettings } from '../session/lifetime.js'
-import { GATEHOUSE_PREFIX } from './route-request.js'
+import { GATEHOUSE_PREFIX, loginPath } from './route-request.js'
 import type { PolicyStore } from '../policy/policy-store.js'
 import { readiness } from './readiness.js'
 
@@ -68,7 +68,7 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
     const now = clock()
     if (identity === undefined || sessionState(request.session, now, lifetimes) !== 'active') {
       if (isNavigation(request)) return await signin.redirectToIdp(request, reply, `${GATEHOUSE_PREFIX}/me`)
-      return sendError(request, reply, new GatehouseError('GH_UNAUTHENTICATED'), { json: { login_url: `${publicUrl}${GATEHOUSE_PREFIX}/login?return=${encodeURIComponent(`${GATEHOUSE_PREFIX}/me`)}` } })
+      return sendError(request, reply, new GatehouseError('GH_UNAUTHENTICATED'), { json: { login_url: `${publicUrl}${loginPath(`${GATEHOUSE_PREFIX}/me`)}` } })
     }
     const clientIp = clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], config.trustedProxies)
     const routes = policies.current.routes

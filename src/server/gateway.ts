@@ -15,7 +15,7 @@ import { RequestLogger } from '../log/request-logger.js'
 import type { Logger } from '../log/logger.js'
 import { GatewayMetrics, UNROUTED } from '../metrics/gateway-metrics.js'
 import { traceContext, type TraceContext } from '../net/trace-context.js'
-import { clientAddress } from '../identify/client-address.js'
+import { clientAddress, peerAddress } from '../identify/client-address.js'
 import { addressText } from '../net/address.js'
 import { registerProxy } from '../proxy/register-proxy.js'
 import { rewritePath } from '../proxy/rewrite-path.js'
@@ -39,7 +39,7 @@ import type { Policy } from '../policy/load-policy.js'
 import { escapeHtml, PageRenderer } from './html.js'
 import { accessDeniedBody, idpErrorWords } from './pages.js'
 import { registerGatewayRoutes } from './gateway-routes.js'
-import { GATEHOUSE_PREFIX, rewriteToCanonical, routeRequest, type RoutedRequest } from './route-request.js'
+import { loginPath, rewriteToCanonical, routeRequest, type RoutedRequest } from './route-request.js'
 import { registerForwardAuth, type Allowed } from './forward-auth.js'
 import { gatewayIdentityHeaders, type ForwardContext } from '../proxy/forward-headers.js'
 import { PolicyStore } from '../policy/policy-store.js'
@@ -189,8 +189,8 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   app.decorateRequest('trace', { getter (this: FastifyRequest) { return traceOf(this.raw) } })
   app.decorateRequest('clientIp', {
     getter (this: FastifyRequest) {
-      const address = this.routed?.clientIp ?? clientAddress(this.socket.remoteAddress, this.headers['x-forwarded-for'], config.trustedProxies)
-      return address?.toString()
+      const address = this.routed?.clientIp ?? clientAddress(peerAddress(this.socket), this.headers['x-forwarded-for'], config.trustedProxies)
+      return address === undefined ? undefined : addressText(address)
     },
   })
   // Every answered request is counted by route, decision and status (a few map lookups, no allocation).
@@ -334,10 +334,8 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
       return undefined
     }
     const tokens = session.record.tokens
-    if (refresh.isDue(session) && await refresh.refresh(request, session) === 'ended') {
-      await session.end()
-      return undefined
-    }
+    // 'ended': the refresh has already removed the session from the store (or found it gone).
+    if (refresh.isDue(session) && await refresh.refresh(request, session) === 'ended') return undefined
     let changed = false
     if (session.record.groupsStale === true) {
       // A refresh could not read the groups from Graph: read them now, or refuse (never the old or no groups).
@@ -490,7 +488,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
     if (error instanceof SigninError) {
       request.log.warn({ err: { code: error.code, detail: error.detail } }, 'sign-in failed')
-      const retry = `${GATEHOUSE_PREFIX}/login?return=${encodeURIComponent(error.returnTo)}`
+      const retry = loginPath(error.returnTo)
       return sendError(request, reply, error, {
         hint: error.code === 'GH_SIGNIN_IDP_ERROR' ? `${idpErrorWords(error.detail, error.idpDescription)}${error.idpDescription === undefined ? '' : ` The identity provider said: "${error.idpDescription}".`} (${error.detail ?? 'error'})` : undefined,
         actionsHtml: `<a class="button" href="${escapeHtml(retry)}">Try again</a>`,
@@ -529,7 +527,7 @@ async function challenge (request: FastifyRequest, reply: FastifyReply, signin: 
     await signin.redirectToIdp(request, reply, returnTo)
     return
   }
-  const loginUrl = `${publicUrl}${GATEHOUSE_PREFIX}/login?return=${encodeURIComponent(returnTo)}`
+  const loginUrl = `${publicUrl}${loginPath(returnTo)}`
   const session = `Session realm="gatehouse", login_url="${loginUrl}"`
   sendError(request, reply, new GatehouseError('GH_UNAUTHENTICATED'), {
     headers: { 'www-authenticate': bearerToo ? ['Bearer realm="gatehouse"', session] : session },

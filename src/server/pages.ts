@@ -1,6 +1,6 @@
 import type { Identity } from '../identify/identity.js'
 import { escapeHtml } from './html.js'
-import { GATEHOUSE_PREFIX } from './route-request.js'
+import { GATEHOUSE_PREFIX, loginPath } from './route-request.js'
 
 /** Page bodies (trusted HTML; every value escaped here). */
 
@@ -15,7 +15,7 @@ export function signOutForm (label = 'Sign out', secondary = false): string {
 }
 
 export function switchAccountLink (returnTo: string): string {
-  return `<a class="button secondary" href="${GATEHOUSE_PREFIX}/login?return=${encodeURIComponent(returnTo)}&amp;prompt=select_account">Sign in as someone else</a>`
+  return `<a class="button secondary" href="${loginPath(returnTo)}&amp;prompt=select_account">Sign in as someone else</a>`
 }
 
 export interface DenialView {

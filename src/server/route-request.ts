@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { GatehouseError, type ErrorCode } from '../errors.js'
 import { clientAddress, peerAddress } from '../identify/client-address.js'
-import { inRanges, parseAddress, type Address, type Cidr } from '../net/address.js'
+import { inRanges, type Address, type Cidr } from '../net/address.js'
 import { canonicalizeTarget, type CanonicalPath } from '../policy/canonical-path.js'
 import type { Policy } from '../policy/load-policy.js'
 import { describeAmbiguity } from '../policy/route-table.js'
@@ -17,6 +17,11 @@ import { originalRequest, type OriginalRequest } from './original-request.js'
 export const GATEHOUSE_PREFIX = '/.gatehouse'
 /** Where proxies ask whether a request may pass (forward-auth). */
 export const FORWARD_AUTH_PATH = `${GATEHOUSE_PREFIX}/auth`
+
+/** The gateway's sign-in endpoint, coming back to `returnTo` (a same-origin path, already checked). */
+export function loginPath (returnTo: string): string {
+  return `${GATEHOUSE_PREFIX}/login?return=${encodeURIComponent(returnTo)}`
+}
 
 /** The only methods the gateway answers or forwards; TRACE, CONNECT, WebDAV and the rest get 405. */
 export const FORWARDED_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -151,9 +156,8 @@ export function routeRequest (deps: RouteRequestDeps): (request: FastifyRequest,
 function routeOrRefuse (request: FastifyRequest, reply: FastifyReply, deps: RouteRequestDeps): FastifyReply | undefined {
   const noted = noteOf(request.raw)
   if (noted?.kind === 'refused') {
-    const refusal = noted
-    request.log.info({ reason: refusal.reason, detail: refusal.detail }, 'request target refused')
-    return sendError(request, reply, new GatehouseError('GH_BAD_PATH', refusal.detail), { json: { reason: refusal.reason } })
+    request.log.info({ reason: noted.reason, detail: noted.detail }, 'request target refused')
+    return sendError(request, reply, new GatehouseError('GH_BAD_PATH', noted.detail), { json: { reason: noted.reason } })
   }
   // Node keeps the first of several Host lines; a server in front may have read the last (RFC 9112 3.2: 400).
   if (countHostLines(request.raw.rawHeaders) > 1) {
@@ -209,7 +213,7 @@ function routeOrRefuse (request: FastifyRequest, reply: FastifyReply, deps: Rout
  */
 function routeForwardAuth (request: FastifyRequest, reply: FastifyReply, deps: RouteRequestDeps, pathTarget: string | undefined): FastifyReply | undefined {
   const peerText = request.socket.remoteAddress
-  const peer = peerText === undefined ? undefined : parseAddress(peerText)
+  const peer = peerAddress(request.socket)
   if (peer === undefined || !inRanges(peer, deps.trustedProxies)) {
     request.log.warn({ peer: peerText }, 'forward-auth request refused: the caller is not in trusted_proxies')
     return sendError(request, reply, new GatehouseError('GH_FORWARD_AUTH_UNTRUSTED', `peer ${peerText ?? 'unknown'}`), { json: { reason: 'untrusted_caller' } })
@@ -238,7 +242,7 @@ function routeForwardAuth (request: FastifyRequest, reply: FastifyReply, deps: R
       route: found.route,
       canonical: canonical.value,
       // The caller is the proxy, never the client: without X-Forwarded-For the client's address is unknown.
-      clientIp: forwardedFor === undefined ? undefined : clientAddress(peerText, forwardedFor, deps.trustedProxies),
+      clientIp: forwardedFor === undefined ? undefined : clientAddress(peer, forwardedFor, deps.trustedProxies),
     },
     original,
     redirect: pathTarget !== undefined || (request.query as Record<string, unknown> | undefined)?.redirect === 'true',

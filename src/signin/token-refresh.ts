@@ -18,7 +18,7 @@ const REFRESH_LOCK_MS = 15_000
 export type RefreshOutcome =
   /** Nothing to do, refreshed, or another request is refreshing: go on with the session. */
   | 'ok'
-  /** The IdP refused the refresh token (account disabled, consent revoked...): the session is over. */
+  /** The session is over, and gone from the store: the IdP refused the refresh token (account disabled, consent revoked...), its ID token or tenant was refused, or it had ended already. */
   | 'ended'
 
 export interface TokenRefreshDeps {
@@ -62,7 +62,11 @@ export class TokenRefresh {
     if (lock === undefined) return 'ok'
     try {
       const current = await store.get(sessionId, { fresh: true })
-      if (current?.identity === undefined) return 'ended'
+      if (current === undefined) return 'ended'
+      if (current.identity === undefined) {
+        await store.destroy(sessionId)
+        return 'ended'
+      }
       const tokens = current.tokens
       if (tokens?.refreshToken !== session.record.tokens?.refreshToken || (tokens?.expiresAt ?? 0) - config.session.refreshSkewMs > clock()) {
         // Another request or gateway refreshed first: take its result.
