@@ -37,7 +37,7 @@ export function tenantOf (claims: Readonly<Record<string, unknown>>, settings: E
  * from Graph. Directory roles (`wids`) and every other claim stay testable by
  * `claims` conditions.
  */
-export function entraIdentity (claims: Readonly<Record<string, unknown>>, settings: EntraSettings, names: ClaimNames, groups?: readonly string[]): Identity {
+export function entraIdentity (claims: Readonly<Record<string, unknown>>, settings: EntraSettings, names: ClaimNames): Identity {
   const tenant = tenantOf(claims, settings)
   const oid = optionalString(claims.oid)?.toLowerCase()
   if (oid === undefined) throw new GatehouseError('GH_TENANT_REFUSED', 'the token has no object id (oid)')
@@ -48,8 +48,7 @@ export function entraIdentity (claims: Readonly<Record<string, unknown>>, settin
     id: `${tenant}/${oid}`,
     tenant,
     email,
-    name: base.name ?? optionalString(claims.preferred_username),
-    groups: mapGroups(groups ?? stringList(claims[names.groupsClaim]), settings),
+    groups: mapGroups(stringList(claims[names.groupsClaim]), settings),
     amr: mfaByAuthContext(claims, settings) && !base.amr.includes('mfa') ? [...base.amr, 'mfa'] : base.amr,
   }
 }

@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache'
 import type { BearerSettings, EntraSettings } from '../config/types.js'
 import { entraIdentity, hasGroupOverage, tenantOf } from '../entra/claims.js'
 import { GatehouseError } from '../errors.js'
-import { identityFromClaims, optionalString, type ClaimNames, type Identity } from './identity.js'
+import { clientIdOf, identityFromClaims, type ClaimNames, type Identity } from './identity.js'
 
 /** Asymmetric algorithms only: an HMAC "signed" with the public key, or `none`, is refused before any key is looked at. */
 export const BEARER_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
@@ -94,7 +94,7 @@ export class BearerVerifier {
     }
     const present = ID_TOKEN_CLAIMS.filter(c => c in payload)
     if (present.length > 0) throw invalid(`an ID token is not an access token (it has ${present.join(', ')})`)
-    const clientId = optionalString(payload.azp) ?? optionalString(payload.appid) ?? optionalString(payload.client_id)
+    const clientId = clientIdOf(payload)
     if (clientId === undefined) throw invalid('no client id (azp, appid or client_id): not an access token')
 
     const identity = this.#identity(payload, clientId)

@@ -53,6 +53,11 @@ export function optionalString (value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined
 }
 
+/** The client a token was issued to: `azp` (OpenID Connect), `appid` (Entra v1) or `client_id` (RFC 9068). */
+export function clientIdOf (claims: Readonly<Record<string, unknown>>): string | undefined {
+  return optionalString(claims.azp) ?? optionalString(claims.appid) ?? optionalString(claims.client_id)
+}
+
 /** Builds an Identity from validated ID token claims (and, if fetched, userinfo). */
 export function identityFromClaims (claims: Readonly<Record<string, unknown>>, names: ClaimNames): Identity {
   const issuer = String(claims.iss)
@@ -65,7 +70,7 @@ export function identityFromClaims (claims: Readonly<Record<string, unknown>>, n
     kept[name] = value
   }
   const scopes = typeof claims.scp === 'string' ? claims.scp : typeof claims.scope === 'string' ? claims.scope : undefined
-  const clientId = optionalString(claims.azp) ?? optionalString(claims.appid) ?? optionalString(claims.client_id)
+  const clientId = clientIdOf(claims)
   const tenant = optionalString(claims.tid)
   return {
     id: subject,

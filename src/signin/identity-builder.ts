@@ -38,7 +38,7 @@ export class IdentityBuilder {
     if (entra === undefined) return { identity: identityFromClaims(claims, this.#config.oidc), groupsFromGraph: false }
     const identity = entraIdentity(claims, entra, this.#config.oidc)
     if (!hasGroupOverage(claims)) return { identity, groupsFromGraph: false }
-    const groups = await this.graphGroups(identity.id, accessToken, opts)
+    const groups = await this.#graphGroups(identity.id, accessToken, opts)
     return { identity: { ...identity, groups: mapGroups(groups, entra) }, groupsFromGraph: true }
   }
 
@@ -46,10 +46,10 @@ export class IdentityBuilder {
   async withFreshGroups (identity: Identity, accessToken: string | undefined): Promise<Identity> {
     const entra = this.#config.entra
     if (entra === undefined) return identity
-    return { ...identity, groups: mapGroups(await this.graphGroups(identity.id, accessToken, { fresh: true }), entra) }
+    return { ...identity, groups: mapGroups(await this.#graphGroups(identity.id, accessToken, { fresh: true }), entra) }
   }
 
-  async graphGroups (userKey: string, accessToken: string | undefined, opts: { fresh: boolean }): Promise<string[]> {
+  async #graphGroups (userKey: string, accessToken: string | undefined, opts: { fresh: boolean }): Promise<string[]> {
     const entra = this.#config.entra
     if (entra === undefined || this.#graph === undefined) throw new GatehouseError('GH_INTERNAL', 'Graph groups without Entra settings')
     const cacheKey = `entra-groups:${userKey}`
