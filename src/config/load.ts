@@ -6,7 +6,7 @@ import { parseDuration } from './duration.js'
 import { parseSize } from './size.js'
 import { pointerPath, schemaProblems } from './schema-problems.js'
 import { envKeys, readEnv } from './env.js'
-import { CONFIG_SCHEMA } from './schema.js'
+import { CONFIG_SCHEMA, GUID_PATTERN } from './schema.js'
 import type { BearerSettings, EntraSettings, GatewayConfig } from './types.js'
 import { parseRange, type Cidr } from '../net/address.js'
 import { singleHostUrl } from '../net/redis-url.js'
@@ -143,10 +143,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   need(oidc.client_id, ['oidc', 'client_id'], 'the client id registered at the OpenID Provider')
   const issuerText = entra === undefined ? oidc.issuer : `${entra.authorityHost}/${entra.tenant}/v2.0`
   if (issuerText !== undefined && entra === undefined) {
-    const issuer = checkUrl(issuerText, ['http:', 'https:'], where(['oidc', 'issuer']), problems)
-    if (issuer?.protocol === 'http:' && !allowInsecureHttp) {
-      problems.push({ where: where(['oidc', 'issuer']), message: 'the issuer is plain http; set oidc.allow_insecure_http: true (GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP) only for local development', severity: 'error' })
-    }
+    checkHttpsUrl(issuerText, where(['oidc', 'issuer']), problems, allowInsecureHttp, 'the issuer is plain http; set oidc.allow_insecure_http: true (GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP) only for local development')
   }
   const bearer = bearerSettings(r.bearer ?? {}, entra, where, problems)
   const clientSecret = readSecret(oidc.client_secret, oidc.client_secret_file, ['oidc', 'client_secret'], where, problems, opts.file)
@@ -288,7 +285,7 @@ interface RawEntra { tenant?: string, allowed_tenants?: string[], authority_host
 interface RawBearer { audiences?: string[], issuers?: string[], jwks_url?: string, clock_tolerance?: string }
 
 const MULTI_TENANT = new Set(['organizations', 'common'])
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const GUID = new RegExp(GUID_PATTERN)
 
 function entraSettings (e: RawEntra, where: Where, problems: Problem[], file: string | undefined, allowInsecureHttp: boolean): EntraSettings | undefined {
   if (e.tenant === undefined) {
@@ -307,14 +304,8 @@ function entraSettings (e: RawEntra, where: Where, problems: Problem[], file: st
   if (!multiTenant && GUID.test(tenant) && allowed.length > 0 && !allowed.includes(tenant)) {
     problems.push({ where: where(['entra', 'allowed_tenants']), message: `the single tenant ${tenant} is not in entra.allowed_tenants`, severity: 'error' })
   }
-  const authority = checkUrl(e.authority_host ?? 'https://login.microsoftonline.com', ['http:', 'https:'], where(['entra', 'authority_host']), problems)
-  if (authority?.protocol === 'http:' && !allowInsecureHttp) {
-    problems.push({ where: where(['entra', 'authority_host']), message: 'the authority host is plain http; set oidc.allow_insecure_http: true only for local development', severity: 'error' })
-  }
-  const graph = checkUrl(e.graph_url ?? 'https://graph.microsoft.com/v1.0', ['http:', 'https:'], where(['entra', 'graph_url']), problems)
-  if (graph?.protocol === 'http:' && !allowInsecureHttp) {
-    problems.push({ where: where(['entra', 'graph_url']), message: 'the Graph URL is plain http; set oidc.allow_insecure_http: true only for local development', severity: 'error' })
-  }
+  const authority = checkHttpsUrl(e.authority_host ?? 'https://login.microsoftonline.com', where(['entra', 'authority_host']), problems, allowInsecureHttp, 'the authority host is plain http; set oidc.allow_insecure_http: true only for local development')
+  const graph = checkHttpsUrl(e.graph_url ?? 'https://graph.microsoft.com/v1.0', where(['entra', 'graph_url']), problems, allowInsecureHttp, 'the Graph URL is plain http; set oidc.allow_insecure_http: true only for local development')
   const groupNames: Record<string, string> = {}
   for (const [id, name] of Object.entries(e.group_names ?? {})) groupNames[id.toLowerCase()] = name
   if (e.only_named_groups === true && Object.keys(groupNames).length === 0) {
@@ -386,6 +377,13 @@ function removeAt (root: Record<string, unknown>, path: readonly string[]): void
     node = (node as Record<string, unknown>)[part]
   }
   if (node !== null && typeof node === 'object' && path.length > 0) delete (node as Record<string, unknown>)[path[path.length - 1] as string]
+}
+
+/** An http(s) URL of a service the gateway calls; plain http only with oidc.allow_insecure_http (local development). */
+function checkHttpsUrl (text: string, where: string, problems: Problem[], allowInsecureHttp: boolean, plainHttpMessage: string): URL | undefined {
+  const url = checkUrl(text, ['http:', 'https:'], where, problems)
+  if (url?.protocol === 'http:' && !allowInsecureHttp) problems.push({ where, message: plainHttpMessage, severity: 'error' })
+  return url
 }
 
 function checkUrl (text: string, protocols: string[], where: string, problems: Problem[]): URL | undefined {
