@@ -4,6 +4,21 @@ import { rawExchange, rawRequest, type RawExchange, type RawResponse } from './r
 import { startRecordingUpstream, type RecordingUpstream, type SeenRequest } from './recording-upstream.js'
 import { startStack, type Stack, type StackOptions } from './stack.js'
 
+/** The smallest policy with both kinds of route: /public/** for anyone, /api/** for signed-in users. */
+export const PUBLIC_AND_API_POLICY = (up: string): string => `
+upstreams:
+  app: { url: ${up} }
+routes:
+  - name: public
+    match: { path: /public/** }
+    upstream: app
+    allow: anyone
+  - name: api
+    match: { path: /api/** }
+    upstream: app
+    allow: authenticated
+`
+
 /** The policy users plus one without any group or role. */
 export const ATTACK_USERS: DevUser[] = [
   ...POLICY_USERS,

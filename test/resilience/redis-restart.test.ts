@@ -1,5 +1,5 @@
 import t from 'tap'
-import { startAttackStack } from '../helpers/attack-stack.js'
+import { PUBLIC_AND_API_POLICY, startAttackStack } from '../helpers/attack-stack.js'
 import { Load } from '../helpers/load.js'
 import { TestRedis } from '../helpers/redis-server.js'
 
@@ -10,24 +10,11 @@ import { TestRedis } from '../helpers/redis-server.js'
  * restarting the gateway, with every session intact (Redis keeps its data
  * on disk, as a production Redis with persistence would).
  */
-const POLICY = (up: string): string => `
-upstreams:
-  app: { url: ${up} }
-routes:
-  - name: public
-    match: { path: /public/** }
-    upstream: app
-    allow: anyone
-  - name: api
-    match: { path: /api/** }
-    upstream: app
-    allow: authenticated
-`
 
 t.test('Redis stopped and restarted under load', async t => {
   const redis = await TestRedis.start({ persistent: true })
   t.teardown(() => redis.stop())
-  const s = await startAttackStack(t, POLICY, { redis: redis.url, env: { GATEHOUSE_LOG_LEVEL: 'warn' } })
+  const s = await startAttackStack(t, PUBLIC_AND_API_POLICY, { redis: redis.url, env: { GATEHOUSE_LOG_LEVEL: 'warn' } })
   const users = ['alice', 'bob', 'nina']
   const cookies = Object.fromEntries(await Promise.all(users.map(async u => [u, await s.cookie(u)] as const)))
   const codes = new Set<string>()

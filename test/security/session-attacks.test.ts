@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import t from 'tap'
-import { apiHeaders, http11, startAttackStack } from '../helpers/attack-stack.js'
+import { apiHeaders, http11, PUBLIC_AND_API_POLICY, startAttackStack } from '../helpers/attack-stack.js'
 import { Browser } from '../helpers/browserless.js'
 import { sessionIdOf } from '../helpers/stack.js'
 
@@ -11,19 +11,6 @@ import { sessionIdOf } from '../helpers/stack.js'
  * Redis, sign-out by cross-site request, and an upstream that tries to set
  * the gateway's cookies.
  */
-const POLICY = (up: string): string => `
-upstreams:
-  app: { url: ${up} }
-routes:
-  - name: public
-    match: { path: /public/** }
-    upstream: app
-    allow: anyone
-  - name: api
-    match: { path: /api/** }
-    upstream: app
-    allow: authenticated
-`
 
 /** @fastify/cookie's signature: HMAC-SHA256, base64 without padding. */
 function signed (id: string, secret: string): string {
@@ -31,7 +18,7 @@ function signed (id: string, secret: string): string {
 }
 
 t.test('session attacks', async t => {
-  const s = await startAttackStack(t, POLICY)
+  const s = await startAttackStack(t, PUBLIC_AND_API_POLICY)
   const { stack } = s
   const name = stack.gateway.cookies.session
   const bob = await s.cookie('bob')
