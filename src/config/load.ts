@@ -199,6 +199,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const config: GatewayConfig = deepFreeze({
     listen: listen as { host: string, port: number },
     publicUrl: (publicUrl as URL).origin,
+    publicParts: { protocol: secure ? 'https' : 'http', host: (publicUrl as URL).host },
     secureCookies: secure,
     policies: r.policies,
     trustedProxies,

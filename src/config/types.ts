@@ -5,6 +5,8 @@ export interface GatewayConfig {
   readonly listen: { readonly host: string; readonly port: number }
   /** Origin people and the IdP use, without a trailing slash, e.g. `https://app.example.com`. */
   readonly publicUrl: string
+  /** The public URL's parts, parsed once: what X-Forwarded-Proto and X-Forwarded-Host tell the upstream. */
+  readonly publicParts: { readonly protocol: 'http' | 'https'; readonly host: string }
   /** True when publicUrl is https: cookies get `Secure` and the `__Host-` prefix. */
   readonly secureCookies: boolean
   readonly policies: string | undefined

@@ -141,10 +141,3 @@ export class BearerVerifier {
 function invalid (detail: string, cause?: unknown): GatehouseError {
   return new GatehouseError('GH_INVALID_TOKEN', detail, { cause })
 }
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The bearer token a request was identified by (not forwarded unless the route passes it); null when none. */
-    bearerToken: string | null
-  }
-}

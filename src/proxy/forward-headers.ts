@@ -11,7 +11,8 @@ export interface ForwardContext {
   identity: Identity | undefined
   assertion: string | undefined
   clientIp: string
-  publicUrl: string
+  /** The public URL's scheme and host, for X-Forwarded-Proto and -Host. */
+  publicParts: { readonly protocol: string, readonly host: string }
   requestId: string
   /** `traceparent` and `tracestate` for the upstream: the client's when valid, else new ones. */
   trace: TraceContext
@@ -57,18 +58,6 @@ function isClientForwardingHeader (folded: string): boolean {
 const notForwarded = boundedMemo((name: string): boolean =>
   name.includes('_') || isClientForwardingHeader(foldHeaderName(name)) || HOP_BY_HOP_REQUEST.has(name), 2000)
 
-/** X-Forwarded-Proto and -Host for a public URL (one per gateway, parsed once). */
-function forwardedFor (publicUrl: string): { proto: string, host: string } {
-  let known = forwardedByUrl.get(publicUrl)
-  if (known === undefined) {
-    const url = new URL(publicUrl)
-    known = { proto: url.protocol.slice(0, -1), host: url.host }
-    forwardedByUrl.set(publicUrl, known)
-  }
-  return known
-}
-const forwardedByUrl = new Map<string, { proto: string, host: string }>()
-
 /** The client's tracestate is replaced by the trace context's (which keeps it only with the client's own traceparent). */
 function notForwardedFromClient (name: string): boolean {
   return name === 'tracestate' || notForwarded(name)
@@ -82,9 +71,9 @@ function notForwardedWithoutAuthorization (name: string): boolean {
 /** Request headers for an HTTP request to the upstream. */
 export function upstreamRequestHeaders (clientHeaders: IncomingHttpHeaders, ctx: ForwardContext, gatewayCookies: readonly string[]): Record<string, string | string[]> {
   const headers = sanitizeClientHeaders(clientHeaders, gatewayCookies, ctx.reserved, ctx.dropAuthorization === true ? notForwardedWithoutAuthorization : notForwardedFromClient)
-  const pub = forwardedFor(ctx.publicUrl)
+  const pub = ctx.publicParts
   headers['x-forwarded-for'] = ctx.clientIp
-  headers['x-forwarded-proto'] = pub.proto
+  headers['x-forwarded-proto'] = pub.protocol
   headers['x-forwarded-host'] = pub.host
   headers['x-request-id'] = ctx.requestId
   // The client's trace context passes unchanged when valid; a malformed one is replaced, never forwarded.

@@ -4,7 +4,6 @@ import type { ClientOptions } from 'ws'
 import httpProxy from '@fastify/http-proxy'
 import type { GatewayConfig } from '../config/types.js'
 import { GatehouseError } from '../errors.js'
-import { sendError } from '../server/respond.js'
 import { bodyTimedOut, withBodyDeadline } from './body-deadline.js'
 import { upstreamRequestHeaders, upstreamResponseHeaders, upstreamWebSocketHeaders, type ForwardContext } from './forward-headers.js'
 
@@ -16,13 +15,15 @@ declare module 'fastify' {
 }
 
 /** What the guard decided to forward; `sentAt` is set when the request leaves for the upstream (performance.now()). */
-type Forward = ForwardContext & { upstream: string, timeoutMs: number, sentAt: number }
+export type Forward = ForwardContext & { upstream: string, timeoutMs: number, sentAt: number }
 
 export interface ProxyDeps {
   config: GatewayConfig
   gatewayCookies: readonly string[]
   /** Identifies and authorizes. True: forward. False: it has answered already (denied), do nothing more. */
   guard: (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>
+  /** Answers a request the upstream did not answer (timeout, unreachable, a body too slow to send). */
+  refuse: (request: FastifyRequest, reply: FastifyReply, error: GatehouseError, headers?: Record<string, string>) => void
   /** Called when the upstream's response headers arrive, with the seconds since the request was sent. */
   onUpstreamResponse?: (request: FastifyRequest, seconds: number) => void
 }
@@ -49,7 +50,7 @@ export async function registerProxy (app: FastifyInstance, deps: ProxyDeps): Pro
 }
 
 async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: (request: FastifyRequest) => Forward): Promise<void> {
-  const { config, gatewayCookies, guard } = deps
+  const { config, gatewayCookies, guard, refuse } = deps
   const onUpstreamResponse = deps.onUpstreamResponse ?? (() => {})
   // reply.from's options per upstream and timeout (one per route), made once: the plugin's own
   // options object is large, and copying it for every request showed in the profile.
@@ -100,13 +101,13 @@ async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: 
         if (bodyTimedOut(reply.request)) {
           // The rest of the body is never read: the connection ends with this answer.
           reply.request.log.warn({ err: { code: 'GH_REQUEST_TIMEOUT' } }, 'request body too slow; upstream request aborted')
-          sendError(reply.request, reply, new GatehouseError('GH_REQUEST_TIMEOUT', causeOf(error)), { headers: { connection: 'close' } })
+          refuse(reply.request, reply, new GatehouseError('GH_REQUEST_TIMEOUT', causeOf(error)), { connection: 'close' })
           return
         }
         const timeout = error.statusCode === 504
         const err = new GatehouseError(timeout ? 'GH_UPSTREAM_TIMEOUT' : 'GH_UPSTREAM_UNAVAILABLE', causeOf(error), { cause: error })
         reply.request.log.warn({ err: { code: err.code, detail: err.detail } }, 'upstream request failed')
-        sendError(reply.request, reply, err)
+        refuse(reply.request, reply, err)
       },
     },
     // Not in the plugin's types, but read by it: the ws client's handshake headers.

@@ -1,30 +1,17 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { Decision } from '../authorize/decision.js'
+import type { FastifyInstance } from 'fastify'
+import { FORWARD_AUTH_PATH } from '../endpoints.js'
 import { GatehouseError } from '../errors.js'
-import { gatewayIdentityHeaderNames } from '../proxy/forward-headers.js'
+import { forwardAuthChallenge } from '../pipeline/challenges.js'
+import { gatewayIdentityHeaders, gatewayIdentityHeaderNames } from '../proxy/forward-headers.js'
 import { safeReturnPath } from '../signin/return-to.js'
-import { escapeHtml } from './html.js'
-import { isNavigation, sendError } from './respond.js'
-import { FORWARD_AUTH_PATH, loginPath, type RoutedRequest } from './route-request.js'
-
-export type Allowed = Extract<Decision, { allow: true }>
-
-export interface ForwardAuthDeps {
-  publicUrl: string
-  /**
-   * Identifies and decides exactly as for a proxied request. A forbidden
-   * request is answered there (audit, access-denied page); the allowed
-   * decision or 'unauthenticated' comes back to be answered here.
-   */
-  authorize: (request: FastifyRequest, reply: FastifyReply, routed: RoutedRequest, returnTo: () => string) => Promise<Allowed | 'unauthenticated' | undefined>
-  /** The identity headers and signed assertion the upstream would receive for this decision. */
-  identityHeaders: (request: FastifyRequest, routed: RoutedRequest, decision: Allowed) => Promise<Record<string, string>>
-}
+import { authorizeOrAnswer, type RequestSteps } from './request-steps.js'
+import { sendAnswer } from './send-answer.js'
 
 /**
  * `/.gatehouse/auth`: a proxy in front (nginx auth_request, Traefik
  * forwardAuth, Envoy ext_authz) asks whether a request may pass. The request
- * was routed by the one it describes (see routeRequest); the answer is
+ * was routed by the one it describes (see routeRequest), and is identified
+ * and decided exactly as a proxied request is; the answer is
  *
  * - 200 with the identity headers and the signed assertion, for the proxy to
  *   copy upstream (no identity on public routes), and the names of those it
@@ -35,7 +22,7 @@ export interface ForwardAuthDeps {
  *   (`?redirect=true`, and always in path form);
  * - 403 when denied, whatever the reason.
  */
-export function registerForwardAuth (app: FastifyInstance, deps: ForwardAuthDeps): void {
+export function registerForwardAuth (app: FastifyInstance, steps: RequestSteps): void {
   // The body of the request being checked is none of the gateway's business: never parsed, never limited.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, payload, done) => {
@@ -49,23 +36,15 @@ export function registerForwardAuth (app: FastifyInstance, deps: ForwardAuthDeps
     const { routed, original, redirect } = forwardAuth
     reply.header('cache-control', 'no-store')
     const { canonical } = routed
-    const returnTo = safeReturnPath(canonical.query === '' ? canonical.path : `${canonical.path}?${canonical.query}`, deps.publicUrl)
-    const outcome = await deps.authorize(request, reply, routed, () => returnTo)
+    const returnTo = safeReturnPath(canonical.query === '' ? canonical.path : `${canonical.path}?${canonical.query}`, steps.config.publicUrl)
+    const outcome = await authorizeOrAnswer(request, reply, routed, () => returnTo, steps)
     if (outcome === undefined) return reply
-    if (outcome === 'unauthenticated') {
-      const loginUrl = `${deps.publicUrl}${loginPath(returnTo)}`
-      if (redirect && isNavigation(request) && (original.method === 'GET' || original.method === 'HEAD')) return reply.redirect(loginUrl, 302)
-      return sendError(request, reply, new GatehouseError('GH_UNAUTHENTICATED'), {
-        headers: { location: loginUrl, 'www-authenticate': `Session realm="gatehouse", login_url="${loginUrl}"` },
-        actionsHtml: `<a class="button" href="${escapeHtml(loginUrl)}">Sign in</a>`,
-        json: { login_url: loginUrl },
-      })
-    }
-    const headers = await deps.identityHeaders(request, routed, outcome)
+    if (outcome === 'unauthenticated') return await sendAnswer(request, reply, forwardAuthChallenge(request, original.method, redirect, returnTo, steps.config.publicUrl), steps.signin)
+    const headers = gatewayIdentityHeaders(await steps.upstreamIdentity.context(request.log, routed, outcome.decision, outcome.caller))
     // Envoy adds the headers it is told to copy but leaves a client's copies of the others in place: it removes those named here.
     const absent = gatewayIdentityHeaderNames(routed.route.headers).filter(name => !(name in headers))
     if (absent.length > 0) headers['x-envoy-auth-headers-to-remove'] = absent.join(', ')
-    request.log.debug({ route: routed.route.name, method: original.method, path: canonical.path, user: outcome.identity?.id }, 'forward-auth: allowed')
+    request.log.debug({ route: routed.route.name, method: original.method, path: canonical.path, user: outcome.decision.identity?.id }, 'forward-auth: allowed')
     return reply.code(200).headers(headers).send()
   })
 }

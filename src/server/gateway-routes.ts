@@ -3,7 +3,7 @@ import { GatehouseError } from '../errors.js'
 import { auditRequest } from '../log/audit.js'
 import type { OidcProvider } from '../signin/oidc-provider.js'
 import { safeReturnPath } from '../signin/return-to.js'
-import { CALLBACK_PATH, SIGNED_OUT_PATH, type SigninFlow } from '../signin/signin-flow.js'
+import type { SigninFlow } from '../signin/signin-flow.js'
 import type { SigningKey } from '../sign/keys.js'
 import type { SessionStore } from '../session/session-store.js'
 import type { BackchannelLogout } from '../signin/backchannel-logout.js'
@@ -15,7 +15,7 @@ import type { GatewayConfig } from '../config/types.js'
 import { decide } from '../authorize/decision.js'
 import { clientAddress } from '../identify/client-address.js'
 import { sessionState, storeTtlMs, type LifetimeSettings } from '../session/lifetime.js'
-import { GATEHOUSE_PREFIX, loginPath } from './route-request.js'
+import { BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, GATEHOUSE_PREFIX, HEALTHZ_PATH, JWKS_PATH, LOGIN_PATH, LOGOUT_PATH, ME_PATH, READYZ_PATH, SIGNED_OUT_PATH, loginUrl } from '../endpoints.js'
 import type { PolicyStore } from '../policy/policy-store.js'
 import { readiness } from './readiness.js'
 
@@ -39,23 +39,23 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
   // Browser forms post url-encoded bodies; the gateway's own forms carry nothing it reads.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => { done(null, body) })
 
-  app.get(`${GATEHOUSE_PREFIX}/healthz`, async (_request, reply) => {
+  app.get(HEALTHZ_PATH, async (_request, reply) => {
     reply.header('cache-control', 'no-store')
     return { status: 'ok' }
   })
 
-  app.get(`${GATEHOUSE_PREFIX}/readyz`, async (_request, reply) => {
+  app.get(READYZ_PATH, async (_request, reply) => {
     const { ready, body } = await readiness(store, oidc, policies)
     reply.header('cache-control', 'no-store').code(ready ? 200 : 503)
     return body
   })
 
-  app.get(`${GATEHOUSE_PREFIX}/jwks.json`, async (_request, reply) => {
+  app.get(JWKS_PATH, async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300')
     return { keys: [signingKey.publicJwk] }
   })
 
-  app.get(`${GATEHOUSE_PREFIX}/login`, async (request, reply) => {
+  app.get(LOGIN_PATH, async (request, reply) => {
     const query = request.query as Record<string, unknown>
     // "Sign in as someone else" asks the IdP to offer an account choice.
     const prompt = query.prompt === 'select_account' || query.prompt === 'login' ? query.prompt : undefined
@@ -63,12 +63,12 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
   })
 
   // Who am I: the identity, the session's times, and the routes this user may open (HTML or JSON).
-  app.get(`${GATEHOUSE_PREFIX}/me`, async (request, reply) => {
+  app.get(ME_PATH, async (request, reply) => {
     const identity = identityFromSession(request)
     const now = clock()
     if (identity === undefined || sessionState(request.session, now, lifetimes) !== 'active') {
-      if (isNavigation(request)) return await signin.redirectToIdp(request, reply, `${GATEHOUSE_PREFIX}/me`)
-      return sendError(request, reply, new GatehouseError('GH_UNAUTHENTICATED'), { json: { login_url: `${publicUrl}${loginPath(`${GATEHOUSE_PREFIX}/me`)}` } })
+      if (isNavigation(request)) return await signin.redirectToIdp(request, reply, ME_PATH)
+      return sendError(request, reply, new GatehouseError('GH_UNAUTHENTICATED'), { json: { login_url: loginUrl(publicUrl, ME_PATH) } })
     }
     const clientIp = clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], config.trustedProxies)
     const routes = policies.current.routes
@@ -89,18 +89,18 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
 
   app.get(CALLBACK_PATH, async (request, reply) => await signin.callback(request, reply))
 
-  app.get(`${GATEHOUSE_PREFIX}/logout`, async (request, reply) => {
+  app.get(LOGOUT_PATH, async (request, reply) => {
     setPageHeaders(reply, signin.idpOrigins())
     const who = identityFromSession(request)
     const body = `<h1>Sign out?</h1>
 <p>${who === undefined ? 'You are not signed in to this gateway.' : `You are signed in as <strong>${escapeHtml(who.email ?? who.name ?? who.id)}</strong>.`}</p>
-<form method="post" action="${GATEHOUSE_PREFIX}/logout">
+<form method="post" action="${LOGOUT_PATH}">
 <div class="actions"><button type="submit">Sign out</button><a class="button secondary" href="/">Cancel</a></div>
 </form>`
     return reply.type('text/html; charset=utf-8').send(pagesOf(request).render({ title: 'Sign out', body }))
   })
 
-  app.post(`${GATEHOUSE_PREFIX}/logout`, async (request, reply) => {
+  app.post(LOGOUT_PATH, async (request, reply) => {
     assertSameOrigin(request, publicUrl)
     const next = await signin.logout(request, reply)
     reply.header('cache-control', 'no-store')
@@ -108,7 +108,7 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
   })
 
   // OpenID Connect Back-Channel Logout: the IdP posts logout_token here (no cookie, no browser).
-  app.post(`${GATEHOUSE_PREFIX}/backchannel-logout`, async (request, reply) => {
+  app.post(BACKCHANNEL_LOGOUT_PATH, async (request, reply) => {
     reply.header('cache-control', 'no-store')
     const body = typeof request.body === 'string' ? new URLSearchParams(request.body) : new URLSearchParams()
     const result = await backchannel.handle(body.get('logout_token') ?? undefined, auditRequest(request))
@@ -121,7 +121,7 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
     setPageHeaders(reply)
     const body = `<h1>You are signed out</h1>
 <p>Your session on this gateway has ended.</p>
-<div class="actions"><a class="button" href="${GATEHOUSE_PREFIX}/login">Sign in again</a></div>`
+<div class="actions"><a class="button" href="${LOGIN_PATH}">Sign in again</a></div>`
     return reply.type('text/html; charset=utf-8').send(pagesOf(_request).render({ title: 'Signed out', body }))
   })
 
@@ -142,7 +142,7 @@ function assertSameOrigin (request: FastifyRequest, publicUrl: string): void {
     return
   }
   const origin = request.headers.origin
-  if (typeof origin === 'string' && origin !== new URL(publicUrl).origin) {
+  if (typeof origin === 'string' && origin !== publicUrl) {
     throw new GatehouseError('GH_CROSS_SITE', `origin: ${origin}`)
   }
 }

@@ -1,6 +1,6 @@
 import type { Identity } from '../identify/identity.js'
 import { escapeHtml } from './html.js'
-import { GATEHOUSE_PREFIX, loginPath } from './route-request.js'
+import { LOGOUT_PATH, loginPath } from '../endpoints.js'
 
 /** Page bodies (trusted HTML; every value escaped here). */
 
@@ -11,7 +11,7 @@ function who (identity: Identity): string {
 }
 
 export function signOutForm (label = 'Sign out', secondary = false): string {
-  return `<form method="post" action="${GATEHOUSE_PREFIX}/logout"><button type="submit"${secondary ? ' class="secondary"' : ''}>${escapeHtml(label)}</button></form>`
+  return `<form method="post" action="${LOGOUT_PATH}"><button type="submit"${secondary ? ' class="secondary"' : ''}>${escapeHtml(label)}</button></form>`
 }
 
 export function switchAccountLink (returnTo: string): string {

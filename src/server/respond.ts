@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { GatehouseError } from '../errors.js'
 import { escapeHtml, PageRenderer } from './html.js'
+import { isNavigation } from '../pipeline/request.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,18 +17,7 @@ export function pagesOf (request: FastifyRequest): PageRenderer {
   return (request.server as { pages?: PageRenderer }).pages ?? FALLBACK_PAGES
 }
 
-/**
- * True when the request is a person's browser navigating, the only case in
- * which the gateway answers with HTML or a redirect. XHR, fetch() without
- * navigation and clients asking for JSON get JSON errors.
- */
-export function isNavigation (request: FastifyRequest): boolean {
-  const mode = request.headers['sec-fetch-mode']
-  if (typeof mode === 'string') return mode === 'navigate'
-  if (request.headers['x-requested-with'] !== undefined) return false
-  const accept = request.headers.accept
-  return typeof accept === 'string' && accept.includes('text/html')
-}
+export { isNavigation } from '../pipeline/request.js'
 
 /** Headers on every response the gateway writes itself (never on proxied ones). */
 export function setPageHeaders (reply: FastifyReply, formTargets: readonly string[] = []): void {

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { GatehouseError, type ErrorCode } from '../errors.js'
 import { clientAddress, peerAddress } from '../identify/client-address.js'
-import { inRanges, type Address, type Cidr } from '../net/address.js'
+import { inRanges, type Cidr } from '../net/address.js'
 import { canonicalizeTarget, type CanonicalPath } from '../policy/canonical-path.js'
 import type { Policy } from '../policy/load-policy.js'
 import { describeAmbiguity } from '../policy/route-table.js'
@@ -13,27 +13,14 @@ import { normalizeHost, VALID_HOST } from '../net/host.js'
 import type { TraceContext } from '../net/trace-context.js'
 import { GATEWAY_ROUTE, type DecisionLabel } from '../metrics/gateway-metrics.js'
 import { originalRequest, type OriginalRequest } from './original-request.js'
-
-export const GATEHOUSE_PREFIX = '/.gatehouse'
-/** Where proxies ask whether a request may pass (forward-auth). */
-export const FORWARD_AUTH_PATH = `${GATEHOUSE_PREFIX}/auth`
-
-/** The gateway's sign-in endpoint, coming back to `returnTo` (a same-origin path, already checked). */
-export function loginPath (returnTo: string): string {
-  return `${GATEHOUSE_PREFIX}/login?return=${encodeURIComponent(returnTo)}`
-}
+import { FORWARD_AUTH_PATH, GATEHOUSE_PREFIX } from '../endpoints.js'
+import type { RoutedRequest } from '../pipeline/routed-request.js'
 
 /** The only methods the gateway answers or forwards; TRACE, CONNECT, WebDAV and the rest get 405. */
 export const FORWARDED_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 const ALLOW = FORWARDED_METHODS.join(', ')
 
-/** What the gateway knows about a request once it is routed; fixed for the request's life. */
-export interface RoutedRequest {
-  readonly policy: Policy
-  readonly route: Route
-  readonly canonical: CanonicalPath
-  readonly clientIp: Address | undefined
-}
+export type { RoutedRequest }
 
 /** A forward-auth request from a trusted proxy, routed like the request it describes. */
 export interface ForwardAuthRequest {

@@ -104,10 +104,3 @@ export class SessionReader {
     return record === undefined ? undefined : new ActiveSession(unsigned.value, record, this.#context)
   }
 }
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The session a proxied or forward-auth request was identified by; null when none was read. */
-    activeSession: ActiveSession | null
-  }
-}

@@ -22,6 +22,6 @@ export function safeReturnPath (candidate: unknown, publicUrl: string, fallback 
   } catch {
     return fallback
   }
-  if (url.origin !== new URL(publicUrl).origin) return fallback
+  if (url.origin !== publicUrl) return fallback
   return `${url.pathname}${url.search}`
 }

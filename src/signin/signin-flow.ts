@@ -11,9 +11,7 @@ import type { IdentityBuilder } from './identity-builder.js'
 import { idTokenProblem } from './id-token-checks.js'
 import type { OidcProvider } from './oidc-provider.js'
 import { SIGNIN_TTL_MS, SigninStateCodec } from './signin-state.js'
-
-export const CALLBACK_PATH = '/.gatehouse/callback'
-export const SIGNED_OUT_PATH = '/.gatehouse/signed-out'
+import { CALLBACK_PATH, SIGNED_OUT_PATH } from '../endpoints.js'
 
 export interface SigninFlowDeps {
   config: GatewayConfig

@@ -1,9 +1,9 @@
-import type { FastifyRequest } from 'fastify'
 import type { ActiveSession } from '../session/active-session.js'
 import * as client from 'openid-client'
 import type { GatewayConfig } from '../config/types.js'
 import { GatehouseError } from '../errors.js'
-import { auditRequest, auditUser, type AuditLog } from '../log/audit.js'
+import { auditRequest, auditUser, type AuditLog, type AuditRequest } from '../log/audit.js'
+import type { RequestLog } from '../log/request-log.js'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { SessionStore } from '../session/session-store.js'
 import { SessionTokens } from '../session/session-tokens.js'
@@ -54,7 +54,7 @@ export class TokenRefresh {
     return tokens?.refreshToken !== undefined && tokens.expiresAt !== undefined && this.#deps.clock() >= tokens.expiresAt - this.#deps.config.session.refreshSkewMs
   }
 
-  async refresh (request: FastifyRequest, session: ActiveSession): Promise<RefreshOutcome> {
+  async refresh (request: AuditRequest & { readonly log: RequestLog }, session: ActiveSession): Promise<RefreshOutcome> {
     const { store, oidc, audit, metrics, config, clock } = this.#deps
     const sessionId = session.id
     const log = request.log.child({ session: shortId(sessionId) })

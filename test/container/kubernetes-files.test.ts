@@ -8,6 +8,7 @@ import { CONFIG_FILE_ENV } from '../../src/config/env.js'
 import { ENV_KEYS, loadConfig } from '../../src/config/load.js'
 import { loadPolicy } from '../../src/policy/load-policy.js'
 import { loadSigningKey } from '../../src/sign/keys.js'
+import { HEALTHZ_PATH, READYZ_PATH } from '../../src/endpoints.js'
 import { problemsOf } from '../helpers/problems.js'
 
 /**
@@ -98,9 +99,11 @@ t.test('probes: liveness on /.gatehouse/healthz, readiness on /.gatehouse/readyz
   t.equal(gatehouse.readinessProbe?.httpGet?.path, '/.gatehouse/readyz')
   t.equal(portNumber(gatehouse, gatehouse.livenessProbe?.httpGet?.port ?? ''), 8080)
   t.equal(portNumber(gatehouse, gatehouse.readinessProbe?.httpGet?.port ?? ''), 8080)
+  t.equal(HEALTHZ_PATH, gatehouse.livenessProbe?.httpGet?.path, 'the gateway\'s healthz path')
+  t.equal(READYZ_PATH, gatehouse.readinessProbe?.httpGet?.path, 'and its readyz path')
   const routes = readFileSync('src/server/gateway-routes.ts', 'utf8')
-  t.match(routes, '`${GATEHOUSE_PREFIX}/healthz`', 'the gateway serves healthz')
-  t.match(routes, '`${GATEHOUSE_PREFIX}/readyz`', 'and readyz')
+  t.match(routes, 'app.get(HEALTHZ_PATH', 'the gateway serves healthz')
+  t.match(routes, 'app.get(READYZ_PATH', 'and readyz')
   const redis = podOf(find('Deployment', 'gatehouse-redis')).containers[0] as Container
   t.ok(redis.readinessProbe !== undefined && redis.livenessProbe !== undefined, 'Redis has probes too')
 })

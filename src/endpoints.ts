@@ -1,0 +1,28 @@
+/**
+ * The gateway's own endpoints. Everything under GATEHOUSE_PREFIX is the
+ * gateway's and is never proxied; every module that names one of these paths
+ * takes it from here.
+ */
+export const GATEHOUSE_PREFIX = '/.gatehouse'
+
+export const HEALTHZ_PATH = `${GATEHOUSE_PREFIX}/healthz`
+export const READYZ_PATH = `${GATEHOUSE_PREFIX}/readyz`
+export const JWKS_PATH = `${GATEHOUSE_PREFIX}/jwks.json`
+export const LOGIN_PATH = `${GATEHOUSE_PREFIX}/login`
+export const CALLBACK_PATH = `${GATEHOUSE_PREFIX}/callback`
+export const LOGOUT_PATH = `${GATEHOUSE_PREFIX}/logout`
+export const SIGNED_OUT_PATH = `${GATEHOUSE_PREFIX}/signed-out`
+export const ME_PATH = `${GATEHOUSE_PREFIX}/me`
+export const BACKCHANNEL_LOGOUT_PATH = `${GATEHOUSE_PREFIX}/backchannel-logout`
+/** Where proxies ask whether a request may pass (forward-auth). */
+export const FORWARD_AUTH_PATH = `${GATEHOUSE_PREFIX}/auth`
+
+/** The gateway's sign-in endpoint, coming back to `returnTo` (a same-origin path, already checked). */
+export function loginPath (returnTo: string): string {
+  return `${LOGIN_PATH}?return=${encodeURIComponent(returnTo)}`
+}
+
+/** The same, as an absolute URL under the public URL (an origin, as config gives it). */
+export function loginUrl (publicUrl: string, returnTo: string): string {
+  return `${publicUrl}${loginPath(returnTo)}`
+}

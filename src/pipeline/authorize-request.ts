@@ -1,0 +1,51 @@
+import { decide, type Decision } from '../authorize/decision.js'
+import { auditRequest, auditUser, type AuditLog } from '../log/audit.js'
+import type { Answer } from './answer.js'
+import { identifyCaller, type Caller, type CallerDeps } from './caller.js'
+import { bearerChallenge } from './challenges.js'
+import { accessDenied, websocketsDisabled } from './denial.js'
+import type { PipelineRequest } from './request.js'
+import type { RoutedRequest } from './routed-request.js'
+
+export type Allowed = Extract<Decision, { allow: true }>
+
+/** What the gateway does with a routed request (proxied, or described to forward-auth). */
+export type Verdict =
+  | { readonly kind: 'allow', readonly decision: Allowed, readonly caller: Caller }
+  /** Signing in may help: the caller decides how to ask (redirect, 401, forward-auth's 401). */
+  | { readonly kind: 'unauthenticated', readonly caller: Caller }
+  /** Refused (denied by the rules, a bad bearer token, WebSockets off): answer this. */
+  | { readonly kind: 'refused', readonly answer: Answer }
+
+export interface AuthorizeDeps extends CallerDeps {
+  readonly audit: AuditLog
+  /** pages.denial_detail is `detailed`. */
+  readonly detailedDenials: boolean
+}
+
+/**
+ * The step proxied and forward-auth requests share: WebSocket upgrades on a
+ * route that refuses them, the caller (only where the route's decision can
+ * depend on it), and the decision. Every refusal is audited here, with the
+ * rule that decided.
+ */
+export async function authorizeRequest (request: PipelineRequest, routed: RoutedRequest, sessionCookie: string | undefined, returnTo: () => string, deps: AuthorizeDeps): Promise<Verdict> {
+  const { route, clientIp } = routed
+  if (request.headers.upgrade !== undefined && !route.websockets) {
+    deps.audit('access.denied', { ...auditRequest(request), route: route.name, reason: 'websockets_disabled' })
+    return { kind: 'refused', answer: websocketsDisabled(route) }
+  }
+  const caller = await identifyCaller(request, route, sessionCookie, deps)
+  if (caller.kind === 'invalid_token') {
+    request.log.info({ route: route.name, err: { code: caller.error.code, detail: caller.error.detail } }, 'bearer token refused')
+    deps.audit('access.denied', { ...auditRequest(request), route: route.name, reason: 'invalid_token', detail: caller.error.detail, credential: 'bearer' })
+    return { kind: 'refused', answer: bearerChallenge(caller.error) }
+  }
+  const identity = caller.kind === 'anonymous' ? undefined : caller.identity
+  const decision = decide(route, { identity, clientIp })
+  if (decision.allow) return { kind: 'allow', decision, caller }
+  if (decision.kind === 'unauthenticated') return { kind: 'unauthenticated', caller }
+  const bearer = caller.kind === 'bearer'
+  deps.audit('access.denied', { ...auditUser(identity), ...auditRequest(request), route: route.name, reason: decision.reason, rule: decision.rule, ...(bearer ? { credential: 'bearer' } : {}) })
+  return { kind: 'refused', answer: accessDenied({ route, decision, identity, bearer, detailed: deps.detailedDenials, returnTo: returnTo() }) }
+}

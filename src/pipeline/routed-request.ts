@@ -1,0 +1,12 @@
+import type { Address } from '../net/address.js'
+import type { CanonicalPath } from '../policy/canonical-path.js'
+import type { Policy } from '../policy/load-policy.js'
+import type { Route } from '../policy/types.js'
+
+/** What the gateway knows about a request once it is routed; fixed for the request's life. */
+export interface RoutedRequest {
+  readonly policy: Policy
+  readonly route: Route
+  readonly canonical: CanonicalPath
+  readonly clientIp: Address | undefined
+}

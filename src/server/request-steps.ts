@@ -1,0 +1,82 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { GatewayConfig } from '../config/types.js'
+import { GatehouseError } from '../errors.js'
+import { refusal } from '../pipeline/answer.js'
+import { authorizeRequest, type AuthorizeDeps, type Verdict } from '../pipeline/authorize-request.js'
+import { signinChallenge, bearerChallenge } from '../pipeline/challenges.js'
+import { forwardPlan, upstreamTarget } from '../pipeline/forward-plan.js'
+import type { RoutedRequest } from '../pipeline/routed-request.js'
+import type { UpstreamIdentity } from '../pipeline/upstream-identity.js'
+import type { WebSocketSlots } from '../proxy/websocket-slots.js'
+import { safeReturnPath } from '../signin/return-to.js'
+import type { SigninFlow } from '../signin/signin-flow.js'
+import { sendAnswer } from './send-answer.js'
+
+/** What the steps of a proxied or forward-auth request use, made once per gateway. */
+export interface RequestSteps {
+  readonly config: GatewayConfig
+  readonly authorize: AuthorizeDeps
+  readonly upstreamIdentity: UpstreamIdentity
+  readonly signin: SigninFlow
+  readonly webSockets: WebSocketSlots
+  /** The session cookie's name. */
+  readonly sessionCookie: string
+}
+
+/**
+ * Authorizes a routed request and keeps what was learned on the request
+ * (the decision's label, for metrics). A refusal is answered here; the allowed decision, or
+ * 'unauthenticated', is for the caller to act on.
+ */
+export async function authorizeOrAnswer (request: FastifyRequest, reply: FastifyReply, routed: RoutedRequest, returnTo: () => string, steps: RequestSteps): Promise<Extract<Verdict, { kind: 'allow' }> | 'unauthenticated' | undefined> {
+  const verdict = await authorizeRequest(request, routed, request.cookies[steps.sessionCookie], returnTo, steps.authorize)
+  if (verdict.kind === 'refused') {
+    request.decision = 'deny'
+    await sendAnswer(request, reply, verdict.answer, steps.signin)
+    return undefined
+  }
+  request.decision = verdict.kind
+  return verdict.kind === 'allow' ? verdict : 'unauthenticated'
+}
+
+/**
+ * The proxy's guard: authorize, ask an unauthenticated caller to sign in,
+ * hold a WebSocket slot for an upgrade, and plan what goes upstream. True:
+ * forward. False: answered already.
+ */
+export async function guardProxied (request: FastifyRequest, reply: FastifyReply, steps: RequestSteps): Promise<boolean> {
+  const routed = request.routed
+  if (routed === null) throw new GatehouseError('GH_INTERNAL', 'unrouted request reached the proxy')
+  const { config } = steps
+  const returnTo = (): string => safeReturnPath(request.url, config.publicUrl)
+  const outcome = await authorizeOrAnswer(request, reply, routed, returnTo, steps)
+  if (outcome === undefined) return false
+  if (outcome === 'unauthenticated') {
+    const { credentials } = routed.route
+    await sendAnswer(request, reply, credentials.session ? signinChallenge(request, returnTo(), config.publicUrl, credentials.bearer) : bearerChallenge(undefined), steps.signin)
+    return false
+  }
+  // Node marks a request that takes the connection over (a WebSocket handshake) with `upgrade`.
+  if ((request.raw as { upgrade?: boolean }).upgrade === true && !holdWebSocketSlot(request, reply, steps)) return false
+  const target = upstreamTarget(routed)
+  if (target !== undefined) request.raw.url = target
+  request.forward = forwardPlan({
+    routed,
+    who: await steps.upstreamIdentity.context(request.log, routed, outcome.decision, outcome.caller),
+    caller: outcome.caller,
+    peerAddress: request.socket.remoteAddress,
+    requestId: String(request.id),
+    trace: request.trace,
+    publicParts: config.publicParts,
+    defaultTimeoutMs: config.upstream.timeoutMs,
+  })
+  return true
+}
+
+function holdWebSocketSlot (request: FastifyRequest, reply: FastifyReply, steps: RequestSteps): boolean {
+  const slots = steps.webSockets
+  if (slots.take(request.raw.socket, open => { request.log.debug({ open }, 'WebSocket closed') })) return true
+  request.log.warn({ open: slots.open, limit: slots.max }, 'WebSocket refused: limits.max_websockets reached')
+  void sendAnswer(request, reply, refusal(new GatehouseError('GH_TOO_MANY_WEBSOCKETS', `${slots.open} open`), { headers: { 'retry-after': '5' } }), steps.signin)
+  return false
+}

@@ -1,0 +1,94 @@
+import t from 'tap'
+import { forwardPlan, upstreamTarget } from '../../src/pipeline/forward-plan.js'
+import { IDENTITY_HEADER_WARN_BYTES, UpstreamIdentity } from '../../src/pipeline/upstream-identity.js'
+import { WebSocketSlots } from '../../src/proxy/websocket-slots.js'
+import { AssertionSigner } from '../../src/sign/assertion.js'
+import { generateSigningKey } from '../../src/sign/keys.js'
+import type { Allowed } from '../../src/pipeline/authorize-request.js'
+import type { Caller } from '../../src/pipeline/caller.js'
+import { alice, routed, testPolicy } from '../helpers/pipeline-fixtures.js'
+import { EventEmitter } from 'node:events'
+
+const key = await generateSigningKey('ES256')
+const now = Date.now()
+
+async function upstreamIdentity (forwardGroups: 'all' | 'mentioned'): Promise<UpstreamIdentity> {
+  const signer = new AssertionSigner(key, 'https://app.example.com', 60_000)
+  return new UpstreamIdentity({ signer, forwardGroups, clock: () => now })
+}
+
+function collectingLog (): { log: Parameters<UpstreamIdentity['context']>[0], warnings: object[] } {
+  const warnings: object[] = []
+  const log = { debug () {}, info () {}, error () {}, warn (obj: object) { warnings.push(obj) }, child () { return log } }
+  return { log, warnings }
+}
+
+const allowed = (identity = alice): Allowed => ({ allow: true, identity, reason: 'authenticated', rule: undefined })
+
+t.test('forward_groups: mentioned sends only the groups policies name, the same identity object each time', async t => {
+  const policy = testPolicy(t)
+  const { log } = collectingLog()
+  const caller: Caller = { kind: 'session', identity: alice, session: undefined }
+  const cut = await upstreamIdentity('mentioned')
+  const first = await cut.context(log, routed(policy, '/app/x'), allowed(), caller)
+  const second = await cut.context(log, routed(policy, '/app/y'), allowed(), caller)
+  t.same(first.identity?.groups, ['admins'], '"staff" is named by no policy')
+  t.equal(first.identity, second.identity, 'cut once per identity')
+  t.equal(typeof first.assertion, 'string')
+  const all = await (await upstreamIdentity('all')).context(log, routed(policy, '/app/x'), allowed(), caller)
+  t.same(all.identity?.groups, ['staff', 'admins'])
+})
+
+t.test('the access token goes upstream only where the route passes it', async t => {
+  const policy = testPolicy(t)
+  const { log } = collectingLog()
+  const steps = await upstreamIdentity('all')
+  const bearer: Caller = { kind: 'bearer', identity: alice, token: 'tok-123' }
+  t.equal((await steps.context(log, routed(policy, '/old/x'), allowed(), bearer)).accessToken, 'tok-123', 'pass_access_token: true')
+  t.equal((await steps.context(log, routed(policy, '/app/x'), allowed(), bearer)).accessToken, undefined, 'not passed by default')
+})
+
+t.test('identity headers over the warning size are logged once per identity', async t => {
+  const policy = testPolicy(t)
+  const { log, warnings } = collectingLog()
+  const steps = await upstreamIdentity('all')
+  const big = Object.freeze({ ...alice, groups: Array.from({ length: 400 }, (_, i) => `group-with-a-long-name-${i}`) })
+  const caller: Caller = { kind: 'session', identity: big, session: undefined }
+  await steps.context(log, routed(policy, '/app/x'), allowed(big), caller)
+  await steps.context(log, routed(policy, '/app/y'), allowed(big), caller)
+  t.equal(warnings.length, 1)
+  t.ok((warnings[0] as { bytes: number }).bytes > IDENTITY_HEADER_WARN_BYTES)
+})
+
+t.test('the forward plan: upstream, timeout, client address, and the caller\'s Authorization consumed', async t => {
+  const policy = testPolicy(t)
+  const who = { identity: alice, assertion: 'a.b.c', headerNames: {}, accessToken: undefined }
+  const facts = { who, peerAddress: '10.0.0.9', requestId: 'r', trace: { traceId: 't'.repeat(32), traceparent: 'p', tracestate: undefined, incoming: false }, publicParts: { protocol: 'https', host: 'app.example.com' }, defaultTimeoutMs: 7000 } as const
+  const plan = forwardPlan({ ...facts, routed: routed(policy, '/api/x'), caller: { kind: 'bearer', identity: alice, token: 't' } })
+  t.equal(plan.dropAuthorization, true, 'a consumed bearer token is not forwarded')
+  t.equal(plan.upstream, 'http://127.0.0.1:3000')
+  t.equal(plan.timeoutMs, 5000, 'the upstream\'s timeout')
+  t.equal(plan.clientIp, '203.0.113.7')
+  const unknownClient = forwardPlan({ ...facts, routed: { ...routed(policy, '/old/x'), clientIp: undefined }, caller: { kind: 'bearer', identity: alice, token: 't' } })
+  t.equal(unknownClient.dropAuthorization, false, 'pass_access_token keeps it')
+  t.equal(unknownClient.clientIp, '10.0.0.9', 'the socket peer when the client address is unknown')
+})
+
+t.test('the upstream target: the route\'s prefix rewrite on the canonical path, query kept', async t => {
+  const policy = testPolicy(t)
+  t.equal(upstreamTarget(routed(policy, '/old/a/%2e%2e/b?x=1')), '/new/b?x=1')
+  t.equal(upstreamTarget(routed(policy, '/app/x?y')), undefined, 'no rewrite: unchanged')
+})
+
+t.test('WebSocket slots: taken up to the limit, given back when the connection closes', async t => {
+  const slots = new WebSocketSlots(2)
+  const sockets = [new EventEmitter(), new EventEmitter(), new EventEmitter()]
+  const closed: number[] = []
+  t.equal(slots.take(sockets[0] as EventEmitter, open => closed.push(open)), true)
+  t.equal(slots.take(sockets[1] as EventEmitter), true)
+  t.equal(slots.take(sockets[2] as EventEmitter), false, 'over the limit')
+  t.equal(slots.open, 2)
+  sockets[0]?.emit('close')
+  t.same(closed, [1])
+  t.equal(slots.take(sockets[2] as EventEmitter), true, 'a closed socket frees its slot')
+})
