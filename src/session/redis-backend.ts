@@ -156,8 +156,10 @@ export class RedisBackend implements SessionBackend {
 
   async allIds (): Promise<string[]> {
     const match = `${this.#prefix}session:{*}`
-    const nodes: Redis[] = this.#client instanceof Cluster ? this.#client.nodes('master') : [this.#client]
     return await this.#call('SCAN', async () => {
+      const nodes: Redis[] = this.#client instanceof Cluster ? this.#client.nodes('master') : [this.#client]
+      // A Cluster not connected knows no node: that is no answer, not "no sessions".
+      if (nodes.length === 0) throw new Error('no cluster node known')
       const ids: string[] = []
       for (const node of nodes) {
         let cursor = '0'
