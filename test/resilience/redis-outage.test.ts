@@ -13,6 +13,16 @@ import { startStack } from '../helpers/stack.js'
  * persistence would).
  */
 
+/** Asks readyz until it answers `wanted` (at most 100 times, 50 ms apart); the last answer. */
+async function readiness (url: string, wanted: number): Promise<number> {
+  let status = 0
+  for (let i = 0; i < 100 && status !== wanted; i++) {
+    status = (await fetch(`${url}/.gatehouse/readyz`)).status
+    if (status !== wanted) await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  return status
+}
+
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'
 
 t.test('Redis stopped and restarted under load', async t => {
@@ -81,12 +91,7 @@ t.test('Redis frozen: protected paths answer 503 quickly, readiness turns false,
 
   redis.freeze()
   // A frozen Redis keeps its sockets open: the gateway notices within a second (its heartbeat).
-  let readyStatus = 200
-  for (let i = 0; i < 100 && readyStatus !== 503; i++) {
-    readyStatus = (await fetch(`${stack.url}/.gatehouse/readyz`)).status
-    if (readyStatus !== 503) await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  t.equal(readyStatus, 503, 'readiness turns false')
+  t.equal(await readiness(stack.url, 503), 503, 'readiness turns false')
 
   const started = Date.now()
   const down = await get('/api/x')
@@ -101,12 +106,7 @@ t.test('Redis frozen: protected paths answer 503 quickly, readiness turns false,
   t.equal((await fetch(`${stack.url}/.gatehouse/healthz`)).status, 200, 'still alive')
 
   redis.thaw()
-  let ready = 503
-  for (let i = 0; i < 100 && ready !== 200; i++) {
-    ready = (await fetch(`${stack.url}/.gatehouse/readyz`)).status
-    if (ready !== 200) await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  t.equal(ready, 200, 'ready again without a restart')
+  t.equal(await readiness(stack.url, 200), 200, 'ready again without a restart')
   const after = await get('/api/x')
   t.equal(after.status, 200, 'service resumes and no session was lost')
 })
