@@ -155,7 +155,7 @@ t.test('behind nginx auth_request: sign-in through nginx, identity copied upstre
     const res = await fetch(`${url}/admin/secrets`, { redirect: 'manual', headers: { 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET', 'x-original-url': `${url}/public/x` } })
     t.equal(res.status, 403, 'the disagreement is a denial')
     t.equal(appRequests(), before, 'the app was not asked')
-    t.ok(stack.logs.records().some(r => r.msg === 'forward-auth request refused' && r.reason === 'conflicting_headers'), 'the gateway says why')
+    t.ok(stack.logs.records().some(r => r.event === 'forward_auth.refused' && r.reason === 'conflicting_headers'), 'the gateway says why')
 
     // And the check endpoint cannot be asked from outside through nginx.
     const outside = await rawRequest(Number(new URL(url).port), `GET /.gatehouse/auth HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Original-URI: /admin/x\r\nX-Original-Method: GET\r\nConnection: close\r\n\r\n`)

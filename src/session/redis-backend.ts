@@ -286,11 +286,11 @@ export function parseHosts (text: string): Array<{ host: string, port: number }>
 function watch (client: Client, log: Logger, name: string): void {
   let down = false
   client.on('error', (err: Error) => {
-    if (!down) log.error({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, `${name} unavailable`)
+    if (!down) log.error({ event: 'store.unavailable', connection: name, err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, `${name} unavailable`)
     down = true
   })
   client.on('ready', () => {
-    if (down) log.info(`${name} available again`)
+    if (down) log.info({ event: 'store.available', connection: name }, `${name} available again`)
     down = false
   })
 }
