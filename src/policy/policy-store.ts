@@ -70,7 +70,7 @@ export class PolicyStore {
       ok = true
     } catch (err) {
       const problems = err instanceof ConfigError ? [...err.problems] : [{ where: this.#path, message: (err as Error).message, severity: 'error' as const }]
-      for (const p of problems) this.#log.error({ where: p.where }, `policy not reloaded: ${p.message}`)
+      for (const p of problems) this.#log.error({ event: 'policy.not_reloaded', where: p.where, problem: p.message }, `policy not reloaded: ${p.message}`)
       this.#status = { ...this.#status, ok: false, errors: problems.filter(p => p.severity === 'error'), failedReloads: this.#status.failedReloads + 1 }
       const errors = problems.filter(p => p.severity === 'error')
       this.#audit('policy.reload_failed', { reason, detail: errors[0] === undefined ? undefined : `${errors[0].where}: ${errors[0].message}`, errors: errors.length, kept: this.#current.hash })
