@@ -146,7 +146,7 @@ t.test('WebSockets beyond limits.max_websockets are refused with 503 until one c
   t.equal((JSON.parse(third.body ?? '{}') as { error: { code: string } }).error.code, 'GH_TOO_MANY_WEBSOCKETS')
   t.equal(stack.app.requests.filter(r => r.method === 'WEBSOCKET').length, 2, 'the refused one never reached the upstream')
 
-  const freed = stack.logs.waitFor(r => r.msg === 'WebSocket closed')
+  const freed = stack.logs.waitFor(r => r.event === 'websocket.closed')
   first.socket?.close()
   await freed
   const fourth = await openWs(url, headers)
