@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   GH_FORWARD_AUTH_UNTRUSTED: { status: 403, message: 'Only a proxy this gateway trusts may ask it to check requests.' },
   GH_FORWARD_AUTH_INCOMPLETE: { status: 400, message: 'The proxy did not say which request to check.' },
   GH_FORWARD_AUTH_AMBIGUOUS: { status: 403, message: 'The request to check is described in ways that disagree or cannot be read.' },
+  GH_FORWARD_AUTH_RESERVED_HEADER: { status: 403, message: 'The request carries a header under another spelling of a name reserved for the identity the gateway passes on.' },
   GH_SIGNIN_STATE_INVALID: { status: 400, message: 'This sign-in attempt is not valid. It may have expired or been started in another browser.' },
   GH_SIGNIN_STATE_REPLAYED: { status: 400, message: 'This sign-in link was already used.' },
   GH_SIGNIN_IDP_ERROR: { status: 401, message: 'The identity provider did not sign you in.' },

@@ -7,7 +7,7 @@ import { schemaProblems } from '../config/schema-problems.js'
 import { parseYaml, type YamlSource } from '../config/yaml-source.js'
 import { ConfigError, type Problem } from '../errors.js'
 import { routeNeedsIdentity } from '../authorize/decision.js'
-import { foldHeaderName } from '../net/header-name.js'
+import { FOLDED_IDENTITY_PREFIX, foldHeaderName } from '../net/header-name.js'
 import { canonicalizeTarget } from './canonical-path.js'
 import { parseRange } from '../net/address.js'
 import { RouteTable } from './route-table.js'
@@ -39,7 +39,7 @@ export interface PolicySettings {
 export const DEFAULT_UPSTREAM_NAME = 'default'
 const POLICY_FILE = /\.ya?ml$/
 /** Names a route may not give to identity headers: they carry the request itself. */
-const FORBIDDEN_HEADER_NAMES = new Set(['host', 'cookie', 'authorization', 'connection', 'content-length', 'content-type', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-authorization', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id'])
+const FORBIDDEN_HEADER_NAMES = new Set(['host', 'cookie', 'authorization', 'connection', 'content-length', 'content-type', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-authorization', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id'].map(foldHeaderName))
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true })
 const validate = ajv.compile(POLICY_SCHEMA)
@@ -205,7 +205,7 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
       const headers: IdentityHeaderNames = { ...r.headers }
       for (const [kind, name] of Object.entries(headers)) {
         const folded = foldHeaderName(name)
-        if (FORBIDDEN_HEADER_NAMES.has(folded) || folded.startsWith('x-gatehouse-')) error(at('headers', kind), `"${name}" cannot carry identity: the name is reserved`)
+        if (FORBIDDEN_HEADER_NAMES.has(folded) || folded.startsWith(FOLDED_IDENTITY_PREFIX)) error(at('headers', kind), `"${name}" cannot carry identity: the name is reserved`)
       }
 
       if (problems.slice(before).some(p => p.severity === 'error') || path === undefined || upstream === undefined) return

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Decision } from '../authorize/decision.js'
 import { GatehouseError } from '../errors.js'
-import { gatewayIdentityHeaderNames } from '../proxy/forward-headers.js'
+import { exactIdentityHeaderNames, gatewayIdentityHeaderNames } from '../proxy/forward-headers.js'
+import { otherSpellingsOfReserved } from '../proxy/identity-headers.js'
 import { safeReturnPath } from '../signin/return-to.js'
 import { escapeHtml } from './html.js'
 import { isNavigation, sendError } from './respond.js'
@@ -33,7 +34,10 @@ export interface ForwardAuthDeps {
  *   the original path as the return target; or a 302 there for browser
  *   navigations when the proxy passes the answer on to the browser
  *   (`?redirect=true`, and always in path form);
- * - 403 when denied, whatever the reason.
+ * - 403 when denied, whatever the reason; also when the request carries an
+ *   identity header under a spelling other than the gateway's (such as
+ *   `x.gatehouse.user` or `Remote_User`): the proxy replaces headers by their
+ *   exact name only, so the client's value would reach the upstream.
  */
 export function registerForwardAuth (app: FastifyInstance, deps: ForwardAuthDeps): void {
   // The body of the request being checked is none of the gateway's business: never parsed, never limited.
@@ -48,6 +52,11 @@ export function registerForwardAuth (app: FastifyInstance, deps: ForwardAuthDeps
     if (forwardAuth === null) throw new GatehouseError('GH_INTERNAL', 'forward-auth request was not routed')
     const { routed, original, redirect } = forwardAuth
     reply.header('cache-control', 'no-store')
+    const spellings = otherSpellingsOfReserved(request.headers, exactIdentityHeaderNames(routed.policy.routes), routed.policy.reservedHeaders)
+    if (spellings.length > 0) {
+      request.log.warn({ route: routed.route.name, headers: spellings }, 'forward-auth: identity header under another spelling refused')
+      return sendError(request, reply, new GatehouseError('GH_FORWARD_AUTH_RESERVED_HEADER', spellings.join(', ')), { json: { reason: 'reserved_header' } })
+    }
     const { canonical } = routed
     const returnTo = safeReturnPath(canonical.query === '' ? canonical.path : `${canonical.path}?${canonical.query}`, deps.publicUrl)
     const outcome = await deps.authorize(request, reply, routed, () => returnTo)
