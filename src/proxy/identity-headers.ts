@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Identity } from '../identify/identity.js'
 import { FOLDED_IDENTITY_PREFIX, foldHeaderName } from '../net/header-name.js'
 import { boundedMemo } from '../bounded-memo.js'
+import { parseEmailAddress } from '../identify/email-address.js'
 
 export { foldHeaderName } from '../net/header-name.js'
 
@@ -125,7 +126,8 @@ export function identityHeaders (identity: Identity): Readonly<Record<string, st
   }
   if (identity.tenant !== undefined) headers[HEADER_TENANT] = headerValue(identity.tenant)
   if (identity.clientId !== undefined) headers[HEADER_CLIENT] = headerValue(identity.clientId)
-  if (identity.email !== undefined) headers[HEADER_EMAIL] = headerValue(identity.email)
+  // Only text that is exactly one address is sent as an email (a session may predate that check).
+  if (identity.email !== undefined && parseEmailAddress(identity.email) !== undefined) headers[HEADER_EMAIL] = headerValue(identity.email)
   if (identity.name !== undefined) headers[HEADER_NAME] = headerValue(identity.name)
   Object.freeze(headers)
   serialized.set(identity, headers)
