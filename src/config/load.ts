@@ -25,6 +25,8 @@ export interface LoadedConfig {
   config: GatewayConfig
   /** Non-fatal findings, to be logged at start-up. */
   warnings: Problem[]
+  /** Kubernetes service-link variables passed over (GATEHOUSE_SERVICE_HOST, …), for a debug line at start-up. */
+  ignoredEnv: readonly string[]
 }
 
 const MIN_SECRET_LENGTH = 32
@@ -253,7 +255,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     admin: { listen: admin },
     log: { level: r.log?.level ?? 'info', audit: auditSink },
   })
-  return { config, warnings }
+  return { config, warnings, ignoredEnv: fromEnv.ignored }
 }
 
 /** The environment variable name of a config key path. */
