@@ -198,7 +198,7 @@ async function main (argv: string[]): Promise<number> {
       }
       let loaded
       try {
-        loaded = loadConfig({ file, env: process.env })
+        loaded = loadConfig({ file, env: process.env, purpose: 'sessions' })
       } catch (err) {
         if (err instanceof ConfigError) {
           printProblems(err.problems)
