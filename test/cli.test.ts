@@ -13,17 +13,20 @@ function gatehouse (args: string[], env: Record<string, string> = {}): { status:
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
-t.test('check: a valid configuration exits 0', async t => {
-  const key = join(dir, 'k.pem')
-  t.equal(gatehouse(['keygen', '--out', key]).status, 0)
-  const file = join(dir, 'ok.yaml')
-  writeFileSync(file, `public_url: https://app.example.com
+/** A complete configuration with this signing key, and these extra lines. */
+const configWith = (key: string, extra = ''): string => `public_url: https://app.example.com
 oidc: { issuer: https://idp.example.com, client_id: c, client_secret: s }
 session: { secret: ${'z'.repeat(32)} }
 signing: { key_file: ${key} }
 upstream: { url: http://127.0.0.1:3000 }
 redis: { url: redis://127.0.0.1:6379 }
-`)
+${extra}`
+
+t.test('check: a valid configuration exits 0', async t => {
+  const key = join(dir, 'k.pem')
+  t.equal(gatehouse(['keygen', '--out', key]).status, 0)
+  const file = join(dir, 'ok.yaml')
+  writeFileSync(file, configWith(key))
   const result = gatehouse(['check', '--config', file])
   t.equal(result.status, 0, result.stderr)
   t.match(result.stdout, `configuration OK: ${file}`)
@@ -53,14 +56,7 @@ t.test('check fails on everything serve fails on before it listens, every proble
     const key = join(dir, `${name.replaceAll(' ', '-')}.pem`.replace('a-missing-key-file', 'missing'))
     if (content !== undefined) writeFileSync(key, content)
     const file = join(dir, 'serve-refuses.yaml')
-    writeFileSync(file, `public_url: https://app.example.com
-oidc: { issuer: https://idp.example.com, client_id: c, client_secret: s }
-session: { secret: ${'z'.repeat(32)} }
-signing: { key_file: ${key} }
-upstream: { url: http://127.0.0.1:3000 }
-redis: { url: redis://127.0.0.1:6379 }
-policies: ${policies}
-`)
+    writeFileSync(file, configWith(key, `policies: ${policies}\n`))
     const result = gatehouse(['check', '--config', file])
     t.equal(result.status, 1, name)
     t.match(result.stderr, problem, name)
