@@ -9,6 +9,7 @@ import { parseAddress } from './net/address.js'
 import { explain, formatExplanation } from './policy/explain.js'
 import { defaultPolicy, loadPolicy, type Policy, type PolicySettings } from './policy/load-policy.js'
 import { createSessionStore, startGateway } from './server/start.js'
+import { preflight } from './server/preflight.js'
 import { createLogger } from './log/logger.js'
 import { createAuditLog } from './log/audit.js'
 import { runSessionsCommand } from './session/sessions-cli.js'
@@ -101,20 +102,17 @@ async function main (argv: string[]): Promise<number> {
 
   switch (command) {
     case 'check': {
-      try {
-        const { policy, warnings, source } = policyFor()
-        printProblems(warnings)
-        process.stdout.write(`configuration OK${file === undefined ? (values.policies === undefined ? ' (from the environment)' : '') : `: ${file}`}\n`)
-        process.stdout.write(`policy OK: ${source}: ${policy.routes.length} route(s), ${policy.upstreams.size} upstream(s), ${warnings.length} warning(s)\n`)
-        return 0
-      } catch (err) {
-        if (err instanceof ConfigError) {
-          printProblems(err.problems)
-          process.stderr.write(`${err.problems.filter(p => p.severity === 'error').length} error(s); not valid\n`)
-          return 1
-        }
-        throw err
+      // Everything serve would refuse before opening a socket, every problem in one run.
+      const { problems, loaded, policy } = await preflight({ file, env: process.env, policies: values.policies })
+      printProblems(problems)
+      const errors = problems.filter(p => p.severity === 'error').length
+      if (errors > 0) {
+        process.stderr.write(`${errors} error(s); not valid\n`)
+        return 1
       }
+      if (loaded !== undefined) process.stdout.write(`configuration OK${file === undefined ? ' (from the environment)' : `: ${file}`}\n`)
+      if (policy !== undefined) process.stdout.write(`policy OK: ${policy.source}: ${policy.policy.routes.length} route(s), ${policy.policy.upstreams.size} upstream(s), ${problems.length} warning(s)\n`)
+      return 0
     }
     case 'explain': {
       const url = positionals[1]
@@ -200,7 +198,7 @@ async function main (argv: string[]): Promise<number> {
       }
       let loaded
       try {
-        loaded = loadConfig({ file, env: process.env })
+        loaded = loadConfig({ file, env: process.env, purpose: 'sessions' })
       } catch (err) {
         if (err instanceof ConfigError) {
           printProblems(err.problems)

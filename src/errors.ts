@@ -23,9 +23,11 @@ export const ERROR_CODES = {
   GH_FORWARD_AUTH_UNTRUSTED: { status: 403, message: 'Only a proxy this gateway trusts may ask it to check requests.' },
   GH_FORWARD_AUTH_INCOMPLETE: { status: 400, message: 'The proxy did not say which request to check.' },
   GH_FORWARD_AUTH_AMBIGUOUS: { status: 403, message: 'The request to check is described in ways that disagree or cannot be read.' },
+  GH_FORWARD_AUTH_RESERVED_HEADER: { status: 403, message: 'The request carries a header under another spelling of a name reserved for the identity the gateway passes on.' },
   GH_SIGNIN_STATE_INVALID: { status: 400, message: 'This sign-in attempt is not valid. It may have expired or been started in another browser.' },
   GH_SIGNIN_STATE_REPLAYED: { status: 400, message: 'This sign-in link was already used.' },
-  GH_SIGNIN_IDP_ERROR: { status: 401, message: 'The identity provider did not sign you in.' },
+  GH_SIGNIN_IDP_ERROR: { status: 400, message: 'The identity provider did not sign you in.' },
+  GH_SIGNIN_CALLBACK_REFUSED: { status: 400, message: 'Signing in failed: what the browser brought back from the identity provider was not accepted.' },
   GH_SIGNIN_FAILED: { status: 502, message: 'Signing in failed while talking to the identity provider.' },
   GH_TENANT_REFUSED: { status: 403, message: 'Accounts of your organization are not accepted here.' },
   GH_GROUPS_UNAVAILABLE: { status: 503, message: 'Your group memberships could not be read from the directory. Try again in a moment.' },
@@ -40,7 +42,7 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES
 
-export type SigninErrorCode = 'GH_SIGNIN_IDP_ERROR' | 'GH_SIGNIN_STATE_INVALID' | 'GH_SIGNIN_STATE_REPLAYED' | 'GH_SIGNIN_FAILED' | 'GH_TENANT_REFUSED' | 'GH_GROUPS_UNAVAILABLE'
+export type SigninErrorCode = 'GH_SIGNIN_IDP_ERROR' | 'GH_SIGNIN_CALLBACK_REFUSED' | 'GH_SIGNIN_STATE_INVALID' | 'GH_SIGNIN_STATE_REPLAYED' | 'GH_SIGNIN_FAILED' | 'GH_TENANT_REFUSED' | 'GH_GROUPS_UNAVAILABLE'
 
 export class GatehouseError extends Error {
   readonly code: ErrorCode

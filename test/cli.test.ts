@@ -13,17 +13,20 @@ function gatehouse (args: string[], env: Record<string, string> = {}): { status:
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
-t.test('check: a valid configuration exits 0', async t => {
-  const key = join(dir, 'k.pem')
-  t.equal(gatehouse(['keygen', '--out', key]).status, 0)
-  const file = join(dir, 'ok.yaml')
-  writeFileSync(file, `public_url: https://app.example.com
+/** A complete configuration with this signing key, and these extra lines. */
+const configWith = (key: string, extra = ''): string => `public_url: https://app.example.com
 oidc: { issuer: https://idp.example.com, client_id: c, client_secret: s }
 session: { secret: ${'z'.repeat(32)} }
 signing: { key_file: ${key} }
 upstream: { url: http://127.0.0.1:3000 }
 redis: { url: redis://127.0.0.1:6379 }
-`)
+${extra}`
+
+t.test('check: a valid configuration exits 0', async t => {
+  const key = join(dir, 'k.pem')
+  t.equal(gatehouse(['keygen', '--out', key]).status, 0)
+  const file = join(dir, 'ok.yaml')
+  writeFileSync(file, configWith(key))
   const result = gatehouse(['check', '--config', file])
   t.equal(result.status, 0, result.stderr)
   t.match(result.stdout, `configuration OK: ${file}`)
@@ -36,6 +39,52 @@ t.test('check: every problem is printed as file:line:col, exit 1', async t => {
   t.equal(result.status, 1)
   t.match(result.stderr, `${file}:3:3: error: unknown key "oidc.isuer" (did you mean "issuer"?)`)
   t.match(result.stderr, /error\(s\); not valid/)
+})
+
+t.test('check fails on everything serve fails on before it listens, every problem in one run, in file order', async t => {
+  const { generateKeyPairSync } = await import('node:crypto')
+  const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  const keys: Array<[string, string | undefined, RegExp]> = [
+    ['a missing key file', undefined, /missing\.pem: error: cannot read the signing key: ENOENT/],
+    ['a file that is not a key', 'hello\n', /not-a-key\.pem: error: not a private key in PEM or JWK form/],
+    ['a public key', String(pair.publicKey.export({ type: 'spki', format: 'pem' })), /a-public-key\.pem: error: not a private key in PEM or JWK form/],
+    ['a key that cannot sign the algorithm', String(generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' })), /a-key-that-cannot-sign-the-algorithm\.pem: error: a ed25519 key cannot sign ES256/],
+  ]
+  const policies = join(dir, 'policies-127-1.yaml')
+  writeFileSync(policies, 'routes:\n  - name: a\n    match: { path: /a/** }\n    allow: [{ ip: [127.1] }]\n  - name: b\n    match: { path: /b/** }\n    allow: [{ grups: [x] }]\n  - name: c\n    match: { path: /c/** }\n    allow: [{ ip: [not-an-ip] }]\n')
+  for (const [name, content, problem] of keys) {
+    const key = join(dir, `${name.replaceAll(' ', '-')}.pem`.replace('a-missing-key-file', 'missing'))
+    if (content !== undefined) writeFileSync(key, content)
+    const file = join(dir, 'serve-refuses.yaml')
+    writeFileSync(file, configWith(key, `policies: ${policies}\n`))
+    const result = gatehouse(['check', '--config', file])
+    t.equal(result.status, 1, name)
+    t.match(result.stderr, problem, name)
+    t.match(result.stderr, `${policies}:4:20: error: routes.0.allow.0.ip.0 must be string`, `${name}: with the policy problems`)
+    t.notOk(result.stdout.includes('OK'), 'nothing is said to be OK')
+  }
+  // A config that fails on its own still has its key and policies checked; every problem, in file order.
+  const file = join(dir, 'all-wrong.yaml')
+  writeFileSync(file, `public_url: https://app.example.com
+oidc: { issuer: https://idp.example.com, client_id: c, client_secret_file: ${join(dir, 'no-such-secret')} }
+session: { secret_file: ${join(dir, 'no-such-session-secret')} }
+signing: { key_file: ${join(dir, 'missing.pem')} }
+upstream: { url: http://127.0.0.1:3000 }
+redis: { url: redis://127.0.0.1:6379 }
+policies: ${policies}
+`)
+  const all = gatehouse(['check', '--config', file])
+  t.equal(all.status, 1)
+  const lines = all.stderr.trim().split('\n')
+  t.same(lines.map(l => l.replace(dir, 'DIR').replace(/: error: .*/, '')), [
+    'DIR/all-wrong.yaml:2:56',
+    'DIR/all-wrong.yaml:3:12',
+    'DIR/missing.pem',
+    'DIR/policies-127-1.yaml:4:20',
+    'DIR/policies-127-1.yaml:7:15',
+    'DIR/policies-127-1.yaml:10:20',
+    '6 error(s); not valid',
+  ])
 })
 
 t.test('check reads GATEHOUSE_CONFIG and the environment', async t => {

@@ -168,6 +168,21 @@ t.test('forward-auth: the decision, and what the proxy is told to copy upstream'
     }
   })
 
+  await t.test('identity headers under spellings a proxy cannot replace: 403, on every route, signed in or not', async t => {
+    const spellings: Array<[string, string]> = [['x.gatehouse.user', 'admin'], ['X_Gatehouse_Groups', 'admins'], ['xgatehouseassertion', 'forged'], ['Remote.User', 'admin'], ['remote_user', 'admin']]
+    for (const [header, value] of spellings) {
+      for (const [label, path, cookie] of [['public, anonymously', '/public/x', undefined], ['signed in', '/home', cookieOf(bob)]] as const) {
+        const answer = await ask(stack, '/.gatehouse/auth', { ...nginx(path), [header]: value, accept: 'application/json', ...(cookie === undefined ? {} : { cookie }) })
+        t.equal(answer.status, 403, `${header} (${label})`)
+        t.equal(answer.json.error?.code, 'GH_FORWARD_AUTH_RESERVED_HEADER')
+        t.equal(answer.json.error?.reason, 'reserved_header')
+      }
+    }
+    const exact = await ask(stack, '/.gatehouse/auth', { ...nginx('/home'), 'X-Gatehouse-User': 'admin', 'Remote-User': 'admin', cookie: cookieOf(bob) })
+    t.equal(exact.status, 200, 'the exact names are the proxy\'s to replace with the answer')
+    t.equal(exact.headers['x-gatehouse-user'], 'bob')
+  })
+
   await t.test('not signed in: 401 with the sign-in location and the original path to return to', async t => {
     const answer = await ask(stack, '/.gatehouse/auth', { ...nginx('/admin/users?page=2&sort=name'), accept: 'application/json' })
     t.equal(answer.status, 401)

@@ -3,8 +3,8 @@ import t from 'tap'
 import { startStack, type Stack } from './helpers/stack.js'
 
 /** The built CLI against the same Redis, prefix and secrets as the running gateway. */
-async function cli (stack: Stack, args: string[]): Promise<{ status: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, ['dist/cli.js', 'sessions', ...args], { env: { PATH: process.env.PATH ?? '', ...stack.env } })
+async function cli (stack: Stack, args: string[], env: Record<string, string | undefined> = stack.env): Promise<{ status: number | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, ['dist/cli.js', 'sessions', ...args], { env: { PATH: process.env.PATH ?? '', ...env } })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
@@ -50,4 +50,26 @@ t.test('gatehouse sessions list and revoke, seen by the running gateway at once'
   t.equal((await cli(stack, ['revoke'])).status, 2, 'revoke needs exactly one selector')
   t.equal((await cli(stack, ['revoke', '--user', 'a', '--all'])).status, 2)
   t.equal((await cli(stack, ['frobnicate'])).status, 2)
+})
+
+t.test('gatehouse sessions needs only Redis, the key prefix and the session secret, and says what it cannot read', async t => {
+  const stack = await startStack(t)
+  const { browser } = await stack.signIn('alice', '/.gatehouse/login?return=/.gatehouse/healthz')
+  const cookie = `${stack.gateway.cookies.session}=${stack.sessionCookie(browser) ?? ''}`
+  const status = async (): Promise<number> => (await fetch(`${stack.url}/api/x`, { headers: { cookie, accept: 'application/json' } })).status
+  const only = Object.fromEntries(Object.entries(stack.env).filter(([name]) => /^GATEHOUSE_(REDIS_|SESSION_SECRET)/.test(name)))
+  t.ok(only.GATEHOUSE_REDIS_URL !== undefined && only.GATEHOUSE_SESSION_SECRET !== undefined, 'Redis and the secret only')
+  t.notOk(Object.keys(only).some(n => /PUBLIC_URL|SIGNING|OIDC|UPSTREAM/.test(n)))
+  const listed = await cli(stack, ['list'], only)
+  t.equal(listed.status, 0, listed.stderr)
+  t.match(listed.stdout, /^1 session\(s\)\n/)
+
+  const other = { ...only, GATEHOUSE_SESSION_SECRET: 'another-secret-'.repeat(4) }
+  const blind = await cli(stack, ['list'], other)
+  t.equal(blind.status, 0, blind.stderr)
+  t.match(blind.stdout, /^0 session\(s\)\n1 more session\(s\) stored that this session secret cannot read/, 'the sessions are there, and unread')
+  const id = (JSON.parse((await cli(stack, ['list', '--json'], only)).stdout) as Array<{ session: string }>)[0]?.session ?? ''
+  t.equal((await cli(stack, ['revoke', '--session', id], other)).stdout, 'revoked 1 session(s)\n', '--session revokes what is stored, as --user does')
+  t.equal(await status(), 401, 'and the gateway refuses it at once')
+  t.equal((await cli(stack, ['revoke', '--session', id], other)).stdout, 'revoked 0 session(s)\n')
 })

@@ -30,17 +30,50 @@ export function envKeys (schema: SchemaNode, prefix: string[] = []): EnvKey[] {
 }
 
 /**
- * Reads GATEHOUSE_* variables into a partial config object. Unknown GATEHOUSE_
- * names are errors (a typo must not silently leave a default in place).
+ * The variables Kubernetes injects for every Service of the namespace (unless
+ * the pod sets enableServiceLinks: false), for a Service named `gatehouse` or
+ * `gatehouse-…`: `{NAME}_SERVICE_HOST`, `{NAME}_SERVICE_PORT`,
+ * `{NAME}_SERVICE_PORT_{PORT NAME}`, `{NAME}_PORT` and
+ * `{NAME}_PORT_{port}_{PROTOCOL}` with `_PROTO`, `_PORT` and `_ADDR`. Each
+ * name pattern goes with the form of its value, so that only these exact
+ * forms are passed over.
  */
-export function readEnv (env: Readonly<Record<string, string | undefined>>, keys: readonly EnvKey[]): { value: Record<string, unknown>, sources: Map<string, string>, problems: Problem[] } {
+const HOST = '[0-9a-fA-F.:]+'
+/** `tcp://10.96.0.7:8080`, `tcp://[fd00::7]:8080` (an address and port, as Go's JoinHostPort writes them). */
+const LINK_URL = /^(?:tcp|udp|sctp):\/\/(?:[0-9.]+|\[[0-9a-fA-F:.]+\]):[0-9]{1,5}$/
+const SERVICE_LINKS: ReadonlyArray<[RegExp, RegExp]> = [
+  [/^GATEHOUSE_(?:[A-Z0-9_]+_)?SERVICE_HOST$/, new RegExp(`^${HOST}$`)],
+  [/^GATEHOUSE_(?:[A-Z0-9_]+_)?SERVICE_PORT(?:_[A-Z0-9_]+)?$/, /^[0-9]{1,5}$/],
+  [/^GATEHOUSE_(?:[A-Z0-9_]+_)?PORT$/, LINK_URL],
+  [/^GATEHOUSE_(?:[A-Z0-9_]+_)?PORT_[0-9]{1,5}_(?:TCP|UDP|SCTP)$/, LINK_URL],
+  [/^GATEHOUSE_(?:[A-Z0-9_]+_)?PORT_[0-9]{1,5}_(?:TCP|UDP|SCTP)_PROTO$/, /^(?:tcp|udp|sctp)$/],
+  [/^GATEHOUSE_(?:[A-Z0-9_]+_)?PORT_[0-9]{1,5}_(?:TCP|UDP|SCTP)_PORT$/, /^[0-9]{1,5}$/],
+  [/^GATEHOUSE_(?:[A-Z0-9_]+_)?PORT_[0-9]{1,5}_(?:TCP|UDP|SCTP)_ADDR$/, new RegExp(`^${HOST}$`)],
+]
+
+/** Whether a variable that names no config key is one of Kubernetes' service links. */
+export function isServiceLink (name: string, value: string): boolean {
+  return SERVICE_LINKS.some(([names, values]) => names.test(name) && values.test(value))
+}
+
+/**
+ * Reads GATEHOUSE_* variables into a partial config object. Unknown GATEHOUSE_
+ * names are errors (a typo must not silently leave a default in place), apart
+ * from Kubernetes' service links, which are listed in `ignored`.
+ */
+export function readEnv (env: Readonly<Record<string, string | undefined>>, keys: readonly EnvKey[]): { value: Record<string, unknown>, sources: Map<string, string>, problems: Problem[], ignored: string[] } {
   const byName = new Map(keys.map(k => [k.name, k]))
   const value: Record<string, unknown> = {}
   const sources = new Map<string, string>()
   const problems: Problem[] = []
+  const ignored: string[] = []
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith('GATEHOUSE_') || raw === undefined || name === CONFIG_FILE_ENV) continue
     const key = byName.get(name)
+    if (key === undefined && isServiceLink(name, raw)) {
+      ignored.push(name)
+      continue
+    }
     if (key === undefined) {
       problems.push({ where: `env ${name}`, message: 'unknown setting (no config key has this name)', severity: 'error' })
       continue
@@ -82,5 +115,5 @@ export function readEnv (env: Readonly<Record<string, string | undefined>>, keys
     node[key.path[key.path.length - 1] as string] = parsed
     sources.set(key.path.join('.'), `env ${name}`)
   }
-  return { value, sources, problems }
+  return { value, sources, problems, ignored }
 }

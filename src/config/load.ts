@@ -19,12 +19,24 @@ export interface LoadConfigOptions {
   env?: Readonly<Record<string, string | undefined>>
   /** Only the demo may run without a signing key file (it generates one). */
   allowGeneratedKey?: boolean
+  /**
+   * `sessions`: for `gatehouse sessions`, which needs Redis, the key prefix
+   * and the session secret(s) only; the settings only a serving gateway
+   * needs (public_url, oidc, signing, upstream) are not required, though
+   * still checked when given.
+   */
+  purpose?: 'serve' | 'sessions'
 }
+
+/** The sections `gatehouse sessions` requires. */
+const SESSIONS_REQUIRE: ReadonlySet<string> = new Set(['session', 'redis'])
 
 export interface LoadedConfig {
   config: GatewayConfig
   /** Non-fatal findings, to be logged at start-up. */
   warnings: Problem[]
+  /** Kubernetes service-link variables passed over (GATEHOUSE_SERVICE_HOST, …), for a debug line at start-up. */
+  ignoredEnv: readonly string[]
 }
 
 const MIN_SECRET_LENGTH = 32
@@ -95,8 +107,9 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   }
 
   const r = raw as RawConfig
+  const required = (path: readonly string[]): boolean => opts.purpose !== 'sessions' || SESSIONS_REQUIRE.has(path[0] ?? '')
   const need = (value: unknown, path: string[], hint: string): void => {
-    if ((value === undefined || value === '') && !invalid.has(path.join('.'))) {
+    if ((value === undefined || value === '') && !invalid.has(path.join('.')) && required(path)) {
       problems.push({ where: opts.file ?? 'config', message: `${path.join('.')} is required (${hint}; env ${envName(path)})`, severity: 'error' })
     }
   }
@@ -146,7 +159,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     checkHttpsUrl(issuerText, where(['oidc', 'issuer']), problems, allowInsecureHttp, 'the issuer is plain http; set oidc.allow_insecure_http: true (GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP) only for local development')
   }
   const bearer = bearerSettings(r.bearer ?? {}, entra, where, problems)
-  const clientSecret = readSecret(oidc.client_secret, oidc.client_secret_file, ['oidc', 'client_secret'], where, problems, opts.file)
+  const clientSecret = readSecret(oidc.client_secret, oidc.client_secret_file, ['oidc', 'client_secret'], where, problems, opts.file, required(['oidc']))
 
   // session
   const session = r.session ?? {}
@@ -198,8 +211,9 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const cookieBase = session.cookie_name ?? 'gatehouse'
   const config: GatewayConfig = deepFreeze({
     listen: listen as { host: string, port: number },
-    publicUrl: (publicUrl as URL).origin,
-    publicParts: { protocol: secure ? 'https' : 'http', host: (publicUrl as URL).host },
+    // Absent only for purpose 'sessions', which reads session and redis alone.
+    publicUrl: publicUrl?.origin ?? '',
+    publicParts: { protocol: secure ? 'https' : 'http', host: publicUrl?.host ?? '' },
     secureCookies: secure,
     policies: r.policies,
     trustedProxies,
@@ -254,7 +268,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     admin: { listen: admin },
     log: { level: r.log?.level ?? 'info', audit: auditSink },
   })
-  return { config, warnings }
+  return { config, warnings, ignoredEnv: fromEnv.ignored }
 }
 
 /** The environment variable name of a config key path. */
@@ -402,7 +416,7 @@ function checkUrl (text: string, protocols: string[], where: string, problems: P
   return url
 }
 
-function readSecret (value: string | undefined, file: string | undefined, path: string[], where: Where, problems: Problem[], configFile: string | undefined): string | undefined {
+function readSecret (value: string | undefined, file: string | undefined, path: string[], where: Where, problems: Problem[], configFile: string | undefined, required = true): string | undefined {
   const parent = path.slice(0, -1)
   const key = path[path.length - 1] as string
   if (value !== undefined && file !== undefined) {
@@ -419,7 +433,7 @@ function readSecret (value: string | undefined, file: string | undefined, path: 
       return undefined
     }
   }
-  if (value === undefined) {
+  if (value === undefined && required) {
     problems.push({ where: configFile ?? 'config', message: `${path.join('.')} is required (or ${path.join('.')}_file; env ${envName(path)} or ${envName(path)}_FILE)`, severity: 'error' })
   }
   return value

@@ -1,5 +1,6 @@
 import type { EntraSettings } from '../config/types.js'
 import { GatehouseError } from '../errors.js'
+import { emailClaim } from '../identify/email-address.js'
 import { identityFromClaims, optionalString, stringList, type ClaimNames, type Identity } from '../identify/identity.js'
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -42,7 +43,7 @@ export function entraIdentity (claims: Readonly<Record<string, unknown>>, settin
   const oid = optionalString(claims.oid)?.toLowerCase()
   if (oid === undefined) throw new GatehouseError('GH_TENANT_REFUSED', 'the token has no object id (oid)')
   const base = identityFromClaims(claims, names)
-  const email = base.email ?? (claims.email_verified === false ? undefined : optionalString(claims.preferred_username)?.includes('@') === true ? optionalString(claims.preferred_username) : undefined)
+  const email = base.email ?? (claims.email_verified === false ? undefined : emailClaim(claims.preferred_username))
   return {
     ...base,
     id: `${tenant}/${oid}`,

@@ -26,7 +26,9 @@ export interface ProviderKeys {
  * Validates access tokens sent as `Authorization: Bearer` (RFC 6750) with
  * jose against the provider's key set (cached, fetched again for an unknown
  * `kid` after a cool-down): signature by an asymmetric algorithm, `iss`,
- * `aud`, `exp`/`nbf` with a small tolerance, and that it is an access token
+ * `aud`, `exp`/`nbf` with a small tolerance, `iat` no later than now plus
+ * that tolerance (a token issued in the future was minted by a clock or a
+ * hand that is not to be trusted), and that it is an access token
  * (not an ID token). No session is created. Every refusal throws
  * GH_INVALID_TOKEN whose detail says why (for the log).
  */
@@ -91,6 +93,10 @@ export class BearerVerifier {
         throw new GatehouseError('GH_IDP_NOT_READY', `the provider's keys could not be fetched: ${e.message ?? 'error'}`, { cause: err })
       }
       throw invalid(`${e.code ?? 'error'}${e.claim === undefined ? '' : ` (${e.claim})`}: ${e.message ?? ''}`.trim(), err)
+    }
+    // jose checks iat only for a maximum age: one from the future passes there.
+    if (payload.iat !== undefined && payload.iat * 1000 > now + this.#settings.clockToleranceMs) {
+      throw invalid(`iat is ${Math.round(payload.iat - now / 1000)}s in the future, beyond the clock tolerance`)
     }
     const present = ID_TOKEN_CLAIMS.filter(c => c in payload)
     if (present.length > 0) throw invalid(`an ID token is not an access token (it has ${present.join(', ')})`)

@@ -1,3 +1,5 @@
+import { emailClaim } from './email-address.js'
+
 /**
  * Who a request comes from, as the rest of the gateway sees it: plain data,
  * independent of how it was established (session cookie today, bearer token later).
@@ -80,8 +82,8 @@ export function identityFromClaims (claims: Readonly<Record<string, unknown>>, n
     issuer,
     subject,
     name: optionalString(claims.name) ?? optionalString(claims.preferred_username),
-    // An email the IdP itself says is unverified is not an identity.
-    email: claims.email_verified === false ? undefined : optionalString(claims.email),
+    // An email the IdP itself says is unverified is not an identity; nor is text that is not exactly one address.
+    email: claims.email_verified === false ? undefined : emailClaim(claims.email),
     groups: stringList(claims[names.groupsClaim]),
     roles: stringList(claims[names.rolesClaim]),
     amr: stringList(claims.amr),

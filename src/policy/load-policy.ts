@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { Ajv } from 'ajv'
+import { Ajv, type ErrorObject } from 'ajv'
 import { parseDuration } from '../config/duration.js'
 import { schemaProblems } from '../config/schema-problems.js'
+import { inFileOrder } from '../config/problem-order.js'
 import { parseYaml, type YamlSource } from '../config/yaml-source.js'
 import { ConfigError, type Problem } from '../errors.js'
 import { routeNeedsIdentity } from '../authorize/decision.js'
-import { foldHeaderName } from '../net/header-name.js'
+import { FOLDED_IDENTITY_PREFIX, foldHeaderName } from '../net/header-name.js'
 import { canonicalizeTarget } from './canonical-path.js'
 import { parseRange } from '../net/address.js'
 import { RouteTable } from './route-table.js'
@@ -39,7 +40,7 @@ export interface PolicySettings {
 export const DEFAULT_UPSTREAM_NAME = 'default'
 const POLICY_FILE = /\.ya?ml$/
 /** Names a route may not give to identity headers: they carry the request itself. */
-const FORBIDDEN_HEADER_NAMES = new Set(['host', 'cookie', 'authorization', 'connection', 'content-length', 'content-type', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-authorization', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id'])
+const FORBIDDEN_HEADER_NAMES = new Set(['host', 'cookie', 'authorization', 'connection', 'content-length', 'content-type', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-authorization', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id'].map(foldHeaderName))
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true })
 const validate = ajv.compile(POLICY_SCHEMA)
@@ -54,6 +55,8 @@ export function loadPolicy (path: string, settings: PolicySettings): { policy: P
   const problems: Problem[] = []
   const files = policyFiles(path, problems)
   const sources: Array<{ source: YamlSource, text: string }> = []
+  /** What the schema accepted of files it refused, for the other checks to report on in the same run. */
+  const partial: Array<Pick<YamlSource, 'file' | 'value' | 'locate'>> = []
   for (const file of files) {
     let text: string
     try {
@@ -67,18 +70,53 @@ export function loadPolicy (path: string, settings: PolicySettings): { policy: P
     if (parsed.problems.some(p => p.severity === 'error')) continue
     const value = parsed.source.value ?? {}
     if (!validate(value)) {
-      problems.push(...schemaProblems(validate.errors ?? [], parsed.source.locate))
+      const errors = validate.errors ?? []
+      problems.push(...schemaProblems(errors, parsed.source.locate))
+      const rest = schemaValidPart(value, errors)
+      if (rest !== undefined) partial.push({ ...parsed.source, value: rest })
       continue
     }
     sources.push({ source: parsed.source, text })
   }
-  if (problems.some(p => p.severity === 'error')) throw new ConfigError(problems)
+  if (problems.some(p => p.severity === 'error')) {
+    // Every problem in one run: the rest is checked too, for its errors (its warnings and "no routes" would mislead).
+    const more: Problem[] = []
+    compile([...partial, ...sources.map(s => s.source)], settings, more)
+    problems.push(...more.filter(p => p.severity === 'error' && !p.message.startsWith('no routes')))
+    throw new ConfigError(inFileOrder(problems, files))
+  }
   const compiled = compile(sources.map(s => s.source), settings, problems)
   if (problems.some(p => p.severity === 'error') || compiled === undefined) throw new ConfigError(problems)
   const hash = createHash('sha256')
   for (const { source, text } of sources) hash.update(`${source.file}\0${text}\0`)
   const policy = Object.freeze({ ...compiled, hash: hash.digest('hex'), files: Object.freeze(files) })
   return { policy, warnings: problems.filter(p => p.severity === 'warning') }
+}
+
+/**
+ * A policy file's value without the routes and upstreams the schema refused
+ * (and the routes that name such an upstream), as a copy whose route list
+ * keeps its indices (refused ones are holes), so that the other checks locate
+ * the rest correctly; undefined when the refusal is in the file's shape.
+ */
+function schemaValidPart (value: unknown, errors: readonly ErrorObject[]): RawPolicyFile | undefined {
+  const raw = value as RawPolicyFile
+  if (!Array.isArray(raw.routes ?? []) || typeof (raw.upstreams ?? {}) !== 'object') return undefined
+  const badRoutes = new Set<number>()
+  const badUpstreams = new Set<string>()
+  for (const e of errors) {
+    const [section, key] = e.instancePath.split('/').slice(1)
+    if (section === 'routes' && key !== undefined) badRoutes.add(Number(key))
+    else if (section === 'upstreams' && key !== undefined) badUpstreams.add(key.replaceAll('~1', '/').replaceAll('~0', '~'))
+    else if (section === 'routes' || section === 'upstreams') return undefined
+  }
+  const upstreams = Object.fromEntries(Object.entries(raw.upstreams ?? {}).filter(([name]) => !badUpstreams.has(name)))
+  const routes: RawRoute[] = []
+  ;(raw.routes ?? []).forEach((route, i) => {
+    if (!badRoutes.has(i) && !(route.upstream !== undefined && badUpstreams.has(route.upstream))) routes[i] = route
+  })
+  routes.length = raw.routes?.length ?? 0
+  return { upstreams, routes }
 }
 
 /** Without policy files: one route, every path to the default upstream, for any signed-in user. */
@@ -205,7 +243,7 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
       const headers: IdentityHeaderNames = { ...r.headers }
       for (const [kind, name] of Object.entries(headers)) {
         const folded = foldHeaderName(name)
-        if (FORBIDDEN_HEADER_NAMES.has(folded) || folded.startsWith('x-gatehouse-')) error(at('headers', kind), `"${name}" cannot carry identity: the name is reserved`)
+        if (FORBIDDEN_HEADER_NAMES.has(folded) || folded.startsWith(FOLDED_IDENTITY_PREFIX)) error(at('headers', kind), `"${name}" cannot carry identity: the name is reserved`)
       }
 
       if (problems.slice(before).some(p => p.severity === 'error') || path === undefined || upstream === undefined) return

@@ -29,18 +29,20 @@ export interface ForwardContext {
 /**
  * Forwarding headers describe the client as the gateway saw it; whatever the
  * client sent under these names, or names an upstream reads as these (compared
- * after folding case and `_`), is removed, never appended to. So are headers
- * that make an upstream override the method or the path.
+ * folded: see foldHeaderName), is removed, never appended to. So are headers
+ * that make an upstream override the method or the path, and other spellings
+ * of the request id and trace context the gateway sets.
  */
-const CLIENT_FORWARDING_HEADERS = new Set([
+const CLIENT_FORWARDING_HEADERS: ReadonlySet<string> = new Set([
   'forwarded', 'x-forwarded', 'forwarded-for', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'client-ip',
   // Client-address headers of CDNs and clouds, which client-IP middleware reads when present.
   'cf-connecting-ip', 'cf-connecting-ipv6', 'cf-pseudo-ipv4', 'fastly-client-ip', 'x-appengine-user-ip', 'x-azure-clientip', 'x-azure-socketip',
   'x-envoy-external-address', 'x-originating-ip', 'x-remote-ip', 'x-remote-addr', 'x-proxyuser-ip',
   'x-original-url', 'x-original-uri', 'x-original-host', 'x-original-method', 'x-rewrite-url', 'x-host',
   'x-http-method-override', 'x-http-method', 'x-method-override', 'proxy-authorization',
-])
-const CLIENT_FORWARDING_PREFIXES = ['x-forwarded-']
+  'x-request-id', 'traceparent', 'tracestate',
+].map(foldHeaderName))
+const CLIENT_FORWARDING_PREFIXES = ['x-forwarded-'].map(foldHeaderName)
 
 /** Hop-by-hop request headers the gateway's own connection to the upstream replaces. */
 const HOP_BY_HOP_REQUEST = new Set(['expect', 'upgrade', 'te', 'trailer', 'transfer-encoding'])
@@ -121,6 +123,21 @@ export function gatewayIdentityHeaderNames (headerNames: IdentityHeaderNames): r
   return names
 }
 const headerNamesOf = new WeakMap<IdentityHeaderNames, readonly string[]>()
+
+/**
+ * Every name, in lower case, under which the gateway passes identity on any
+ * of these routes: what a proxy in front is configured to replace. Made once
+ * per (frozen) route list.
+ */
+export function exactIdentityHeaderNames (routes: ReadonlyArray<{ readonly headers: IdentityHeaderNames }>): ReadonlySet<string> {
+  let names = exactNamesOf.get(routes)
+  if (names === undefined) {
+    names = new Set(routes.flatMap(route => gatewayIdentityHeaderNames(route.headers)))
+    exactNamesOf.set(routes, names)
+  }
+  return names
+}
+const exactNamesOf = new WeakMap<object, ReadonlySet<string>>()
 
 /**
  * Request headers for a WebSocket upgrade to the upstream. The ws client

@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Identity } from '../identify/identity.js'
-import { foldHeaderName } from '../net/header-name.js'
+import { FOLDED_IDENTITY_PREFIX, foldHeaderName } from '../net/header-name.js'
 import { boundedMemo } from '../bounded-memo.js'
+import { parseEmailAddress } from '../identify/email-address.js'
 
 export { foldHeaderName } from '../net/header-name.js'
 
@@ -19,13 +20,27 @@ export const HEADER_KIND = 'x-gatehouse-kind'
 export const HEADER_TENANT = 'x-gatehouse-tenant'
 export const HEADER_CLIENT = 'x-gatehouse-client'
 
-
+/**
+ * Whether a client's header could pass for one of the gateway's identity
+ * headers or one of `extra` (folded names: the routes' own names for them),
+ * under any spelling an upstream folds onto the same name.
+ */
 export function isReservedHeader (name: string, extra: ReadonlySet<string> = EMPTY): boolean {
   const folded = foldHeaderName(name)
-  return folded.startsWith(IDENTITY_HEADER_PREFIX) || extra.has(folded)
+  return folded.startsWith(FOLDED_IDENTITY_PREFIX) || extra.has(folded)
 }
 
 const EMPTY: ReadonlySet<string> = new Set()
+
+/**
+ * The client's header names (lower case, as Node gives them) that fold onto a
+ * reserved name under a spelling other than one of `exact`. A proxy in front
+ * replaces or removes headers by their exact name only: under any other
+ * spelling, the client's value would reach the upstream.
+ */
+export function otherSpellingsOfReserved (headers: IncomingHttpHeaders, exact: ReadonlySet<string>, extraReserved: ReadonlySet<string>): string[] {
+  return Object.keys(headers).filter(name => !exact.has(name) && isReservedHeader(name, extraReserved))
+}
 
 /**
  * Removes from the client's headers everything that could pass for identity,
@@ -111,7 +126,8 @@ export function identityHeaders (identity: Identity): Readonly<Record<string, st
   }
   if (identity.tenant !== undefined) headers[HEADER_TENANT] = headerValue(identity.tenant)
   if (identity.clientId !== undefined) headers[HEADER_CLIENT] = headerValue(identity.clientId)
-  if (identity.email !== undefined) headers[HEADER_EMAIL] = headerValue(identity.email)
+  // Only text that is exactly one address is sent as an email (a session may predate that check).
+  if (identity.email !== undefined && parseEmailAddress(identity.email) !== undefined) headers[HEADER_EMAIL] = headerValue(identity.email)
   if (identity.name !== undefined) headers[HEADER_NAME] = headerValue(identity.name)
   Object.freeze(headers)
   serialized.set(identity, headers)

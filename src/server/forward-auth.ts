@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import { FORWARD_AUTH_PATH } from '../endpoints.js'
 import { GatehouseError } from '../errors.js'
+import { refusal } from '../pipeline/answer.js'
 import { forwardAuthChallenge } from '../pipeline/challenges.js'
-import { gatewayIdentityHeaders, gatewayIdentityHeaderNames } from '../proxy/forward-headers.js'
+import { exactIdentityHeaderNames, gatewayIdentityHeaders, gatewayIdentityHeaderNames } from '../proxy/forward-headers.js'
+import { otherSpellingsOfReserved } from '../proxy/identity-headers.js'
 import { safeReturnPath } from '../signin/return-to.js'
 import { authorizeOrAnswer, type RequestSteps } from './request-steps.js'
 import { sendAnswer } from './send-answer.js'
@@ -20,7 +22,10 @@ import { sendAnswer } from './send-answer.js'
  *   the original path as the return target; or a 302 there for browser
  *   navigations when the proxy passes the answer on to the browser
  *   (`?redirect=true`, and always in path form);
- * - 403 when denied, whatever the reason.
+ * - 403 when denied, whatever the reason; also when the request carries an
+ *   identity header under a spelling other than the gateway's (such as
+ *   `x.gatehouse.user` or `Remote_User`): the proxy replaces headers by their
+ *   exact name only, so the client's value would reach the upstream.
  */
 export function registerForwardAuth (app: FastifyInstance, steps: RequestSteps): void {
   // The body of the request being checked is none of the gateway's business: never parsed, never limited.
@@ -35,6 +40,11 @@ export function registerForwardAuth (app: FastifyInstance, steps: RequestSteps):
     if (forwardAuth === null) throw new GatehouseError('GH_INTERNAL', 'forward-auth request was not routed')
     const { routed, original, redirect } = forwardAuth
     reply.header('cache-control', 'no-store')
+    const spellings = otherSpellingsOfReserved(request.headers, exactIdentityHeaderNames(routed.policy.routes), routed.policy.reservedHeaders)
+    if (spellings.length > 0) {
+      request.log.warn({ route: routed.route.name, headers: spellings }, 'forward-auth: identity header under another spelling refused')
+      return await sendAnswer(request, reply, refusal(new GatehouseError('GH_FORWARD_AUTH_RESERVED_HEADER', spellings.join(', ')), { json: { reason: 'reserved_header' } }), steps.signin)
+    }
     const { canonical } = routed
     const returnTo = safeReturnPath(canonical.query === '' ? canonical.path : `${canonical.path}?${canonical.query}`, steps.config.publicUrl)
     const outcome = await authorizeOrAnswer(request, reply, routed, () => returnTo, steps)

@@ -60,6 +60,7 @@ export async function startGateway (opts: StartOptions): Promise<Started> {
   const { config, warnings } = opts.loaded
   const log = opts.log ?? createLogger({ level: config.log.level })
   for (const w of warnings) log.warn({ where: w.where }, w.message)
+  if (opts.loaded.ignoredEnv.length > 0) log.debug({ variables: opts.loaded.ignoredEnv }, 'Kubernetes service-link variables ignored (set enableServiceLinks: false on the pod to leave them out)')
 
   let signingKey: SigningKey
   if (config.signing.keyFile !== undefined) {

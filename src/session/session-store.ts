@@ -146,13 +146,20 @@ export class SessionStore {
 
   /** Every stored session that this gateway can decrypt, with its id. */
   async list (): Promise<Array<{ id: string, record: SessionRecord }>> {
+    return (await this.inventory()).sessions
+  }
+
+  /** Every stored session: those this gateway can decrypt, and the ids of those it cannot (another secret, or altered). */
+  async inventory (): Promise<{ sessions: Array<{ id: string, record: SessionRecord }>, unreadable: string[] }> {
     const ids = await this.backend.allIds()
-    const out: Array<{ id: string, record: SessionRecord }> = []
+    const sessions: Array<{ id: string, record: SessionRecord }> = []
+    const unreadable: string[] = []
     for (const id of ids) {
       const record = await this.get(id, { fresh: true })
-      if (record !== undefined) out.push({ id, record })
+      if (record !== undefined) sessions.push({ id, record })
+      else if (await this.backend.get(id) !== undefined) unreadable.push(id)
     }
-    return out
+    return { sessions, unreadable }
   }
 
   async close (): Promise<void> {

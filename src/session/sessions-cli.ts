@@ -26,7 +26,8 @@ export async function runSessionsCommand (cmd: SessionsCommand, loaded: LoadedCo
   const lifetimes = { idleMs: config.session.idleTimeoutMs, maxMs: config.session.maxLifetimeMs }
   if (cmd.action === 'list') {
     const now = Date.now()
-    const sessions = (await store.list()).filter(s => cmd.user === undefined || s.record.identity?.id === cmd.user)
+    const { sessions: readable, unreadable } = await store.inventory()
+    const sessions = readable.filter(s => cmd.user === undefined || s.record.identity?.id === cmd.user)
     const rows = sessions.map(({ id, record }) => ({
       session: id,
       user: record.identity?.id ?? '(signing in)',
@@ -40,6 +41,8 @@ export async function runSessionsCommand (cmd: SessionsCommand, loaded: LoadedCo
       return 0
     }
     out(`${rows.length} session(s)\n`)
+    // Sessions sealed with another secret are there all the same: say so rather than report none.
+    if (unreadable.length > 0) out(`${unreadable.length} more session(s) stored that this session secret cannot read (sealed with another secret, or altered)${cmd.user === undefined ? '' : '; their users are unknown'}\n`)
     for (const r of rows) out(`${r.session}  ${r.user}  ${r.email}  signed in ${r.signed_in}  last seen ${r.last_seen}  expires ${r.expires}\n`)
     return 0
   }
@@ -55,14 +58,16 @@ export async function runSessionsCommand (cmd: SessionsCommand, loaded: LoadedCo
     count = await store.revoke('user', cmd.user)
     revoked({ user: cmd.user, selector: 'user', sessions: count })
   } else if (cmd.session !== undefined) {
-    const record = await store.get(cmd.session, { fresh: true })
-    if (record !== undefined) await store.destroy(cmd.session)
-    count = record === undefined ? 0 : 1
+    // As --user does, by what is stored, whether or not this secret can read it.
+    const stored = await store.backend.get(cmd.session) !== undefined
+    const record = stored ? await store.get(cmd.session, { fresh: true }) : undefined
+    if (stored) await store.destroy(cmd.session)
+    count = stored ? 1 : 0
     revoked({ ...auditUser(record?.identity), selector: 'session', session: shortId(cmd.session), sessions: count })
   } else {
-    const all = await store.list()
-    for (const { id } of all) await store.destroy(id)
-    count = all.length
+    const ids = await store.backend.allIds()
+    for (const id of ids) await store.destroy(id)
+    count = ids.length
     revoked({ selector: 'all', sessions: count })
   }
   out(`revoked ${count} session(s)\n`)

@@ -1,3 +1,4 @@
+import { parseEmailAddress } from '../identify/email-address.js'
 import { SignJWT } from 'jose'
 import type { Identity } from '../identify/identity.js'
 import type { SigningKey } from './keys.js'
@@ -50,7 +51,7 @@ export class AssertionSigner {
       groups: identity.groups,
       roles: identity.roles,
     }
-    if (identity.email !== undefined) claims.email = identity.email
+    if (identity.email !== undefined && parseEmailAddress(identity.email) !== undefined) claims.email = identity.email
     if (identity.name !== undefined) claims.name = identity.name
     if (identity.amr.length > 0) claims.amr = identity.amr
     claims.kind = identity.kind ?? 'user'

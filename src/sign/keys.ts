@@ -27,26 +27,27 @@ const KEY_TYPE_FOR_ALG: Record<SigningAlgorithm, { type: string, curve?: string 
 
 /** Loads a private key from a PEM (PKCS#8, SEC1 or PKCS#1) or JWK file and checks that it fits the algorithm. */
 export async function loadSigningKey (file: string, alg: SigningAlgorithm): Promise<SigningKey> {
+  const { privateKey, kid } = readPrivateKey(file)
+  return await fromPrivateKey(privateKey, alg, kid, false, file)
+}
+
+/** Reads a private key from a PEM or JWK file (with the JWK's kid), whatever its algorithm; a ConfigError naming the file otherwise. */
+export function readPrivateKey (file: string): { privateKey: KeyObject, kid: string | undefined } {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
     throw new ConfigError([{ where: file, message: `cannot read the signing key: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, severity: 'error' }])
   }
-  let privateKey: KeyObject
-  let kid: string | undefined
   try {
     if (text.trimStart().startsWith('{')) {
       const jwk = JSON.parse(text) as JWK
-      kid = typeof jwk.kid === 'string' ? jwk.kid : undefined
-      privateKey = createPrivateKey({ key: jwk as never, format: 'jwk' })
-    } else {
-      privateKey = createPrivateKey(text)
+      return { privateKey: createPrivateKey({ key: jwk as never, format: 'jwk' }), kid: typeof jwk.kid === 'string' ? jwk.kid : undefined }
     }
+    return { privateKey: createPrivateKey(text), kid: undefined }
   } catch (err) {
     throw new ConfigError([{ where: file, message: `not a private key in PEM or JWK form: ${(err as Error).message}`, severity: 'error' }])
   }
-  return await fromPrivateKey(privateKey, alg, kid, false, file)
 }
 
 /** Generates a fresh key. Only the demo does this; it says so at start-up. */

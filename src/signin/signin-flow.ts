@@ -123,6 +123,12 @@ export class SigninFlow {
     }
 
     const configuration = this.#deps.oidc.configuration()
+    // What the browser brought is refused with 400, apart from a bad or missing answer of the token endpoint (502).
+    const issProblem = callbackIssuerProblem(params, configuration.serverMetadata())
+    if (issProblem !== undefined) {
+      fail('GH_SIGNIN_CALLBACK_REFUSED', issProblem)
+      throw new SigninError('GH_SIGNIN_CALLBACK_REFUSED', issProblem, undefined, pending.returnTo)
+    }
     let tokens
     try {
       tokens = await client.authorizationCodeGrant(configuration, currentUrl, {
@@ -133,8 +139,10 @@ export class SigninFlow {
       })
     } catch (err) {
       const detail = describeOidcError(err)
-      fail('GH_SIGNIN_FAILED', detail)
-      throw new SigninError('GH_SIGNIN_FAILED', detail, undefined, pending.returnTo, err)
+      // invalid_grant: the token endpoint answered properly that the code the browser brought is not good (spent, another client's, another sign-in's).
+      const code = err instanceof client.ResponseBodyError && err.error === 'invalid_grant' ? 'GH_SIGNIN_CALLBACK_REFUSED' : 'GH_SIGNIN_FAILED'
+      fail(code, detail)
+      throw new SigninError(code, detail, undefined, pending.returnTo, err)
     }
     const claims = tokens.claims()
     if (claims === undefined) {
@@ -201,6 +209,19 @@ export class SigninFlow {
     const endSession = this.#deps.oidc.configuration().serverMetadata().end_session_endpoint
     return endSession === undefined ? [] : [new URL(endSession).origin]
   }
+}
+
+/**
+ * RFC 9207: the callback's `iss` must be the issuer the sign-in was sent to,
+ * and present when the provider says it sends one (a mix-up attack sends the
+ * browser back with another provider's answer). openid-client checks the same
+ * again; checked here first so that the refusal is the browser's (400), not
+ * the provider's (502).
+ */
+function callbackIssuerProblem (params: URLSearchParams, metadata: { issuer: string, authorization_response_iss_parameter_supported?: boolean }): string | undefined {
+  const iss = params.get('iss')
+  if (iss === null) return metadata.authorization_response_iss_parameter_supported === true ? 'authorization response: "iss" (issuer) missing' : undefined
+  return iss === metadata.issuer ? undefined : 'authorization response: unexpected "iss" (issuer)'
 }
 
 function describeOidcError (err: unknown): string {

@@ -166,6 +166,39 @@ t.test('bad environment values name the variable', async t => {
   t.match(text3, /env GATEHOUSE_LISTEN: listen must be host:port/)
 })
 
+t.test('Kubernetes service-link variables of Services named gatehouse are ignored, exactly those', async t => {
+  const links = {
+    GATEHOUSE_SERVICE_HOST: '10.96.12.7',
+    GATEHOUSE_SERVICE_PORT: '8080',
+    GATEHOUSE_SERVICE_PORT_HTTP: '8080',
+    GATEHOUSE_PORT: 'tcp://10.96.12.7:8080',
+    GATEHOUSE_PORT_8080_TCP: 'tcp://10.96.12.7:8080',
+    GATEHOUSE_PORT_8080_TCP_PROTO: 'tcp',
+    GATEHOUSE_PORT_8080_TCP_PORT: '8080',
+    GATEHOUSE_PORT_8080_TCP_ADDR: '10.96.12.7',
+    GATEHOUSE_REDIS_SERVICE_HOST: 'fd00::12',
+    GATEHOUSE_REDIS_SERVICE_PORT_REDIS: '6379',
+    GATEHOUSE_REDIS_PORT: 'tcp://[fd00::12]:6379',
+    GATEHOUSE_REDIS_PORT_6379_TCP_ADDR: 'fd00::12',
+    GATEHOUSE_METRICS_PORT_9464_UDP_PROTO: 'udp',
+  }
+  const loaded = loadConfig({ env: { ...MINIMAL_ENV, ...links } })
+  t.same([...loaded.ignoredEnv].sort(), Object.keys(links).sort(), 'each named for the start-up debug line')
+  t.equal(loaded.config.publicUrl, 'https://app.example.com')
+  // Names of those forms with values of another form, and near misses, are still unknown settings.
+  const near = {
+    GATEHOUSE_SERVICE_HOST: 'gatehouse.default.svc',
+    GATEHOUSE_PORT: '8080',
+    GATEHOUSE_PORT_6379_TCP: 'tcp://fd00::12:6379',
+    GATEHOUSE_PORT_8080_TCP_PROTO: 'http',
+    GATEHOUSE_PORT_8080_HTTP: 'tcp://10.96.12.7:8080',
+    GATEHOUSE_SERVICE_HOSTS: '10.96.12.7',
+    GATEHOUSE_SERVIC_PORT: '8080',
+  }
+  const text = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, ...near } })))
+  for (const name of Object.keys(near)) t.match(text, new RegExp(`env ${name}: unknown setting`), name)
+})
+
 t.test('required settings name both the key and the variable', async t => {
   const text = problemsOf(() => loadConfig({ env: {} })).map(p => p.message).join('\n')
   for (const [key, env] of [['public_url', 'GATEHOUSE_PUBLIC_URL'], ['oidc.issuer', 'GATEHOUSE_OIDC_ISSUER'], ['oidc.client_id', 'GATEHOUSE_OIDC_CLIENT_ID'], ['oidc.client_secret', 'GATEHOUSE_OIDC_CLIENT_SECRET'], ['session.secret', 'GATEHOUSE_SESSION_SECRET'], ['signing.key_file', 'GATEHOUSE_SIGNING_KEY_FILE'], ['upstream.url', 'GATEHOUSE_UPSTREAM_URL']] as const) {

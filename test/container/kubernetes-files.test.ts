@@ -24,7 +24,7 @@ interface Probe { httpGet?: { path: string, port: string | number }, exec?: unkn
 interface SecurityContext { runAsNonRoot?: boolean, runAsUser?: number, readOnlyRootFilesystem?: boolean, allowPrivilegeEscalation?: boolean, capabilities?: { drop?: string[] } }
 interface Container { name: string, image: string, args?: string[], env?: EnvVar[], ports?: Port[], volumeMounts?: Array<{ name: string, mountPath: string, readOnly?: boolean }>, livenessProbe?: Probe, readinessProbe?: Probe, securityContext?: SecurityContext }
 interface Volume { name: string, configMap?: { name: string, items?: Array<{ key: string, path: string }> }, secret?: { secretName: string, defaultMode?: number }, emptyDir?: object }
-interface PodSpec { containers: Container[], volumes?: Volume[], securityContext?: SecurityContext & { fsGroup?: number }, terminationGracePeriodSeconds?: number, hostNetwork?: boolean }
+interface PodSpec { enableServiceLinks?: boolean, containers: Container[], volumes?: Volume[], securityContext?: SecurityContext & { fsGroup?: number }, terminationGracePeriodSeconds?: number, hostNetwork?: boolean }
 interface Resource {
   apiVersion: string
   kind: string
@@ -32,7 +32,7 @@ interface Resource {
   spec?: {
     selector?: { matchLabels?: Record<string, string> } & Record<string, string>
     template?: { metadata: { labels: Record<string, string> }, spec: PodSpec }
-    ports?: Array<{ name?: string, port: number, targetPort: string | number }>
+    ports?: Array<{ name?: string, port: number, targetPort: string | number, protocol?: string }>
     podSelector?: { matchLabels: Record<string, string> }
   }
   data?: Record<string, string>
@@ -164,6 +164,27 @@ t.test('non-root, read-only root filesystem, no privilege escalation, for every 
   }
 })
 
+t.test('no service links: no pod gets {SERVICE}_PORT… variables for the namespace\'s Services', async t => {
+  for (const deployment of deployments) t.equal(podOf(deployment).enableServiceLinks, false, deployment.metadata.name)
+})
+
+/** The variables Kubernetes injects for a Service when service links are on (kubelet's makeLinkVariables). */
+function serviceLinks (service: Resource, ip: string): Record<string, string> {
+  const name = service.metadata.name.toUpperCase().replaceAll('-', '_')
+  const vars: Record<string, string> = { [`${name}_SERVICE_HOST`]: ip }
+  for (const [i, port] of (service.spec?.ports ?? []).entries()) {
+    const protocol = port.protocol ?? 'TCP'
+    const prefix = `${name}_PORT_${port.port}_${protocol}`
+    if (i === 0) {
+      vars[`${name}_SERVICE_PORT`] = String(port.port)
+      vars[`${name}_PORT`] = `${protocol.toLowerCase()}://${ip}:${port.port}`
+    }
+    if (port.name !== undefined) vars[`${name}_SERVICE_PORT_${port.name.toUpperCase().replaceAll('-', '_')}`] = String(port.port)
+    Object.assign(vars, { [prefix]: `${protocol.toLowerCase()}://${ip}:${port.port}`, [`${prefix}_PROTO`]: protocol.toLowerCase(), [`${prefix}_PORT`]: String(port.port), [`${prefix}_ADDR`]: ip })
+  }
+  return vars
+}
+
 t.test('Redis: its own Deployment and Service, reachable from the app\'s pods only, at the URL the gateway uses', async t => {
   const redis = find('Deployment', 'gatehouse-redis')
   const service = find('Service', 'gatehouse-redis')
@@ -212,6 +233,12 @@ t.test('the gateway starts from these files: config and policy load as the pod w
   materialize()
   const { config } = loadConfig({ file: env[CONFIG_FILE_ENV], env })
   t.equal(config.listen.port, 8080, 'listens on the container port')
+  // Where service links are left on (an older manifest, another chart), Services named gatehouse… inject GATEHOUSE_* variables.
+  const links: Record<string, string> = {}
+  for (const service of resources.filter(r => r.kind === 'Service')) Object.assign(links, serviceLinks(service, '10.96.0.17'), serviceLinks({ ...service, metadata: { name: 'gatehouse' } }, '10.96.0.18'))
+  t.ok(Object.keys(links).filter(n => n.startsWith('GATEHOUSE_')).length >= 7, 'the files\' Services and one named gatehouse give GATEHOUSE_* links')
+  const linked = loadConfig({ file: env[CONFIG_FILE_ENV], env: { ...links, ...env } })
+  t.same([...linked.ignoredEnv].sort(), Object.keys(links).filter(n => n.startsWith('GATEHOUSE_')).sort(), 'the gateway starts, passing over every service link')
   t.equal(config.upstream.url, `http://127.0.0.1:${envOf(app).PORT}`, 'forwards to the app on the pod\'s localhost')
   t.equal(config.session.secret, 'k'.repeat(48), 'the session secret is the Secret\'s file')
   t.ok((appPod.terminationGracePeriodSeconds ?? 30) * 1000 > config.shutdown.gracePeriodMs, 'Kubernetes waits longer than the gateway\'s grace period')

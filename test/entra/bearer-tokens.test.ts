@@ -116,6 +116,8 @@ t.test('tokens that must be refused', async t => {
     ['expired', async () => await entra.sign(userToken(stack, { iat: now() - 7200, nbf: now() - 7200, exp: now() - 3600 }))],
     ['not yet valid', async () => await entra.sign(userToken(stack, { nbf: now() + 3600, exp: now() + 7200 }))],
     ['no expiry', async () => await entra.sign(userToken(stack, { exp: undefined }))],
+    ['issued a day in the future', async () => await entra.sign(userToken(stack, { iat: now() + 86_400, exp: now() + 90_000 }))],
+    ['issued beyond the clock tolerance', async () => await entra.sign(userToken(stack, { iat: now() + 120 }))],
     ['alg none', async () => unsigned({ alg: 'none', typ: 'JWT' }, userToken(stack))],
     ['HS256 signed with the public key', async () => await new SignJWT(userToken(stack)).setProtectedHeader({ alg: 'HS256', kid: realKey.kid }).sign(new TextEncoder().encode(publicPem.toString()))],
     ['a jku header pointing elsewhere', async () => await entra.sign(userToken(stack), { jku: 'http://127.0.0.1:9/keys' })],
@@ -146,6 +148,9 @@ t.test('tokens that must be refused', async t => {
   t.equal(reasons.length, cases.length, 'each refusal is logged with its reason')
   t.match(reasons.join('\n'), /algorithm none is not accepted[\s\S]*algorithm HS256 is not accepted[\s\S]*names its own key \(jku\)[\s\S]*names its own key \(jwk\)[\s\S]*an ID token is not an access token|aud/)
   t.notMatch(stack.logs.lines.join('\n'), /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/, 'no token in the log')
+  t.equal(reasons.filter(r => /iat is \d+s in the future/.test(r)).length, 2, 'a token from the future is refused for its iat')
+  const withinTolerance = await call(`${stack.url}/api/reports/skewed`, await entra.sign(userToken(stack, { iat: now() + 5 })))
+  t.equal(withinTolerance.status, 200, 'control: an iat a few seconds ahead, within the tolerance, is accepted')
 })
 
 t.test('v1 issuers are accepted where configured', async t => {

@@ -19,7 +19,7 @@ export interface RecordingUpstream {
   url: string
   /** Every request received, in order. */
   seen: SeenRequest[]
-  /** Every value received under a header name, compared after folding case (and `_` to `-` when `fold` is set). */
+  /** Every value received under a header name, compared after folding case (and, when `fold` is set, removing every character that is not a letter or digit). */
   values (request: SeenRequest, name: string, fold?: boolean): string[]
   /** Resolves with the first recorded request (already seen, or to come) that matches. */
   waitFor (match: (r: SeenRequest) => boolean): Promise<SeenRequest>
@@ -79,7 +79,7 @@ export async function startRecordingUpstream (t: Teardown): Promise<RecordingUps
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
     values (request, name, fold = false) {
-      const norm = (n: string): string => fold ? n.toLowerCase().replaceAll('_', '-') : n.toLowerCase()
+      const norm = (n: string): string => fold ? n.toLowerCase().replace(/[^a-z0-9]/gu, '') : n.toLowerCase()
       const wanted = norm(name)
       const out: string[] = []
       for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {

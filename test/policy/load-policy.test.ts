@@ -222,8 +222,8 @@ routes:
     name: 'unknown keys with a did-you-mean suggestion',
     files: { 'p.yaml': 'routes:\n  - name: a\n    match: { path: /a, paht: /b }\n    upstrem: default\n    allow: anyone\n    deny:\n      - grups: [x]\n' },
     errors: [
-      ['p.yaml:4:5', 'unknown key "routes.0.upstrem" (did you mean "upstream"?)'],
       ['p.yaml:3:24', 'unknown key "routes.0.match.paht" (did you mean "path"?)'],
+      ['p.yaml:4:5', 'unknown key "routes.0.upstrem" (did you mean "upstream"?)'],
       ['p.yaml:7:9', 'unknown key "routes.0.deny.0.grups" (did you mean "groups"?)'],
     ],
   },
@@ -580,7 +580,7 @@ routes:
 
   t.same([...policy.upstreams.keys()], ['default', 'api', 'base'])
   t.same(policy.upstreams.get('api'), { name: 'api', url: 'http://api:8080', timeoutMs: 5000 })
-  t.same([...policy.reservedHeaders], ['remote-user', 'x-email'])
+  t.same([...policy.reservedHeaders], ['remoteuser', 'xemail'], 'folded: lower case, letters and digits only')
   t.match(policy.hash, /^[0-9a-f]{64}$/)
   t.same(policy.files, [path])
 })

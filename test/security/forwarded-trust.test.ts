@@ -44,6 +44,7 @@ const ADDRESS_SPOOFS: Array<[string, Array<[string, string]>]> = [
   ['X-Forwarded-For, a list', [['X-Forwarded-For', '10.1.2.3, 10.9.9.9']]],
   ['X-Forwarded-For, two lines', [['X-Forwarded-For', '10.1.2.3'], ['X-Forwarded-For', '10.9.9.9']]],
   ['X_Forwarded_For', [['X_Forwarded_For', '10.1.2.3']]],
+  ['x.forwarded.for and other spellings frameworks fold', [['x.forwarded.for', '10.1.2.3'], ['X~Real~IP', '10.1.2.3'], ['TrueClientIP', '10.1.2.3']]],
   ['X-Real-IP', [['X-Real-IP', '10.1.2.3']]],
   ['Forwarded', [['Forwarded', 'for=10.1.2.3;proto=https;host=admin.example.com']]],
   ['Forwarded, IPv6', [['Forwarded', 'for="[fd00::1]"']]],
@@ -67,6 +68,8 @@ const REQUEST_SPOOFS: Array<[string, Array<[string, string]>]> = [
   ['X-Original-URL and X-Rewrite-URL', [['X-Original-URL', '/admin/users'], ['X-Rewrite-URL', '/admin/users']]],
   ['X-Original-URI and X-Original-Host', [['X-Original-URI', '/admin/users'], ['X-Original-Host', 'admin.example.com']]],
   ['X-Host', [['X-Host', 'admin.example.com']]],
+  ['x.forwarded.host and x.original.url', [['x.forwarded.host', 'admin.example.com'], ['X-Original.URL', '/admin/users']]],
+  ['the request id and trace context under other spellings', [['x.request.id', 'forged'], ['trace.parent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01']]],
 ]
 
 /** Every header the client may have spoofed; the upstream must get none of them except the gateway's own X-Forwarded-*. */
@@ -100,6 +103,8 @@ t.test('without trusted proxies', async t => {
         t.same(s.up.values(got, 'x-forwarded-proto', true), ['http'], 'the scheme of public_url')
         t.same(s.up.values(got, 'x-forwarded-host', true), [publicHost], 'the host of public_url')
         for (const header of NEVER_FROM_CLIENT) t.same(s.up.values(got, header, true), [], `no ${header}`)
+        t.equal(s.up.values(got, 'x-request-id', true).length, 1, 'one request id, the gateway\'s')
+        t.equal(s.up.values(got, 'traceparent', true).length, 1, 'one trace context, the gateway\'s')
       })
     }
   })

@@ -104,13 +104,13 @@ t.test('sign-in flow attacks', async t => {
       const first = await throughIdp(browser, landing)
       const second = await throughIdp(browser, `${landing}/other-tab`)
       return { browser, url: withParams(first, { code: new URL(second).searchParams.get('code') }) }
-    }, 502, 'GH_SIGNIN_FAILED', /invalid_grant/],
+    }, 400, 'GH_SIGNIN_CALLBACK_REFUSED', /invalid_grant/],
     ['an intercepted code with the attacker\'s own state', async (landing) => {
       const stolen = new URL(await throughIdp(new Browser(), landing)).searchParams.get('code') ?? ''
       const attacker = new Browser()
       const { state } = await begin(attacker, landing)
       return { browser: attacker, url: `${callback}?code=${encodeURIComponent(stolen)}&state=${encodeURIComponent(state)}&iss=${encodeURIComponent(stack.idp.issuer)}` }
-    }, 502, 'GH_SIGNIN_FAILED', /invalid_grant/],
+    }, 400, 'GH_SIGNIN_CALLBACK_REFUSED', /invalid_grant/],
     ['a code already spent, with a fresh state', async (landing) => {
       const victim = new Browser()
       const used = await throughIdp(victim, landing)
@@ -119,7 +119,7 @@ t.test('sign-in flow attacks', async t => {
       const attacker = new Browser()
       const { state } = await begin(attacker, landing)
       return { browser: attacker, url: `${callback}?code=${encodeURIComponent(new URL(used).searchParams.get('code') ?? '')}&state=${encodeURIComponent(state)}&iss=${encodeURIComponent(stack.idp.issuer)}` }
-    }, 502, 'GH_SIGNIN_FAILED', /invalid_grant/],
+    }, 400, 'GH_SIGNIN_CALLBACK_REFUSED', /invalid_grant/],
     ['a code issued to another client of the same IdP', async (landing) => {
       const attacker = new Browser()
       const authorize = new URL(`${stack.idp.issuer}/auth`)
@@ -127,24 +127,24 @@ t.test('sign-in flow attacks', async t => {
       const other = await idpCallback(attacker, authorize.href, OTHER_CALLBACK, bob)
       const { state } = await begin(attacker, landing)
       return { browser: attacker, url: `${callback}?code=${encodeURIComponent(new URL(other).searchParams.get('code') ?? '')}&state=${encodeURIComponent(state)}&iss=${encodeURIComponent(stack.idp.issuer)}` }
-    }, 502, 'GH_SIGNIN_FAILED', /invalid_grant/],
+    }, 400, 'GH_SIGNIN_CALLBACK_REFUSED', /invalid_grant/],
     ['mix-up: the sign-in sent to another IdP, which answers with its own iss', async (landing) => {
       const browser = new Browser()
       const { authorize } = await begin(browser, landing)
       const url = await idpCallback(browser, authorize.replace(stack.idp.issuer, mixup.issuer), callback, bob)
       return { browser, url }
-    }, 502, 'GH_SIGNIN_FAILED', /unexpected "iss"/],
+    }, 400, 'GH_SIGNIN_CALLBACK_REFUSED', /unexpected "iss"/],
     ['mix-up: the other IdP\'s answer without iss', async (landing) => {
       const browser = new Browser()
       const { authorize } = await begin(browser, landing)
       const url = await idpCallback(browser, authorize.replace(stack.idp.issuer, mixup.issuer), callback, bob)
       return { browser, url: withParams(url, { iss: null }) }
-    }, 502, 'GH_SIGNIN_FAILED', /"iss" \(issuer\) missing/],
+    }, 400, 'GH_SIGNIN_CALLBACK_REFUSED', /"iss" \(issuer\) missing/],
     ['mix-up: the genuine answer with another IdP\'s iss', async (landing) => {
       const browser = new Browser()
       const url = await throughIdp(browser, landing)
       return { browser, url: withParams(url, { iss: mixup.issuer }) }
-    }, 502, 'GH_SIGNIN_FAILED', /unexpected "iss"/],
+    }, 400, 'GH_SIGNIN_CALLBACK_REFUSED', /unexpected "iss"/],
     ['an ID token with another nonce', async (landing) => {
       forge.set(async (_token, { header, payload }) => await stack.idp.signJwt({ ...payload, nonce: 'attacker-nonce' }, { kid: header.kid }))
       const browser = new Browser()
@@ -174,6 +174,8 @@ t.test('sign-in flow attacks', async t => {
       const audited = stack.logs.records().filter(r => r.event === 'signin.failure')
       t.equal(audited.length, failures + 1, 'one signin.failure audit event')
       t.match(audited.at(-1)?.detail, reason, 'refused for this reason (the detail; the reason is the error code)')
+      t.equal(audited.at(-1)?.reason, code, 'the audit event names the error code')
+      if (status === 400) t.match(res.body, /Try again/, 'the sign-in-failed page, with a way to try again')
       const after = await fetch(`${stack.url}${landing}`, { headers: { accept: 'application/json', cookie: [...browser.cookies(stack.url)].map(([k, v]) => `${k}=${v}`).join('; ') } })
       t.equal(after.status, 401, 'the page the sign-in was for is still closed')
       t.notOk(s.up.seen.some(r => r.url.startsWith(landing)), 'the upstream was not reached')
@@ -211,7 +213,7 @@ t.test('sign-in flow attacks', async t => {
       t.test(name, async t => {
         const { browser, url } = await build()
         const res = await browser.request(url, { followRedirects: false })
-        t.equal(res.status, 401)
+        t.equal(res.status, 400, 'the browser\'s request, not a bad gateway')
         for (const text of present) t.match(res.body, text)
         for (const text of absent) t.notMatch(res.body, text)
         t.equal(stack.sessionCookie(browser), undefined, 'no session')

@@ -74,6 +74,8 @@ t.test('WebSocket upgrades', async t => {
     ['dot segments into the admin route, by staff', 'GET', '/public/%2e%2e/admin/ws', [`Cookie: ${bob}`], 403],
     ['dot segments, allowed: the decided path is forwarded', 'GET', '/public/../ws/./chat?room=1', [`Cookie: ${alice}`], 101, '/ws/chat?room=1', 'alice'],
     ['spoofed identity headers with a session', 'GET', '/ws/chat', [`Cookie: ${alice}`, 'X-Gatehouse-User: mallory', 'X_Gatehouse_Groups: admins', 'Remote-User: mallory'], 101, '/ws/chat', 'alice'],
+    ['spoofed identity headers in spellings frameworks fold, with a session', 'GET', '/ws/chat', [`Cookie: ${alice}`, 'x.gatehouse.user: mallory', 'X-Gatehouse.Groups: admins', 'x-gatehouse~assertion: forged', 'Remote.User: mallory'], 101, '/ws/chat', 'alice'],
+    ['spoofed identity headers in spellings frameworks fold, anonymously', 'GET', '/public/feed', ['x.gatehouse.user: mallory', 'XGatehouseGroups: admins'], 101, '/public/feed', ''],
     ['an upgrade with POST', 'POST', '/ws/chat', [`Cookie: ${alice}`, 'Content-Length: 0'], 405],
     ['an upgrade with TRACE', 'TRACE', '/ws/chat', [`Cookie: ${alice}`], 405],
     ['an upgrade with two Host lines', 'GET', '/ws/chat', [`Cookie: ${alice}`, 'Host: admin.example.com'], 400],
@@ -91,11 +93,15 @@ t.test('WebSocket upgrades', async t => {
       t.equal(got.url, path, 'the upstream got the upgrade at the decided path')
       const identity: string[] = []
       for (let i = 0; i < got.rawHeaders.length; i += 2) {
-        const header = (got.rawHeaders[i] ?? '').toLowerCase().replaceAll('_', '-')
-        if (header.startsWith('x-gatehouse-') || header === 'remote-user') identity.push(`${header}: ${got.rawHeaders[i + 1] ?? ''}`)
+        // Folded as upstreams do: lower case, letters and digits only.
+        const header = (got.rawHeaders[i] ?? '').toLowerCase().replace(/[^a-z0-9]/gu, '')
+        if (header.startsWith('xgatehouse') || header === 'remoteuser') identity.push(`${header}: ${got.rawHeaders[i + 1] ?? ''}`)
       }
       if (user === '') t.same(identity, [], 'no identity headers on a public route')
-      else t.same(identity.filter(h => h.startsWith('x-gatehouse-user:') || h.startsWith('remote-user')), [`x-gatehouse-user: ${user}`], 'the gateway\'s user only')
+      else {
+        t.same(identity.filter(h => h.startsWith('xgatehouseuser:') || h.startsWith('remoteuser')), [`xgatehouseuser: ${user}`], 'the gateway\'s user only')
+        t.same(identity.filter(h => h.startsWith('xgatehousegroups:')), ['xgatehousegroups: admins,staff'], 'the gateway\'s groups only, once')
+      }
       t.notMatch(s.up.values(got, 'cookie').join('; '), new RegExp(`(^|; )${name}=`), 'no session cookie')
     })
   }
