@@ -20,6 +20,8 @@ import type { SessionStore } from '../session/session-store.js'
 import type { LifetimeSettings } from '../session/lifetime.js'
 import '../session/session-data.js'
 import { AssertionSigner } from '../sign/assertion.js'
+import { SetVerifier } from '../signals/set-verifier.js'
+import { SsfReceiver } from '../signals/ssf-receiver.js'
 import type { SigningKey } from '../sign/keys.js'
 import { BackchannelLogout } from '../signin/backchannel-logout.js'
 import { gatewayCookies, type GatewayCookies } from '../signin/cookies.js'
@@ -32,6 +34,7 @@ import { buildAdminServer } from './admin.js'
 import { createApp } from './create-app.js'
 import { registerForwardAuth } from './forward-auth.js'
 import { registerFrontchannelLogout } from './frontchannel-logout.js'
+import { registerSsfEndpoint } from './ssf-endpoint.js'
 import { registerGatewayRoutes } from './gateway-routes.js'
 import { readiness } from './readiness.js'
 import { sendError } from './respond.js'
@@ -167,6 +170,7 @@ async function registerEndpoints (app: FastifyInstance, parts: GatewayParts): Pr
     registerGatewayRoutes(scope, { config, signin: steps.signin, oidc, store, signingKey, policies, backchannel, lifetimes, clock })
   })
   await app.register(async (scope) => { registerFrontchannelLogout(scope, new FrontchannelLogout({ oidc, ender: parts.ender })) })
+  await app.register(async (scope) => { registerSsfEndpoint(scope, ssfReceiver(parts)) })
   // Forward-auth: the same decision for a proxy in front, in a scope that never reads bodies.
   await app.register(async (scope) => { registerForwardAuth(scope, steps) })
   await registerProxy(app, {
@@ -175,6 +179,18 @@ async function registerEndpoints (app: FastifyInstance, parts: GatewayParts): Pr
     guard: async (request, reply) => await guardProxied(request, reply, steps),
     refuse: (request, reply, error, headers) => { sendError(request, reply, error, headers === undefined ? {} : { headers }) },
     onUpstreamResponse: (request, seconds) => { parts.metrics.upstream(request.routeLabel, seconds) },
+  })
+}
+
+/** The Shared Signals receiver: the configured transmitters, ending sessions the one way. */
+function ssfReceiver (parts: GatewayParts): SsfReceiver {
+  const { config, oidc, store, ender, log } = parts
+  return new SsfReceiver({
+    verifier: new SetVerifier(config.ssf.transmitters),
+    backend: store.backend,
+    ender,
+    idpIssuer: () => oidc.isReady ? oidc.keys().issuer : config.oidc.issuer,
+    log,
   })
 }
 

@@ -6,11 +6,12 @@ import { shortId, type SessionStore } from './session-store.js'
 /** What ended the sessions: the audit line's `source` and the metric's label. */
 export type RevocationSource = 'frontchannel' | 'directory' | 'ssf' | 'backchannel' | 'cli' | 'refresh'
 
-/** Which sessions end: every session of a user, of an IdP session (`sid`), one session (with its user when known), or all. */
+/** Which sessions end: every session of a user, of an IdP session (`sid`), one session (with its user when known), of an email address, or all. */
 export type SessionsToEnd =
   | { readonly user: string }
   | { readonly idpSession: string }
   | { readonly session: string, readonly identity?: Identity | undefined }
+  | { readonly email: string }
   | { readonly all: true }
 
 export interface SessionEnderDeps {
@@ -50,6 +51,13 @@ export class SessionEnder {
       if (record !== undefined) await store.destroy(which.session)
       sessions = record === undefined ? 0 : 1
       named = { ...auditUser(which.identity ?? record?.identity), selector: 'session', session: shortId(which.session) }
+    } else if ('email' in which) {
+      // No index by address: every session is read (security events name people by address rarely).
+      const email = which.email.toLowerCase()
+      const users = new Set((await store.list()).filter(s => s.record.identity?.email?.toLowerCase() === email).map(s => s.record.identity?.id as string))
+      sessions = 0
+      for (const user of users) sessions += await store.revoke('user', user)
+      named = { selector: 'email', users: [...users] }
     } else {
       const all = await store.list()
       for (const { id } of all) await store.destroy(id)
