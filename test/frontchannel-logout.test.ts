@@ -28,8 +28,11 @@ t.test('front-channel logout without a cookie ends exactly the sessions of that 
   t.ok(first.sid !== '' && first.sid !== second.sid, 'two sign-ins, two IdP sessions')
   for (const url of [stack.url, replica.url]) t.equal(await status(url, first.cookie), 200, 'signed in (and cached) on both gateways')
 
+  const started = performance.now()
   const res = await frontchannel(stack.url, { iss: stack.idp.issuer, sid: first.sid })
   t.equal(res.status, 200)
+  t.equal(await status(replica.url, first.cookie), 401, 'refused on the other gateway')
+  t.comment(`front-channel logout to the first refusal on another gateway: ${(performance.now() - started).toFixed(1)} ms`)
   t.equal(res.headers.get('content-security-policy'), `default-src 'none'; frame-ancestors ${new URL(stack.idp.issuer).origin}`, 'framed by the IdP\'s origin only')
   t.equal(res.headers.get('x-frame-options'), null, 'no X-Frame-Options, which would forbid the IdP\'s frame')
   t.equal(res.headers.get('cache-control'), 'no-store')
