@@ -20,7 +20,7 @@ export function registerSsfEndpoint (app: FastifyInstance, receiver: SsfReceiver
     onRequest: async (request, reply) => {
       if (receiver.authenticated(request.headers.authorization)) return
       request.log.warn('security event push without a known bearer secret refused')
-      await reply.code(401).header('www-authenticate', 'Bearer').header('cache-control', 'no-store').send({ err: 'authentication_failed', description: 'the bearer secret is not a configured transmitter\'s' })
+      return await reply.code(401).header('www-authenticate', 'Bearer').header('cache-control', 'no-store').send({ err: 'authentication_failed', description: 'the bearer secret is not a configured transmitter\'s' })
     },
   }, async (request, reply) => {
     reply.header('cache-control', 'no-store')
