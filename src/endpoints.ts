@@ -26,3 +26,8 @@ export function loginPath (returnTo: string): string {
 export function loginUrl (publicUrl: string, returnTo: string): string {
   return `${publicUrl}${loginPath(returnTo)}`
 }
+
+/** OpenID Connect Front-Channel Logout: the IdP loads this in an iframe with `iss` and `sid`. */
+export const FRONTCHANNEL_LOGOUT_PATH = `${GATEHOUSE_PREFIX}/frontchannel-logout`
+/** Shared Signals Framework push delivery (RFC 8935): transmitters post security event tokens here. */
+export const SSF_EVENTS_PATH = `${GATEHOUSE_PREFIX}/ssf/events`

@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   GH_SIGNIN_FAILED: { status: 502, message: 'Signing in failed while talking to the identity provider.' },
   GH_TENANT_REFUSED: { status: 403, message: 'Accounts of your organization are not accepted here.' },
   GH_GROUPS_UNAVAILABLE: { status: 503, message: 'Your group memberships could not be read from the directory. Try again in a moment.' },
+  GH_LOGOUT_REQUEST_INVALID: { status: 400, message: 'This sign-out request does not name a session of this gateway\'s identity provider.' },
   GH_INVALID_TOKEN: { status: 401, message: 'The access token is not valid.' },
   GH_IDP_NOT_READY: { status: 503, message: 'Sign-in is not available yet: the identity provider has not answered.' },
   GH_SESSION_STORE_UNAVAILABLE: { status: 503, message: 'The session store is not answering. Try again in a moment.' },

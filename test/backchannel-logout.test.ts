@@ -29,10 +29,10 @@ t.test('signing out at the IdP ends the gateway session through back-channel log
   // The person signs out at the IdP directly (say, from another application).
   const confirm = await browser.get(`${stack.idp.issuer}/session/end`)
   await browser.submitForm(confirm, {}, { button: 'logout' })
-  await stack.logs.waitFor(r => r.event === 'backchannel.logout')
+  await stack.logs.waitFor(r => r.event === 'session.revoked')
   t.equal(await stack.redis?.exists(stack.sessionKey(value)), 0, 'the session is gone from Redis')
   t.equal((await fetch(`${stack.url}/api/x`, { headers: { cookie, accept: 'application/json' } })).status, 401, 'and the cookie no longer works')
-  t.ok(stack.logs.records().some(r => r.event === 'backchannel.logout' && r.user === 'alice' && r.sessions === 1), 'audited')
+  t.ok(stack.logs.records().some(r => r.event === 'session.revoked' && r.source === 'backchannel' && r.user === 'alice' && r.sessions === 1), 'audited, naming the source')
 })
 
 t.test('logout tokens: valid, replayed, wrongly signed, and every other way to be wrong', async t => {

@@ -68,7 +68,7 @@ t.test('a refresh the IdP refuses (grant revoked) ends the session at once', asy
   clock.advance(600_000)
   t.equal(await api(stack, cookie), 401, 'the session ended')
   t.equal(await stack.redis?.exists(stack.sessionKey(value)), 0, 'and is gone from Redis')
-  t.ok(stack.logs.records().some(r => r.event === 'session.revoked' && r.reason === 'refresh_rejected'), 'audited with the reason')
+  t.ok(stack.logs.records().some(r => r.event === 'session.revoked' && r.source === 'refresh' && r.reason === 'refresh_rejected' && r.user === 'alice'), 'audited with the source and the reason')
 })
 
 t.test('an IdP that cannot be reached keeps the session until its maximum lifetime, and the log says so', async t => {

@@ -7,7 +7,7 @@ import { parseSize } from './size.js'
 import { pointerPath, schemaProblems } from './schema-problems.js'
 import { envKeys, readEnv } from './env.js'
 import { CONFIG_SCHEMA, GUID_PATTERN } from './schema.js'
-import type { BearerSettings, EntraSettings, GatewayConfig } from './types.js'
+import type { BearerSettings, EntraSettings, GatewayConfig, SsfTransmitter } from './types.js'
 import { parseRange, type Cidr } from '../net/address.js'
 import { singleHostUrl } from '../net/redis-url.js'
 import { parseYaml, type YamlSource } from './yaml-source.js'
@@ -159,6 +159,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     checkHttpsUrl(issuerText, where(['oidc', 'issuer']), problems, allowInsecureHttp, 'the issuer is plain http; set oidc.allow_insecure_http: true (GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP) only for local development')
   }
   const bearer = bearerSettings(r.bearer ?? {}, entra, where, problems)
+  const ssfTransmitters = transmitterSettings(r.ssf?.transmitters ?? [], where, problems, opts.file, allowInsecureHttp)
   const clientSecret = readSecret(oidc.client_secret, oidc.client_secret_file, ['oidc', 'client_secret'], where, problems, opts.file, required(['oidc']))
 
   // session
@@ -231,6 +232,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     },
     entra,
     bearer,
+    ssf: { transmitters: ssfTransmitters },
     session: {
       secret: sessionSecret as string,
       previousSecrets: session.previous_secrets ?? [],
@@ -284,6 +286,7 @@ interface RawConfig {
   oidc?: { provider?: 'generic' | 'entra', issuer?: string, client_id?: string, client_secret?: string, client_secret_file?: string, token_auth_method?: 'client_secret_basic' | 'client_secret_post', scopes?: string[], allow_insecure_http?: boolean, discovery_timeout?: string, groups_claim?: string, roles_claim?: string }
   entra?: RawEntra
   bearer?: RawBearer
+  ssf?: { transmitters?: RawTransmitter[] }
   session?: { secret?: string, secret_file?: string, previous_secrets?: string[], cookie_name?: string, idle_timeout?: string, max_lifetime?: string, refresh_skew?: string, cache_ttl?: string }
   redis?: { url?: string, key_prefix?: string, command_timeout?: string }
   signing?: { key_file?: string, algorithm?: GatewayConfig['signing']['algorithm'], assertion_ttl?: string }
@@ -297,6 +300,7 @@ interface RawConfig {
 }
 
 interface RawEntra { tenant?: string, allowed_tenants?: string[], authority_host?: string, graph_url?: string, graph_timeout?: string, groups_cache_ttl?: string, group_names?: Record<string, string>, only_named_groups?: boolean, mfa_auth_contexts?: string[] }
+interface RawTransmitter { issuer: string, jwks_url: string, audience: string, bearer_secret?: string, bearer_secret_file?: string }
 interface RawBearer { audiences?: string[], issuers?: string[], jwks_url?: string, clock_tolerance?: string }
 
 const MULTI_TENANT = new Set(['organizations', 'common'])
@@ -338,6 +342,24 @@ function entraSettings (e: RawEntra, where: Where, problems: Problem[], file: st
     onlyNamedGroups: e.only_named_groups ?? false,
     mfaAuthContexts: e.mfa_auth_contexts ?? [],
   }
+}
+
+function transmitterSettings (raw: readonly RawTransmitter[], where: Where, problems: Problem[], file: string | undefined, allowInsecureHttp: boolean): SsfTransmitter[] {
+  const out: SsfTransmitter[] = []
+  raw.forEach((t, i) => {
+    const at = ['ssf', 'transmitters', i]
+    // A transmitter the schema refused (reported already) is left out here.
+    if (typeof t?.issuer !== 'string' || typeof t.jwks_url !== 'string' || typeof t.audience !== 'string') return
+    checkHttpsUrl(t.jwks_url, where([...at, 'jwks_url']), problems, allowInsecureHttp, 'the transmitter\'s jwks_url is plain http; set oidc.allow_insecure_http: true only for local development')
+    if (out.some(o => o.issuer === t.issuer)) problems.push({ where: where([...at, 'issuer']), message: `transmitter ${t.issuer} is listed twice`, severity: 'error' })
+    if (t.bearer_secret === undefined && t.bearer_secret_file === undefined) {
+      problems.push({ where: where(at), message: 'a transmitter needs bearer_secret or bearer_secret_file: what it sends as Authorization: Bearer', severity: 'error' })
+      return
+    }
+    const bearerSecret = readSecret(t.bearer_secret, t.bearer_secret_file, [...at, 'bearer_secret'].map(String), where, problems, file)
+    if (bearerSecret !== undefined) out.push({ issuer: t.issuer, jwksUrl: t.jwks_url, audience: t.audience, bearerSecret })
+  })
+  return out
 }
 
 function bearerSettings (b: RawBearer, entra: EntraSettings | undefined, where: Where, problems: Problem[]): BearerSettings | undefined {

@@ -151,6 +151,29 @@ export const CONFIG_SCHEMA = {
         listen: { type: 'string', minLength: 1, default: '127.0.0.1:9464', description: 'host:port of the admin listener, or off' },
       },
     },
+    ssf: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Shared Signals Framework: security event tokens pushed to /.gatehouse/ssf/events (config file only)',
+      properties: {
+        transmitters: {
+          type: 'array',
+          description: 'Who may push events: issuer, jwks_url, audience, bearer_secret (or bearer_secret_file)',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['issuer', 'jwks_url', 'audience'],
+            properties: {
+              issuer: { type: 'string', minLength: 1 },
+              jwks_url: { type: 'string', minLength: 1 },
+              audience: { type: 'string', minLength: 1 },
+              bearer_secret: { type: 'string', minLength: 1, 'x-secret': true },
+              bearer_secret_file: { type: 'string', minLength: 1 },
+            },
+          },
+        },
+      },
+    },
     log: {
       type: 'object',
       additionalProperties: false,

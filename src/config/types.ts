@@ -29,6 +29,8 @@ export interface GatewayConfig {
   readonly entra: EntraSettings | undefined
   /** Set when bearer.audiences is not empty: routes with `credentials: [bearer]` accept access tokens. */
   readonly bearer: BearerSettings | undefined
+  /** Shared Signals transmitters allowed to push security events; empty: the endpoint refuses everything. */
+  readonly ssf: { readonly transmitters: readonly SsfTransmitter[] }
   readonly session: {
     readonly secret: string
     readonly previousSecrets: readonly string[]
@@ -106,4 +108,12 @@ export interface BearerSettings {
   readonly issuers: readonly string[]
   readonly jwksUrl: string | undefined
   readonly clockToleranceMs: number
+}
+
+/** A Shared Signals transmitter: who signs its events, for which audience, and the bearer secret it pushes with. */
+export interface SsfTransmitter {
+  readonly issuer: string
+  readonly jwksUrl: string
+  readonly audience: string
+  readonly bearerSecret: string
 }

@@ -49,6 +49,7 @@ export class GatewayMetrics {
   readonly #signinFailures: Counter<'reason'>
   readonly #refreshes: Counter<'result'>
   readonly #redisErrors: Counter<'command'>
+  readonly #revoked: Counter<'source'>
   #sources: MetricSources | undefined
 
   constructor () {
@@ -74,6 +75,7 @@ export class GatewayMetrics {
     this.#signinFailures = new Counter({ name: 'gatehouse_signin_failures_total', help: 'Failed sign-ins, by error code', labelNames: ['reason'] as const, registers })
     this.#refreshes = new Counter({ name: 'gatehouse_token_refreshes_total', help: 'Token refreshes at the identity provider: success, rejected (the session ends), error (the provider could not be reached)', labelNames: ['result'] as const, registers })
     this.#redisErrors = new Counter({ name: 'gatehouse_redis_errors_total', help: 'Redis commands that failed or timed out, and connection errors (command="connection")', labelNames: ['command'] as const, registers })
+    this.#revoked = new Counter({ name: 'gatehouse_sessions_revoked_total', help: 'Sessions ended by someone other than their user, by source: frontchannel, backchannel, ssf, directory, cli, refresh', labelNames: ['source'] as const, registers })
     new Counter({
       name: 'gatehouse_session_cache_hits_total',
       help: 'Sessions served from the in-process cache',
@@ -145,6 +147,11 @@ export class GatewayMetrics {
 
   refresh (result: RefreshResult): void {
     this.#refreshes.inc({ result })
+  }
+
+  /** Sessions ended by a revocation (none is still counted, so that the source shows). */
+  sessionsRevoked (source: string, sessions: number): void {
+    this.#revoked.inc({ source }, sessions)
   }
 
   redisError (command: string): void {

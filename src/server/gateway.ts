@@ -15,13 +15,17 @@ import { PolicyStore } from '../policy/policy-store.js'
 import { CookieSigner } from '../session/cookie-signer.js'
 import { toFastifySessionStore } from '../session/fastify-store.js'
 import { SessionReader } from '../session/active-session.js'
+import { SessionEnder } from '../session/session-ender.js'
 import type { SessionStore } from '../session/session-store.js'
 import type { LifetimeSettings } from '../session/lifetime.js'
 import '../session/session-data.js'
 import { AssertionSigner } from '../sign/assertion.js'
+import { SetVerifier } from '../signals/set-verifier.js'
+import { SsfReceiver } from '../signals/ssf-receiver.js'
 import type { SigningKey } from '../sign/keys.js'
 import { BackchannelLogout } from '../signin/backchannel-logout.js'
 import { gatewayCookies, type GatewayCookies } from '../signin/cookies.js'
+import { FrontchannelLogout } from '../signin/frontchannel-logout.js'
 import { IdentityBuilder } from '../signin/identity-builder.js'
 import { OidcProvider } from '../signin/oidc-provider.js'
 import { SigninFlow } from '../signin/signin-flow.js'
@@ -29,6 +33,8 @@ import { TokenRefresh } from '../signin/token-refresh.js'
 import { buildAdminServer } from './admin.js'
 import { createApp } from './create-app.js'
 import { registerForwardAuth } from './forward-auth.js'
+import { registerFrontchannelLogout } from './frontchannel-logout.js'
+import { registerSsfEndpoint } from './ssf-endpoint.js'
 import { registerGatewayRoutes } from './gateway-routes.js'
 import { readiness } from './readiness.js'
 import { sendError } from './respond.js'
@@ -82,6 +88,8 @@ interface GatewayParts {
   readonly oidc: OidcProvider
   readonly policies: PolicyStore
   readonly backchannel: BackchannelLogout
+  /** How every revocation ends sessions (IdP logouts, security events, the directory, refusals). */
+  readonly ender: SessionEnder
   readonly steps: RequestSteps
 }
 
@@ -108,7 +116,8 @@ function gatewayParts (opts: GatewayOptions): GatewayParts {
   const lifetimes: LifetimeSettings = { idleMs: config.session.idleTimeoutMs, maxMs: config.session.maxLifetimeMs }
   const identities = new IdentityBuilder(config, store, log)
   const signin = new SigninFlow({ config, oidc, store, cookies, audit, metrics, identities, clock })
-  const refresh = new TokenRefresh({ config, oidc, store, audit, metrics, identities, clock })
+  const ender = new SessionEnder({ store, audit, metrics })
+  const refresh = new TokenRefresh({ config, oidc, store, audit, ender, metrics, identities, clock })
   // The first secret signs new cookies; previous ones still verify during a rotation.
   const cookieSigner = new CookieSigner([config.session.secret, ...config.session.previousSecrets], VERIFIED_COOKIES_MAX)
   const policies = new PolicyStore(config.policies, {
@@ -129,8 +138,8 @@ function gatewayParts (opts: GatewayOptions): GatewayParts {
       live: { sessions: new SessionReader(cookieSigner, { store, lifetimes, clock }), store, refresh, identities, lifetimes, audit, clock },
     },
   }
-  const backchannel = new BackchannelLogout({ config, oidc, store, audit })
-  return { config, log, store, signingKey, clock, metrics, auditSink, cookies, cookieSigner, lifetimes, oidc, policies, backchannel, steps }
+  const backchannel = new BackchannelLogout({ config, oidc, store, audit, ender })
+  return { config, log, store, signingKey, clock, metrics, auditSink, cookies, cookieSigner, lifetimes, oidc, policies, backchannel, ender, steps }
 }
 
 /** Routing, then the gateway's own endpoints, forward-auth, and the proxy for everything else. */
@@ -160,6 +169,8 @@ async function registerEndpoints (app: FastifyInstance, parts: GatewayParts): Pr
     })
     registerGatewayRoutes(scope, { config, signin: steps.signin, oidc, store, signingKey, policies, backchannel, lifetimes, clock })
   })
+  await app.register(async (scope) => { registerFrontchannelLogout(scope, new FrontchannelLogout({ oidc, ender: parts.ender })) })
+  await app.register(async (scope) => { registerSsfEndpoint(scope, ssfReceiver(parts)) })
   // Forward-auth: the same decision for a proxy in front, in a scope that never reads bodies.
   await app.register(async (scope) => { registerForwardAuth(scope, steps) })
   await registerProxy(app, {
@@ -168,6 +179,18 @@ async function registerEndpoints (app: FastifyInstance, parts: GatewayParts): Pr
     guard: async (request, reply) => await guardProxied(request, reply, steps),
     refuse: (request, reply, error, headers) => { sendError(request, reply, error, headers === undefined ? {} : { headers }) },
     onUpstreamResponse: (request, seconds) => { parts.metrics.upstream(request.routeLabel, seconds) },
+  })
+}
+
+/** The Shared Signals receiver: the configured transmitters, ending sessions the one way. */
+function ssfReceiver (parts: GatewayParts): SsfReceiver {
+  const { config, oidc, store, ender, log } = parts
+  return new SsfReceiver({
+    verifier: new SetVerifier(config.ssf.transmitters),
+    backend: store.backend,
+    ender,
+    idpIssuer: () => oidc.isReady ? oidc.keys().issuer : config.oidc.issuer,
+    log,
   })
 }
 

@@ -1,8 +1,9 @@
 import type { LoadedConfig } from '../config/load.js'
 import { userInfo } from 'node:os'
-import { auditUser, type AuditLog } from '../log/audit.js'
+import type { AuditLog } from '../log/audit.js'
 import { storeTtlMs } from './lifetime.js'
-import { shortId, type SessionStore } from './session-store.js'
+import { SessionEnder } from './session-ender.js'
+import type { SessionStore } from './session-store.js'
 
 export interface SessionsCommand {
   action: 'list' | 'revoke'
@@ -51,25 +52,9 @@ export async function runSessionsCommand (cmd: SessionsCommand, loaded: LoadedCo
     out('gatehouse sessions revoke: give exactly one of --user ID, --session ID, --all\n')
     return 2
   }
-  let count: number
+  const which = cmd.user !== undefined ? { user: cmd.user } : cmd.session !== undefined ? { session: cmd.session } : { all: true as const }
   // Who ran the command, as the operating system knows them.
-  const revoked = (fields: Record<string, unknown>): void => { audit('session.revoked', { reason: 'cli', operator: operator(), ...fields }) }
-  if (cmd.user !== undefined) {
-    count = await store.revoke('user', cmd.user)
-    revoked({ user: cmd.user, selector: 'user', sessions: count })
-  } else if (cmd.session !== undefined) {
-    // As --user does, by what is stored, whether or not this secret can read it.
-    const stored = await store.backend.get(cmd.session) !== undefined
-    const record = stored ? await store.get(cmd.session, { fresh: true }) : undefined
-    if (stored) await store.destroy(cmd.session)
-    count = stored ? 1 : 0
-    revoked({ ...auditUser(record?.identity), selector: 'session', session: shortId(cmd.session), sessions: count })
-  } else {
-    const ids = await store.backend.allIds()
-    for (const id of ids) await store.destroy(id)
-    count = ids.length
-    revoked({ selector: 'all', sessions: count })
-  }
+  const count = await new SessionEnder({ store, audit }).end(which, 'cli', { reason: 'operator', operator: operator() })
   out(`revoked ${count} session(s)\n`)
   return 0
 }

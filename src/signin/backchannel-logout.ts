@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose'
 import type { GatewayConfig } from '../config/types.js'
 import type { AuditFields, AuditLog } from '../log/audit.js'
+import type { SessionEnder } from '../session/session-ender.js'
 import type { SessionStore } from '../session/session-store.js'
 import type { OidcProvider } from './oidc-provider.js'
 
@@ -17,7 +18,8 @@ export type BackchannelResult =
 /**
  * OpenID Connect Back-Channel Logout 1.0: the IdP posts a logout token when a
  * person signs out elsewhere or is disabled; every gateway session of that IdP
- * session (`sid`), or of that user (`sub`), ends at once on every replica.
+ * session (`sid`), or of that user (`sub`), ends at once on every replica
+ * (audited as `session.revoked`; a refused token as `backchannel.logout`).
  * The token is checked as the specification says: signature with the IdP's
  * keys, iss, aud, iat (recent), the logout event, no nonce, sid and/or sub,
  * and a jti not seen before.
@@ -27,13 +29,15 @@ export class BackchannelLogout {
   readonly #oidc: OidcProvider
   readonly #store: SessionStore
   readonly #audit: AuditLog
+  readonly #ender: SessionEnder
   #jwks: { uri: string, keys: JWTVerifyGetKey } | undefined
 
-  constructor (deps: { config: GatewayConfig, oidc: OidcProvider, store: SessionStore, audit: AuditLog }) {
+  constructor (deps: { config: GatewayConfig, oidc: OidcProvider, store: SessionStore, audit: AuditLog, ender: SessionEnder }) {
     this.#config = deps.config
     this.#oidc = deps.oidc
     this.#store = deps.store
     this.#audit = deps.audit
+    this.#ender = deps.ender
   }
 
   /** `at` is what the request contributes to the audit line (client address, request and trace ids). */
@@ -67,8 +71,8 @@ export class BackchannelLogout {
     if (typeof payload.jti !== 'string' || payload.jti === '') return this.#refuse('no jti', at)
     if (!await this.#store.backend.claimOnce(`logout-jti:${payload.jti}`, JTI_MEMORY_MS)) return this.#refuse('logout token replayed (jti seen before)', at)
 
-    const sessions = sid !== undefined ? await this.#store.revoke('idpSession', sid) : await this.#store.revoke('user', sub as string)
-    this.#audit('backchannel.logout', { ...at, user: sub, reason: sid !== undefined ? 'idp_session' : 'user', sid, sessions })
+    const fields = { ...at, user: sub, reason: 'idp_logout' }
+    const sessions = sid !== undefined ? await this.#ender.end({ idpSession: sid }, 'backchannel', fields) : await this.#ender.end({ user: sub as string }, 'backchannel', fields)
     return { ok: true, sessions }
   }
 

@@ -2,9 +2,11 @@ import type { ActiveSession } from '../session/active-session.js'
 import * as client from 'openid-client'
 import type { GatewayConfig } from '../config/types.js'
 import { GatehouseError } from '../errors.js'
+import type { Identity } from '../identify/identity.js'
 import { auditRequest, auditUser, type AuditLog, type AuditRequest } from '../log/audit.js'
 import type { RequestLog } from '../log/request-log.js'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
+import type { SessionEnder } from '../session/session-ender.js'
 import type { SessionStore } from '../session/session-store.js'
 import { SessionTokens } from '../session/session-tokens.js'
 import { shortId } from '../session/session-store.js'
@@ -26,6 +28,8 @@ export interface TokenRefreshDeps {
   oidc: OidcProvider
   store: SessionStore
   audit: AuditLog
+  /** How a session the IdP no longer accepts ends (as every revocation does). */
+  ender: SessionEnder
   identities: IdentityBuilder
   metrics: GatewayMetrics
   clock: () => number
@@ -80,9 +84,7 @@ export class TokenRefresh {
       } catch (err) {
         if (err instanceof client.ResponseBodyError && err.error === 'invalid_grant') {
           metrics.refresh('rejected')
-          await store.destroy(sessionId)
-          audit('session.revoked', { ...auditUser(current.identity), ...auditRequest(request), reason: 'refresh_rejected', detail: err.error_description })
-          return 'ended'
+          return await this.#end(request, sessionId, current.identity, 'refresh_rejected', err.error_description)
         }
         metrics.refresh('error')
         log.warn({ event: 'token_refresh.failed', err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'token refresh failed (IdP unreachable?); the session is kept until its maximum lifetime')
@@ -94,9 +96,7 @@ export class TokenRefresh {
       if (problem !== undefined) {
         // Not the sign-in's user, or not for this gateway: the new tokens are not kept, and the session ends.
         metrics.refresh('rejected')
-        await store.destroy(sessionId)
-        audit('session.revoked', { ...auditUser(current.identity), ...auditRequest(request), reason: 'id_token_refused', detail: problem })
-        return 'ended'
+        return await this.#end(request, sessionId, current.identity, 'id_token_refused', problem)
       }
       let identity = current.identity
       let groupsStale = false
@@ -112,9 +112,7 @@ export class TokenRefresh {
       } catch (err) {
         if (!(err instanceof GatehouseError)) throw err
         if (err.code === 'GH_TENANT_REFUSED') {
-          await store.destroy(sessionId)
-          audit('session.revoked', { ...auditUser(current.identity), ...auditRequest(request), reason: 'tenant_refused', detail: err.detail })
-          return 'ended'
+          return await this.#end(request, sessionId, current.identity, 'tenant_refused', err.detail)
         }
         // Groups could not be read: keep the new tokens, refuse requests until the groups are read (fail closed).
         groupsStale = true
@@ -142,5 +140,10 @@ export class TokenRefresh {
     } finally {
       await store.backend.unlock(`refresh:{${sessionId}}`, lock).catch(() => { /* expires by itself */ })
     }
+  }
+
+  async #end (request: AuditRequest, session: string, identity: Identity, reason: string, detail: string | undefined): Promise<'ended'> {
+    await this.#deps.ender.end({ session, identity }, 'refresh', { ...auditRequest(request), reason, detail })
+    return 'ended'
   }
 }

@@ -315,3 +315,42 @@ limits:
   t.match(text, new RegExp(`${escape(path)}:12:23: limits\\.keep_alive_timeout must be longer than 0`))
   t.match(text, new RegExp(`${escape(path)}:13:19: limits\\.max_websockets must be >= 1`))
 })
+
+t.test('Shared Signals transmitters: bearer secrets from files, every problem located', async t => {
+  const secretFile = file('ssf-secret.txt', 'pushed-secret\n')
+  const good = file('ssf.yaml', `ssf:
+  transmitters:
+    - issuer: https://signals.example.com/
+      jwks_url: https://signals.example.com/jwks
+      audience: https://app.example.com/ssf
+      bearer_secret_file: ${secretFile}
+`)
+  const { config } = loadConfig({ file: good, env: MINIMAL_ENV })
+  t.same(config.ssf.transmitters, [{ issuer: 'https://signals.example.com/', jwksUrl: 'https://signals.example.com/jwks', audience: 'https://app.example.com/ssf', bearerSecret: 'pushed-secret' }])
+  t.same(loadConfig({ env: MINIMAL_ENV }).config.ssf.transmitters, [], 'none by default')
+
+  const bad = file('ssf-bad.yaml', `ssf:
+  transmitters:
+    - issuer: https://signals.example.com/
+      jwks_url: http://signals.example.com/jwks
+      audience: a
+      bearer_secret: s
+    - issuer: https://signals.example.com/
+      jwks_url: https://signals.example.com/jwks
+      audience: a
+    - issuer: https://other.example.com/
+      jwks_url: https://other.example.com/jwks
+      audience: a
+      bearer_secret: s
+      bearer_secret_file: ${secretFile}
+    - issuer: https://third.example.com/
+      audience: a
+      bearer_secret: s
+`)
+  const text = located(problemsOf(() => loadConfig({ file: bad, env: MINIMAL_ENV })))
+  t.match(text, new RegExp(`${escape(bad)}:4:17: the transmitter's jwks_url is plain http`))
+  t.match(text, new RegExp(`${escape(bad)}:7:15: transmitter https://signals\\.example\\.com/ is listed twice`))
+  t.match(text, new RegExp(`${escape(bad)}:7:\\d+: a transmitter needs bearer_secret or bearer_secret_file`))
+  t.match(text, new RegExp(`${escape(bad)}:14:\\d+: set either ssf\\.transmitters\\.2\\.bearer_secret or ssf\\.transmitters\\.2\\.bearer_secret_file, not both`))
+  t.match(text, /jwks_url/, 'the transmitter without jwks_url is named')
+})

@@ -6,6 +6,7 @@ import type { AuditFields, AuditLog } from '../../src/log/audit.js'
 import { SessionReader } from '../../src/session/active-session.js'
 import { CookieSigner } from '../../src/session/cookie-signer.js'
 import { SessionCipher } from '../../src/session/session-cipher.js'
+import { SessionEnder } from '../../src/session/session-ender.js'
 import { SessionStore } from '../../src/session/session-store.js'
 import { IdentityBuilder } from '../../src/signin/identity-builder.js'
 import { OidcProvider } from '../../src/signin/oidc-provider.js'
@@ -90,7 +91,7 @@ export function steps (now: () => number): { deps: AuthorizeDeps, store: Session
   const audit: AuditLog = (event, fields) => { audited.push({ event, fields }) }
   const oidc = new OidcProvider(config.oidc, log)
   const identities = new IdentityBuilder(config, store, log)
-  const refresh = new TokenRefresh({ config, oidc, store, audit, metrics: new GatewayMetrics(), identities, clock: now })
+  const refresh = new TokenRefresh({ config, oidc, store, audit, ender: new SessionEnder({ store, audit }), metrics: new GatewayMetrics(), identities, clock: now })
   const deps: AuthorizeDeps = {
     audit,
     detailedDenials: true,

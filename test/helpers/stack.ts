@@ -45,6 +45,8 @@ export interface StackOptions {
   /** The gateway's log level (default debug) and how many of its latest lines to keep (default all). */
   logLevel?: 'debug' | 'info' | 'warn' | 'error'
   keepLogLines?: number
+  /** A config file (YAML text) under the GATEHOUSE_* settings, for what the environment cannot say (lists of objects). */
+  configYaml?: string
   /** The address the gateway binds (default 127.0.0.1; `[::]` for dual stack); the stack's URL stays on 127.0.0.1. */
   listenHost?: string
 }
@@ -157,11 +159,14 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
     ...(redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: redisUrl }),
     ...opts.env,
   }
+  const configFile = opts.configYaml === undefined ? undefined : join(dir, 'gatehouse.yaml')
+  if (configFile !== undefined) writeFileSync(configFile, opts.configYaml ?? '')
+  const load = (settings: Record<string, string>): ReturnType<typeof loadConfig> => loadConfig({ env: settings, ...(configFile === undefined ? {} : { file: configFile }) })
   const logs = new LogCapture(opts.keepLogLines)
   const log = createLogger({ level: opts.logLevel ?? 'debug', destination: logs })
   let gateway: Gateway
   try {
-    gateway = (await startGateway({ loaded: loadConfig({ env }), log, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })).gateway
+    gateway = (await startGateway({ loaded: load(env), log, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })).gateway
   } catch (err) {
     await abandon()
     throw err
@@ -208,7 +213,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
       for (let attempt = 1; started === undefined; attempt++) {
         replicaPort = await freePort()
         try {
-          started = await startGateway({ loaded: loadConfig({ env: { ...env, GATEHOUSE_LISTEN: `127.0.0.1:${replicaPort}`, ...extra } }), log: createLogger({ level: 'debug', destination: replicaLogs }) })
+          started = await startGateway({ loaded: load({ ...env, GATEHOUSE_LISTEN: `127.0.0.1:${replicaPort}`, ...extra }), log: createLogger({ level: 'debug', destination: replicaLogs }) })
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 3) throw err
         }
