@@ -10,7 +10,8 @@ import madge from 'madge'
 const graphPromise = madge('src/', {
   fileExtensions: ['ts'],
   tsConfig: 'tsconfig.json',
-  detectiveOptions: { ts: { skipTypeImports: true }, es6: { skipTypeImports: true } },
+  // Type imports count: a cycle through types is still two folders that cannot be read apart.
+  detectiveOptions: { ts: { skipTypeImports: false }, es6: { skipTypeImports: false } },
 })
 
 t.test('no import cycles in src/', async t => {
@@ -22,12 +23,12 @@ t.test('no import cycles in src/', async t => {
 t.test('lower layers do not import the layers that use them', async t => {
   const graph = (await graphPromise).obj()
   const layerOf = (file: string): string => file.split('/')[0] ?? ''
-  // What each folder may not import (at run time).
+  // What each folder may not import (types included).
   const forbidden: Record<string, string[]> = {
     net: ['config', 'policy', 'identify', 'authorize', 'sign', 'proxy', 'signin', 'session', 'server'],
     config: ['policy', 'identify', 'authorize', 'sign', 'proxy', 'signin', 'session', 'server'],
     policy: ['signin', 'session', 'server', 'sign', 'proxy'],
-    identify: ['signin', 'server', 'sign', 'proxy', 'authorize'],
+    identify: ['signin', 'server', 'sign', 'proxy', 'authorize', 'entra', 'session'],
     entra: ['signin', 'server', 'sign', 'proxy', 'authorize', 'session', 'policy'],
     authorize: ['signin', 'session', 'server', 'sign', 'proxy'],
     sign: ['signin', 'session', 'server', 'proxy', 'authorize', 'policy'],

@@ -102,7 +102,7 @@ export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   const identities = new IdentityBuilder(config, store, log)
   const signin = new SigninFlow({ config, oidc, store, cookies, audit, metrics, identities, clock })
   const refresh = new TokenRefresh({ config, oidc, store, audit, metrics, identities, clock })
-  const bearer = config.bearer === undefined ? undefined : new BearerVerifier(config.bearer, config.entra, config.oidc, () => oidc.keys())
+  const bearer = config.bearer === undefined ? undefined : new BearerVerifier(config.bearer, identities.mapper, () => oidc.keys())
   /** Identities cut down to the groups the live policy names (upstream.forward_groups: mentioned), per policy. */
   const forwarded = new WeakMap<Policy, WeakMap<Identity, Identity>>()
   /** Identities whose header size was checked: once each, not per request. */
