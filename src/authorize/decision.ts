@@ -1,7 +1,21 @@
 import type { Identity } from '../identify/identity.js'
-import type { Route } from '../policy/types.js'
-import { CRITERIA, type RequestFacts } from './criteria/index.js'
-import type { ConditionSet } from '../policy/types.js'
+import { CRITERIA, valueIn, type ConditionSet, type Criterion, type CriterionReason, type RequestFacts } from './criteria/index.js'
+
+/** The criteria without their literal types, for loops over all of them. */
+const ALL: readonly Criterion[] = CRITERIA
+
+/** What a decision reads of a route: its allow and deny entries, and where it is written. */
+export interface RouteRules {
+  readonly where: string
+  readonly allow: 'anyone' | 'authenticated' | readonly ConditionSet[]
+  readonly deny: readonly ConditionSet[]
+}
+
+/** Why a request was allowed or denied: the stable codes of logs, the audit log and denial pages. */
+export type DecisionReason =
+  | 'anyone' | 'authenticated' | 'allowed'
+  | 'not_signed_in' | 'network_denied' | 'denied_by_rule' | 'no_rule_allows'
+  | CriterionReason
 
 /**
  * The outcome of authorization for one request. A denial carries its kind:
@@ -10,18 +24,22 @@ import type { ConditionSet } from '../policy/types.js'
  * person, and where the deciding rule is written.
  */
 export type Decision =
-  | { readonly allow: true, readonly identity: Identity | undefined, readonly reason: string, readonly rule: string | undefined }
-  | { readonly allow: false, readonly kind: 'unauthenticated' | 'forbidden', readonly reason: string, readonly message: string, readonly rule: string | undefined }
+  | { readonly allow: true, readonly identity: Identity | undefined, readonly reason: 'anyone' | 'authenticated' | 'allowed', readonly rule: string | undefined }
+  | { readonly allow: false, readonly kind: 'unauthenticated' | 'forbidden', readonly reason: DecisionReason, readonly message: string, readonly rule: string | undefined }
 
-interface Failure { reason: string, message: string, rule: string }
+interface Failure { reason: DecisionReason, message: string, rule: string }
+
+function has (entry: ConditionSet, criterion: Criterion): boolean {
+  return valueIn(entry, criterion) !== undefined
+}
 
 /** Decides a request on a route: deny entries first (deny wins), then allow. Deny by default. */
-export function decide (route: Route, facts: RequestFacts): Decision {
+export function decide (route: RouteRules, facts: RequestFacts): Decision {
   const { identity } = facts
 
   for (const entry of route.deny) {
     if (denyMatches(entry, facts)) {
-      const networkOnly = entry.ip !== undefined && CRITERIA.every(c => !c.has(entry) || !c.needsUser)
+      const networkOnly = entry.ip !== undefined && ALL.every(c => !has(entry, c) || !c.needsUser)
       return {
         allow: false,
         kind: 'forbidden',
@@ -67,9 +85,10 @@ export function decide (route: Route, facts: RequestFacts): Decision {
 
 /** The first condition of the entry that does not hold, among user or non-user conditions. */
 function firstFailing (entry: ConditionSet, facts: RequestFacts, userConditions: boolean): Failure | undefined {
-  for (const criterion of CRITERIA) {
-    if (criterion.needsUser !== userConditions || !criterion.has(entry)) continue
-    if (!criterion.test(entry, facts)) return { reason: criterion.reason, message: criterion.describe(entry), rule: entry.where }
+  for (const criterion of ALL) {
+    const value = valueIn(entry, criterion)
+    if (criterion.needsUser !== userConditions || value === undefined) continue
+    if (!criterion.test(value, facts)) return { reason: criterion.reason as CriterionReason, message: criterion.describe(value), rule: entry.where }
   }
   return undefined
 }
@@ -80,19 +99,20 @@ function firstFailing (entry: ConditionSet, facts: RequestFacts, userConditions:
  * (fail closed).
  */
 function denyMatches (entry: ConditionSet, facts: RequestFacts): boolean {
-  for (const criterion of CRITERIA) {
-    if (!criterion.has(entry)) continue
+  for (const criterion of ALL) {
+    const value = valueIn(entry, criterion)
+    if (value === undefined) continue
     if (criterion.needsUser && facts.identity === undefined) return false
     if (!criterion.needsUser && facts.clientIp === undefined) continue
-    if (!criterion.test(entry, facts)) return false
+    if (!criterion.test(value, facts)) return false
   }
   return true
 }
 
 /** Whether any decision on this route can depend on the user. */
-export function routeNeedsIdentity (route: Pick<Route, 'allow' | 'deny'>): boolean {
-  const usesUser = (entry: ConditionSet): boolean => entry.anonymous !== true || CRITERIA.some(c => c.needsUser && c.has(entry))
-  if (route.deny.some(e => CRITERIA.some(c => c.needsUser && c.has(e)))) return true
+export function routeNeedsIdentity (route: Pick<RouteRules, 'allow' | 'deny'>): boolean {
+  const usesUser = (entry: ConditionSet): boolean => entry.anonymous !== true || ALL.some(c => c.needsUser && has(entry, c))
+  if (route.deny.some(e => ALL.some(c => c.needsUser && has(e, c)))) return true
   if (route.allow === 'anyone') return false
   if (route.allow === 'authenticated') return true
   return route.allow.some(usesUser)

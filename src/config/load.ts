@@ -104,9 +104,12 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
       invalid.add(path.join('.'))
       removeAt(raw, path)
     }
+    // Values set aside get their schema defaults, so the checks below see what the rest of the config would.
+    validate(raw)
   }
 
-  const r = raw as RawConfig
+  // Validated, with the schema defaults filled in (the values set aside are absent).
+  const r = raw as unknown as RawConfig
   const required = (path: readonly string[]): boolean => opts.purpose !== 'sessions' || SESSIONS_REQUIRE.has(path[0] ?? '')
   const need = (value: unknown, path: string[], hint: string): void => {
     if ((value === undefined || value === '') && !invalid.has(path.join('.')) && required(path)) {
@@ -122,30 +125,30 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   }
 
   // listen
-  const listen = parseListen(r.listen ?? '0.0.0.0:8080')
+  const listen = parseListen(r.listen)
   if (listen === undefined) problems.push({ where: where(['listen']), message: `listen must be host:port (e.g. 0.0.0.0:8080 or [::]:8080), got "${r.listen}"`, severity: 'error' })
 
   // admin listener: off, or host:port on another port than the public listener
-  const adminText = r.admin?.listen ?? '127.0.0.1:9464'
+  const adminText = r.admin.listen
   const admin = adminText === 'off' ? undefined : parseListen(adminText)
   if (adminText !== 'off' && admin === undefined) {
     problems.push({ where: where(['admin', 'listen']), message: `admin.listen must be host:port (e.g. 127.0.0.1:9464 or [::]:9464) or off, got "${adminText}"`, severity: 'error' })
   } else if (admin !== undefined && listen !== undefined && admin.port !== 0 && admin.port === listen.port && (admin.host === listen.host || isWildcard(admin.host) || isWildcard(listen.host))) {
-    problems.push({ where: where(['admin', 'listen']), message: `admin.listen (${adminText}) must not be the public listener's address (${r.listen ?? '0.0.0.0:8080'}): metrics are never served to the public`, severity: 'error' })
+    problems.push({ where: where(['admin', 'listen']), message: `admin.listen (${adminText}) must not be the public listener's address (${r.listen}): metrics are never served to the public`, severity: 'error' })
   }
 
   // log.audit: stdout, stderr, or a file the gateway can append to
-  const auditSink = r.log?.audit
+  const auditSink = r.log.audit
   if (auditSink !== undefined && auditSink !== 'stdout' && auditSink !== 'stderr') {
     const problem = checkWritableFile(auditSink)
     if (problem !== undefined) problems.push({ where: where(['log', 'audit']), message: `log.audit: ${problem}`, severity: 'error' })
   }
 
   // oidc
-  const oidc = r.oidc ?? {}
-  const provider = oidc.provider ?? 'generic'
-  const allowInsecureHttp = oidc.allow_insecure_http ?? false
-  const entra = provider === 'entra' ? entraSettings(r.entra ?? {}, where, problems, opts.file, allowInsecureHttp) : undefined
+  const oidc = r.oidc
+  const provider = oidc.provider
+  const allowInsecureHttp = oidc.allow_insecure_http
+  const entra = provider === 'entra' ? entraSettings(r.entra, where, problems, opts.file, allowInsecureHttp) : undefined
   if (provider !== 'entra' && r.entra !== undefined) {
     problems.push({ where: where(['entra']), message: 'the entra section is used only with oidc.provider: entra', severity: 'error' })
   }
@@ -158,19 +161,19 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   if (issuerText !== undefined && entra === undefined) {
     checkHttpsUrl(issuerText, where(['oidc', 'issuer']), problems, allowInsecureHttp, 'the issuer is plain http; set oidc.allow_insecure_http: true (GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP) only for local development')
   }
-  const bearer = bearerSettings(r.bearer ?? {}, entra, where, problems)
+  const bearer = bearerSettings(r.bearer, entra, where, problems)
   const ssfTransmitters = transmitterSettings(r.ssf?.transmitters ?? [], where, problems, opts.file, allowInsecureHttp)
   const clientSecret = readSecret(oidc.client_secret, oidc.client_secret_file, ['oidc', 'client_secret'], where, problems, opts.file, required(['oidc']))
 
   // session
-  const session = r.session ?? {}
+  const session = r.session
   const sessionSecret = readSecret(session.secret, session.secret_file, ['session', 'secret'], where, problems, opts.file)
   if (sessionSecret !== undefined && sessionSecret.length < MIN_SECRET_LENGTH) {
     problems.push({ where: where(['session', session.secret !== undefined ? 'secret' : 'secret_file']), message: `the session secret must be at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -base64 48)`, severity: 'error' })
   }
 
   // redis
-  const redis = r.redis ?? {}
+  const redis = r.redis
   const warnings: Problem[] = problems.filter(p => p.severity === 'warning')
   if (redis.url !== undefined) {
     checkUrl(singleHostUrl(redis.url), ['redis:', 'rediss:', 'redis+sentinel:', 'rediss+sentinel:', 'redis+cluster:', 'rediss+cluster:'], where(['redis', 'url']), problems)
@@ -179,18 +182,18 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   }
 
   // signing
-  const signing = r.signing ?? {}
+  const signing = r.signing
   if (signing.key_file === undefined && opts.allowGeneratedKey !== true) {
     need(undefined, ['signing', 'key_file'], 'a PEM or JWK private key used to sign identity assertions')
   }
 
   // upstream: the default one; policies may name others.
-  const upstream = r.upstream ?? {}
+  const upstream = r.upstream
   if (r.policies === undefined) need(upstream.url, ['upstream', 'url'], 'the application Gatehouse forwards to, unless policies name upstreams')
 
-  const limits = checkLimits(r.limits ?? {}, where, problems)
+  const limits = checkLimits(r.limits, where, problems)
 
-  if (r.branding?.logo_url !== undefined) checkUrl(r.branding.logo_url, ['https:'], where(['branding', 'logo_url']), problems)
+  if (r.branding.logo_url !== undefined) checkUrl(r.branding.logo_url, ['https:'], where(['branding', 'logo_url']), problems)
 
   // trusted proxies
   const trustedProxies: Cidr[] = []
@@ -209,7 +212,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   if (problems.some(p => p.severity === 'error')) throw new ConfigError([...problems, ...warnings.filter(w => !problems.includes(w))])
 
   const secure = publicUrl?.protocol === 'https:'
-  const cookieBase = session.cookie_name ?? 'gatehouse'
+  const cookieBase = session.cookie_name
   const config: GatewayConfig = deepFreeze({
     listen: listen as { host: string, port: number },
     // Absent only for purpose 'sessions', which reads session and redis alone.
@@ -223,12 +226,12 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
       issuer: issuerText as string,
       clientId: oidc.client_id as string,
       clientSecret: clientSecret as string,
-      tokenAuthMethod: oidc.token_auth_method ?? 'client_secret_basic',
-      scopes: oidc.scopes ?? ['openid', 'profile', 'email', 'offline_access'],
+      tokenAuthMethod: oidc.token_auth_method,
+      scopes: oidc.scopes,
       allowInsecureHttp,
-      discoveryTimeoutMs: parseDuration(oidc.discovery_timeout ?? '5s'),
-      groupsClaim: oidc.groups_claim ?? 'groups',
-      rolesClaim: oidc.roles_claim ?? 'roles',
+      discoveryTimeoutMs: parseDuration(oidc.discovery_timeout),
+      groupsClaim: oidc.groups_claim,
+      rolesClaim: oidc.roles_claim,
     },
     entra,
     bearer,
@@ -237,38 +240,38 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
       secret: sessionSecret as string,
       previousSecrets: session.previous_secrets ?? [],
       cookieName: secure ? `__Host-${cookieBase}` : cookieBase,
-      idleTimeoutMs: parseDuration(session.idle_timeout ?? '1h'),
-      maxLifetimeMs: parseDuration(session.max_lifetime ?? '12h'),
-      refreshSkewMs: parseDuration(session.refresh_skew ?? '60s'),
-      cacheTtlMs: parseDuration(session.cache_ttl ?? '10s'),
+      idleTimeoutMs: parseDuration(session.idle_timeout),
+      maxLifetimeMs: parseDuration(session.max_lifetime),
+      refreshSkewMs: parseDuration(session.refresh_skew),
+      cacheTtlMs: parseDuration(session.cache_ttl),
     },
     redis: {
       url: redis.url,
-      keyPrefix: redis.key_prefix ?? 'gatehouse:',
-      commandTimeoutMs: parseDuration(redis.command_timeout ?? '500ms'),
+      keyPrefix: redis.key_prefix,
+      commandTimeoutMs: parseDuration(redis.command_timeout),
     },
     signing: {
       keyFile: signing.key_file,
-      algorithm: signing.algorithm ?? 'ES256',
-      assertionTtlMs: parseDuration(signing.assertion_ttl ?? '60s'),
+      algorithm: signing.algorithm,
+      assertionTtlMs: parseDuration(signing.assertion_ttl),
     },
     upstream: {
       url: upstream.url === undefined ? undefined : new URL(upstream.url).href.replace(/\/$/, ''),
-      timeoutMs: parseDuration(upstream.timeout ?? '30s'),
-      connectTimeoutMs: parseDuration(upstream.connect_timeout ?? '5s'),
-      forwardGroups: upstream.forward_groups ?? 'all',
+      timeoutMs: parseDuration(upstream.timeout),
+      connectTimeoutMs: parseDuration(upstream.connect_timeout),
+      forwardGroups: upstream.forward_groups,
     },
     limits,
     branding: {
-      productName: r.branding?.product_name ?? 'Gatehouse',
-      logoUrl: r.branding?.logo_url,
-      accentColor: r.branding?.accent_color ?? '#2457c5',
-      supportContact: r.branding?.support_contact,
+      productName: r.branding.product_name,
+      logoUrl: r.branding.logo_url,
+      accentColor: r.branding.accent_color,
+      supportContact: r.branding.support_contact,
     },
-    pages: { denialDetail: r.pages?.denial_detail ?? 'detailed' },
-    shutdown: { gracePeriodMs: parseDuration(r.shutdown?.grace_period ?? '25s') },
+    pages: { denialDetail: r.pages.denial_detail },
+    shutdown: { gracePeriodMs: parseDuration(r.shutdown.grace_period) },
     admin: { listen: admin },
-    log: { level: r.log?.level ?? 'info', audit: auditSink },
+    log: { level: r.log.level, audit: auditSink },
   })
   return { config, warnings, ignoredEnv: fromEnv.ignored }
 }
@@ -278,36 +281,38 @@ export function envName (path: readonly string[]): string {
   return `GATEHOUSE_${path.join('_').toUpperCase()}`
 }
 
+/** The config after validation: every key with a schema default is present. */
 interface RawConfig {
-  listen?: string
+  listen: string
   public_url?: string
   policies?: string
   trusted_proxies?: string[]
-  oidc?: { provider?: 'generic' | 'entra', issuer?: string, client_id?: string, client_secret?: string, client_secret_file?: string, token_auth_method?: 'client_secret_basic' | 'client_secret_post', scopes?: string[], allow_insecure_http?: boolean, discovery_timeout?: string, groups_claim?: string, roles_claim?: string }
+  oidc: { provider: 'generic' | 'entra', issuer?: string, client_id?: string, client_secret?: string, client_secret_file?: string, token_auth_method: 'client_secret_basic' | 'client_secret_post', scopes: string[], allow_insecure_http: boolean, discovery_timeout: string, groups_claim: string, roles_claim: string }
   entra?: RawEntra
-  bearer?: RawBearer
+  bearer: RawBearer
   ssf?: { transmitters?: RawTransmitter[] }
-  session?: { secret?: string, secret_file?: string, previous_secrets?: string[], cookie_name?: string, idle_timeout?: string, max_lifetime?: string, refresh_skew?: string, cache_ttl?: string }
-  redis?: { url?: string, key_prefix?: string, command_timeout?: string }
-  signing?: { key_file?: string, algorithm?: GatewayConfig['signing']['algorithm'], assertion_ttl?: string }
-  upstream?: { url?: string, timeout?: string, connect_timeout?: string, forward_groups?: 'all' | 'mentioned' }
-  limits?: RawLimits
-  branding?: { product_name?: string, logo_url?: string, accent_color?: string, support_contact?: string }
-  pages?: { denial_detail?: 'detailed' | 'terse' }
-  shutdown?: { grace_period?: string }
-  admin?: { listen?: string }
-  log?: { level?: string, audit?: string }
+  session: { secret?: string, secret_file?: string, previous_secrets?: string[], cookie_name: string, idle_timeout: string, max_lifetime: string, refresh_skew: string, cache_ttl: string }
+  redis: { url?: string, key_prefix: string, command_timeout: string }
+  signing: { key_file?: string, algorithm: GatewayConfig['signing']['algorithm'], assertion_ttl: string }
+  upstream: { url?: string, timeout: string, connect_timeout: string, forward_groups: 'all' | 'mentioned' }
+  limits: RawLimits
+  branding: { product_name: string, logo_url?: string, accent_color: string, support_contact?: string }
+  pages: { denial_detail: 'detailed' | 'terse' }
+  shutdown: { grace_period: string }
+  admin: { listen: string }
+  log: { level: string, audit?: string }
 }
 
-interface RawEntra { tenant?: string, allowed_tenants?: string[], authority_host?: string, graph_url?: string, graph_timeout?: string, groups_cache_ttl?: string, group_names?: Record<string, string>, only_named_groups?: boolean, mfa_auth_contexts?: string[] }
+/** Present only when the file or environment sets it; then its defaults are filled in. */
+interface RawEntra { tenant?: string, allowed_tenants?: string[], authority_host: string, graph_url: string, graph_timeout: string, groups_cache_ttl: string, group_names?: Record<string, string>, only_named_groups: boolean, mfa_auth_contexts?: string[] }
 interface RawTransmitter { issuer: string, jwks_url: string, audience: string, bearer_secret?: string, bearer_secret_file?: string }
-interface RawBearer { audiences?: string[], issuers?: string[], jwks_url?: string, clock_tolerance?: string }
+interface RawBearer { audiences?: string[], issuers?: string[], jwks_url?: string, clock_tolerance: string }
 
 const MULTI_TENANT = new Set(['organizations', 'common'])
 const GUID = new RegExp(GUID_PATTERN)
 
-function entraSettings (e: RawEntra, where: Where, problems: Problem[], file: string | undefined, allowInsecureHttp: boolean): EntraSettings | undefined {
-  if (e.tenant === undefined) {
+function entraSettings (e: RawEntra | undefined, where: Where, problems: Problem[], file: string | undefined, allowInsecureHttp: boolean): EntraSettings | undefined {
+  if (e?.tenant === undefined) {
     problems.push({ where: file ?? 'config', message: 'entra.tenant is required with oidc.provider: entra (a tenant id, a verified domain, or organizations / common; env GATEHOUSE_ENTRA_TENANT)', severity: 'error' })
     return undefined
   }
@@ -323,8 +328,8 @@ function entraSettings (e: RawEntra, where: Where, problems: Problem[], file: st
   if (!multiTenant && GUID.test(tenant) && allowed.length > 0 && !allowed.includes(tenant)) {
     problems.push({ where: where(['entra', 'allowed_tenants']), message: `the single tenant ${tenant} is not in entra.allowed_tenants`, severity: 'error' })
   }
-  const authority = checkHttpsUrl(e.authority_host ?? 'https://login.microsoftonline.com', where(['entra', 'authority_host']), problems, allowInsecureHttp, 'the authority host is plain http; set oidc.allow_insecure_http: true only for local development')
-  const graph = checkHttpsUrl(e.graph_url ?? 'https://graph.microsoft.com/v1.0', where(['entra', 'graph_url']), problems, allowInsecureHttp, 'the Graph URL is plain http; set oidc.allow_insecure_http: true only for local development')
+  const authority = checkHttpsUrl(e.authority_host, where(['entra', 'authority_host']), problems, allowInsecureHttp, 'the authority host is plain http; set oidc.allow_insecure_http: true only for local development')
+  const graph = checkHttpsUrl(e.graph_url, where(['entra', 'graph_url']), problems, allowInsecureHttp, 'the Graph URL is plain http; set oidc.allow_insecure_http: true only for local development')
   const groupNames: Record<string, string> = {}
   for (const [id, name] of Object.entries(e.group_names ?? {})) groupNames[id.toLowerCase()] = name
   if (e.only_named_groups === true && Object.keys(groupNames).length === 0) {
@@ -334,12 +339,13 @@ function entraSettings (e: RawEntra, where: Where, problems: Problem[], file: st
     tenant,
     multiTenant,
     allowedTenants: !multiTenant && GUID.test(tenant) && allowed.length === 0 ? [tenant] : allowed,
-    authorityHost: (authority?.origin ?? 'https://login.microsoftonline.com'),
-    graphUrl: (graph?.href ?? 'https://graph.microsoft.com/v1.0').replace(/\/+$/, ''),
-    graphTimeoutMs: parseDuration(e.graph_timeout ?? '5s'),
-    groupsCacheTtlMs: parseDuration(e.groups_cache_ttl ?? '1h'),
+    // A URL that failed its check is reported above; the config is then never built.
+    authorityHost: authority?.origin ?? e.authority_host,
+    graphUrl: (graph?.href ?? e.graph_url).replace(/\/+$/, ''),
+    graphTimeoutMs: parseDuration(e.graph_timeout),
+    groupsCacheTtlMs: parseDuration(e.groups_cache_ttl),
     groupNames,
-    onlyNamedGroups: e.only_named_groups ?? false,
+    onlyNamedGroups: e.only_named_groups,
     mfaAuthContexts: e.mfa_auth_contexts ?? [],
   }
 }
@@ -378,32 +384,32 @@ function bearerSettings (b: RawBearer, entra: EntraSettings | undefined, where: 
     checkUrl(issuer.replace('{tenantid}', '00000000-0000-0000-0000-000000000000'), ['http:', 'https:'], where(['bearer', 'issuers', i]), problems)
   })
   if (b.jwks_url !== undefined) checkUrl(b.jwks_url, ['http:', 'https:'], where(['bearer', 'jwks_url']), problems)
-  return { audiences, issuers, jwksUrl: b.jwks_url, clockToleranceMs: parseDuration(b.clock_tolerance ?? '30s') }
+  return { audiences, issuers, jwksUrl: b.jwks_url, clockToleranceMs: parseDuration(b.clock_tolerance) }
 }
 
-interface RawLimits { max_header_size?: string, max_body_size?: string, headers_timeout?: string, request_timeout?: string, keep_alive_timeout?: string, max_websockets?: number }
+interface RawLimits { max_header_size: string, max_body_size: string, headers_timeout: string, request_timeout: string, keep_alive_timeout: string, max_websockets: number }
 
 type Where = (path: ReadonlyArray<string | number>, key?: string) => string
 
 const MIN_LIMIT_SIZE = 1024
 
-/** The limits with their defaults, and what cannot work: a size too small for any browser, a zero timeout, headers allowed longer than the whole request. */
+/** The limits, and what cannot work: a size too small for any browser, a zero timeout, headers allowed longer than the whole request. */
 function checkLimits (raw: RawLimits, where: Where, problems: Problem[]): GatewayConfig['limits'] {
   const limits = {
-    maxHeaderSize: parseSize(raw.max_header_size ?? '16KiB'),
-    maxBodySize: parseSize(raw.max_body_size ?? '64KiB'),
-    headersTimeoutMs: parseDuration(raw.headers_timeout ?? '30s'),
-    requestTimeoutMs: parseDuration(raw.request_timeout ?? '5m'),
-    keepAliveTimeoutMs: parseDuration(raw.keep_alive_timeout ?? '75s'),
-    maxWebSockets: raw.max_websockets ?? 10000,
+    maxHeaderSize: parseSize(raw.max_header_size),
+    maxBodySize: parseSize(raw.max_body_size),
+    headersTimeoutMs: parseDuration(raw.headers_timeout),
+    requestTimeoutMs: parseDuration(raw.request_timeout),
+    keepAliveTimeoutMs: parseDuration(raw.keep_alive_timeout),
+    maxWebSockets: raw.max_websockets,
   }
   const error = (key: keyof RawLimits, message: string): void => { problems.push({ where: where(['limits', key]), message: `limits.${key} ${message}`, severity: 'error' }) }
   if (limits.maxHeaderSize < MIN_LIMIT_SIZE) error('max_header_size', 'must be at least 1KiB (a browser\'s headers and cookies alone take that)')
   if (limits.maxBodySize < MIN_LIMIT_SIZE) error('max_body_size', 'must be at least 1KiB (a back-channel logout token takes that)')
   for (const key of ['headers_timeout', 'request_timeout', 'keep_alive_timeout'] as const) {
-    if (raw[key] !== undefined && parseDuration(raw[key]) === 0) error(key, 'must be longer than 0')
+    if (parseDuration(raw[key]) === 0) error(key, 'must be longer than 0')
   }
-  if (limits.headersTimeoutMs > limits.requestTimeoutMs) error('headers_timeout', `(${raw.headers_timeout ?? '30s'}) must not be longer than limits.request_timeout (${raw.request_timeout ?? '5m'}): the headers are part of the request`)
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) error('headers_timeout', `(${raw.headers_timeout}) must not be longer than limits.request_timeout (${raw.request_timeout}): the headers are part of the request`)
   return limits
 }
 

@@ -5,6 +5,10 @@ import { SIZE_PATTERN } from './size.js'
  * JSON Schema of the gateway configuration file. Every leaf can also be set
  * from the environment as GATEHOUSE_<PATH> (see env.ts); keys marked
  * `x-secret` can instead be read from a file with `<key>_file` / `<NAME>_FILE`.
+ *
+ * The defaults written here are the only ones: the loader validates with
+ * ajv's useDefaults, and every section that always exists defaults to `{}`
+ * so that its keys' defaults are filled in too.
  */
 const duration = { type: 'string', pattern: DURATION_PATTERN } as const
 export const GUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
@@ -21,6 +25,7 @@ export const CONFIG_SCHEMA = {
     trusted_proxies: { type: 'array', items: { type: 'string' }, description: 'CIDRs of proxies in front of the gateway whose X-Forwarded-For is believed' },
     oidc: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       properties: {
         provider: { enum: ['generic', 'entra'], default: 'generic', description: 'entra: Microsoft Entra ID, configured in the entra section' },
@@ -54,6 +59,7 @@ export const CONFIG_SCHEMA = {
     },
     bearer: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       description: 'Access tokens (Authorization: Bearer) on routes that accept them',
       properties: {
@@ -65,6 +71,7 @@ export const CONFIG_SCHEMA = {
     },
     session: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       properties: {
         secret: { type: 'string', 'x-secret': true },
@@ -79,6 +86,7 @@ export const CONFIG_SCHEMA = {
     },
     redis: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       properties: {
         url: { type: 'string', description: 'redis://, rediss://, redis+sentinel://h1:26379,h2:26379/master, redis+cluster://h1:7000,h2:7001; unset means in-memory sessions' },
@@ -88,6 +96,7 @@ export const CONFIG_SCHEMA = {
     },
     signing: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       properties: {
         key_file: { type: 'string', description: 'PEM (PKCS#8) or JWK private key' },
@@ -97,6 +106,7 @@ export const CONFIG_SCHEMA = {
     },
     upstream: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       properties: {
         url: { type: 'string', description: 'Default upstream' },
@@ -107,6 +117,7 @@ export const CONFIG_SCHEMA = {
     },
     limits: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       description: 'What one client may ask of the gateway',
       properties: {
@@ -120,6 +131,7 @@ export const CONFIG_SCHEMA = {
     },
     branding: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       description: 'How the gateway\'s own pages look',
       properties: {
@@ -131,6 +143,7 @@ export const CONFIG_SCHEMA = {
     },
     pages: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       properties: {
         denial_detail: { enum: ['detailed', 'terse'], default: 'detailed', description: 'detailed: the access-denied page names the route and the reason; terse: only that access is denied' },
@@ -138,6 +151,7 @@ export const CONFIG_SCHEMA = {
     },
     shutdown: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       properties: {
         grace_period: { ...duration, default: '25s', description: 'On SIGTERM: stop accepting, let requests in flight finish for at most this long, then exit' },
@@ -145,6 +159,7 @@ export const CONFIG_SCHEMA = {
     },
     admin: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       description: 'The admin listener: /metrics, /healthz, /readyz; never on the public listener',
       properties: {
@@ -176,6 +191,7 @@ export const CONFIG_SCHEMA = {
     },
     log: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       properties: {
         level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },

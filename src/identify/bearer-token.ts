@@ -1,9 +1,11 @@
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
-import type { BearerSettings, EntraSettings } from '../config/types.js'
-import { entraIdentity, hasGroupOverage, tenantOf } from '../entra/claims.js'
+import type { BearerSettings } from '../config/types.js'
 import { GatehouseError } from '../errors.js'
-import { clientIdOf, identityFromClaims, type ClaimNames, type Identity } from './identity.js'
+import { buildIdentity } from './build-identity.js'
+import type { ClaimMapper } from './claim-mapper.js'
+import { clientIdOf } from './claim-values.js'
+import type { Identity } from './identity.js'
 
 /** Asymmetric algorithms only: an HMAC "signed" with the public key, or `none`, is refused before any key is looked at. */
 export const BEARER_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
@@ -34,17 +36,16 @@ export interface ProviderKeys {
  */
 export class BearerVerifier {
   readonly #settings: BearerSettings
-  readonly #entra: EntraSettings | undefined
-  readonly #names: ClaimNames
+  readonly #mapper: ClaimMapper
   readonly #provider: () => ProviderKeys
   #keys: { url: string, set: ReturnType<typeof createRemoteJWKSet> } | undefined
   /** Verified tokens until they expire (at most 5 minutes): no signature check per request. */
   readonly #verified = new LRUCache<string, Identity>({ max: VERIFIED_CACHE_MAX })
 
-  constructor (settings: BearerSettings, entra: EntraSettings | undefined, names: ClaimNames, provider: () => ProviderKeys) {
+  /** `mapper`: the provider's claim mapper, the one sessions are built with. */
+  constructor (settings: BearerSettings, mapper: ClaimMapper, provider: () => ProviderKeys) {
     this.#settings = settings
-    this.#entra = entra
-    this.#names = names
+    this.#mapper = mapper
     this.#provider = provider
   }
 
@@ -118,8 +119,8 @@ export class BearerVerifier {
         continue
       }
       // A template stands only for an allowed tenant; the signature and iss check follow.
-      if (this.#entra === undefined) continue
-      const tid = tenantOf(unverified, this.#entra)
+      const tid = this.#mapper.tenantOf(unverified)
+      if (tid === undefined) continue
       out.push(issuer.replace('{tenantid}', tid))
     }
     if (out.length === 0) throw invalid('no accepted issuer applies to this token')
@@ -128,19 +129,15 @@ export class BearerVerifier {
 
   #identity (payload: JWTPayload, clientId: string): Identity {
     const claims = payload as Record<string, unknown>
-    const application = claims.idtyp === 'app' || (claims.scp === undefined && claims.scope === undefined) || (this.#entra === undefined && claims.sub === clientId)
-    if (this.#entra !== undefined && hasGroupOverage(claims)) {
+    if (this.#mapper.hasGroupOverage(claims)) {
       throw invalid('the token has too many groups to list (overage); bearer callers are not looked up in Graph: use app roles for APIs')
     }
-    let identity: Identity
     try {
-      identity = this.#entra === undefined ? identityFromClaims(claims, this.#names) : entraIdentity(claims, this.#entra, this.#names)
+      return buildIdentity(claims, this.#mapper, this.#mapper.isApplication(claims, clientId) ? { applicationOf: clientId } : {})
     } catch (err) {
       if (err instanceof GatehouseError) throw invalid(err.detail ?? err.code, err)
       throw err
     }
-    if (!application) return identity
-    return { ...identity, kind: 'application', name: identity.name ?? clientId, email: undefined }
   }
 }
 

@@ -1,9 +1,11 @@
 import type { FastifyRequest } from 'fastify'
-import type { SessionFields } from '../session/session-data.js'
 import type { Identity } from './identity.js'
 
-/** The identity a session holds; a session without one is a visitor who is not signed in. */
-export function identityOf (session: Readonly<SessionFields> | undefined | null): Identity | undefined {
+/**
+ * The identity a session holds; a session without one is a visitor who is
+ * not signed in. (Any session shape: this folder does not depend on the session store.)
+ */
+export function identityOf (session: { readonly identity?: Identity } | undefined | null): Identity | undefined {
   const identity = session?.identity
   if (identity === undefined || typeof identity !== 'object' || typeof identity.id !== 'string') return undefined
   return identity

@@ -1,5 +1,4 @@
 import { pino } from 'pino'
-import type { Identity } from '../identify/identity.js'
 import { loggerOptions, type Logger } from './logger.js'
 
 /** Security events. Each is one JSON line with `audit: true` and `event`, separable from the access log. */
@@ -89,8 +88,11 @@ export function createAuditLog (log: Logger, sink?: string): AuditSink {
   return { audit, close }
 }
 
-/** The user fields of an identity: its stable id and, when the provider names one, its tenant. */
-export function auditUser (identity: Identity | undefined): { user: string | undefined, tenant: string | undefined } {
+/**
+ * The user fields of an identity: its stable id and, when the provider names
+ * one, its tenant. (Only the two fields it reads: the logger sits below identify.)
+ */
+export function auditUser (identity: { readonly id: string, readonly claims: Readonly<Record<string, unknown>> } | undefined): { user: string | undefined, tenant: string | undefined } {
   if (identity === undefined) return { user: undefined, tenant: undefined }
   const tid = identity.claims.tid
   return { user: identity.id, tenant: typeof tid === 'string' && tid !== '' ? tid : undefined }

@@ -1,3 +1,4 @@
+import { withOnlyGroups } from '../identify/build-identity.js'
 import type { Identity } from '../identify/identity.js'
 import type { Policy } from '../policy/load-policy.js'
 import type { RequestLog } from '../log/request-log.js'
@@ -59,7 +60,7 @@ export class UpstreamIdentity {
     if (byIdentity === undefined) this.#cut.set(policy, byIdentity = new WeakMap())
     let cut = byIdentity.get(identity)
     if (cut === undefined) {
-      cut = Object.freeze({ ...identity, groups: identity.groups.filter(g => policy.mentionedGroups.has(g)) })
+      cut = withOnlyGroups(identity, g => policy.mentionedGroups.has(g))
       byIdentity.set(identity, cut)
     }
     return cut

@@ -7,13 +7,13 @@ import { schemaProblems } from '../config/schema-problems.js'
 import { inFileOrder } from '../config/problem-order.js'
 import { parseYaml, type YamlSource } from '../config/yaml-source.js'
 import { ConfigError, type Problem } from '../errors.js'
+import { CRITERIA, type CompileContext, type Criterion, type RawConditionSet } from '../authorize/criteria/index.js'
 import { routeNeedsIdentity } from '../authorize/decision.js'
 import { FOLDED_IDENTITY_PREFIX, foldHeaderName } from '../net/header-name.js'
 import { canonicalizeTarget } from './canonical-path.js'
-import { parseRange } from '../net/address.js'
 import { RouteTable } from './route-table.js'
 import { POLICY_SCHEMA } from './schema.js'
-import type { Cidr, ClaimTest, ConditionSet, HostPattern, IdentityHeaderNames, PathPattern, Route, Upstream } from './types.js'
+import type { ConditionSet, HostPattern, IdentityHeaderNames, PathPattern, Route, Upstream } from './types.js'
 import { deepFreeze } from '../deep-freeze.js'
 
 /** A loaded, validated, compiled and frozen policy. Requests keep the one they started with. */
@@ -141,17 +141,12 @@ function policyFiles (path: string, problems: Problem[]): string[] {
   return files
 }
 
-interface RawCondition {
-  groups?: string[], all_groups?: string[], roles?: string[], scopes?: string[], client_ids?: string[], users?: string[], emails?: string[], email_domains?: string[]
-  ip?: string[], claims?: Record<string, unknown>, mfa?: true, anonymous?: true
-}
-
 interface RawRoute {
   name: string
   match: { host?: string | string[], path: string, methods?: string[] }
   upstream?: string
-  allow: 'anyone' | 'authenticated' | RawCondition[]
-  deny?: RawCondition[]
+  allow: 'anyone' | 'authenticated' | RawConditionSet[]
+  deny?: RawConditionSet[]
   headers?: IdentityHeaderNames
   assertion?: { audience?: string }
   rewrite_prefix?: string
@@ -224,7 +219,7 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
       const hosts = r.match.host === undefined ? undefined : (Array.isArray(r.match.host) ? r.match.host : [r.match.host]).map((h, k) => compileHost(h, Array.isArray(r.match.host) ? at('match', 'host', k) : at('match', 'host'), error))
       const methods = r.match.methods === undefined ? undefined : new Set(r.match.methods)
 
-      const conditions = (list: RawCondition[] | undefined, key: 'allow' | 'deny'): ConditionSet[] => (list ?? []).map((c, k) => compileCondition(c, k, key, (...p) => at(key, k, ...p), error, warn))
+      const conditions = (list: RawConditionSet[] | undefined, key: 'allow' | 'deny'): ConditionSet[] => (list ?? []).map((c, k) => compileCondition(c, k, key, (...p) => at(key, k, ...p), error, warn))
       const allow = typeof r.allow === 'string' ? r.allow : conditions(r.allow, 'allow')
       const deny = conditions(r.deny, 'deny')
 
@@ -287,7 +282,10 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
   const mentionedGroups = new Set<string>()
   for (const route of routes) {
     for (const entry of [...route.deny, ...(Array.isArray(route.allow) ? route.allow : [])]) {
-      for (const g of [...(entry.groups ?? []), ...(entry.allGroups ?? [])]) mentionedGroups.add(g)
+      for (const c of ALL_CRITERIA) {
+        const value = (entry as Readonly<Record<string, unknown>>)[c.field]
+        if (value !== undefined && c.groups !== undefined) for (const g of c.groups(value)) mentionedGroups.add(g)
+      }
     }
   }
   return {
@@ -342,42 +340,25 @@ function compileHost (text: string, where: string, error: (where: string, messag
   return { text, host: name, wildcard }
 }
 
-const USER_CONDITION_KEYS = ['groups', 'all_groups', 'roles', 'scopes', 'client_ids', 'users', 'emails', 'email_domains', 'claims', 'mfa'] as const
+/** The criteria without their literal types, for loops over all of them. */
+const ALL_CRITERIA: readonly Criterion[] = CRITERIA
+const USER_CONDITION_KEYS = ALL_CRITERIA.filter(c => c.needsUser).map(c => c.key)
 
-function compileCondition (c: RawCondition, _k: number, list: 'allow' | 'deny', at: (...path: Array<string | number>) => string, error: (where: string, message: string) => void, warn: (where: string, message: string) => void): ConditionSet {
-  const userKeys = USER_CONDITION_KEYS.filter(k => c[k] !== undefined)
+function compileCondition (c: RawConditionSet, _k: number, list: 'allow' | 'deny', at: (...path: Array<string | number>) => string, error: (where: string, message: string) => void, warn: (where: string, message: string) => void): ConditionSet {
+  const raw = c as Readonly<Record<string, unknown>>
+  const userKeys = USER_CONDITION_KEYS.filter(k => raw[k] !== undefined)
   if (c.anonymous === true && list === 'deny') error(at('anonymous'), '"anonymous" has no meaning in deny')
   if (c.anonymous === true && userKeys.length > 0) error(at('anonymous'), `an anonymous entry cannot also test the user (${userKeys.join(', ')}); write two entries`)
   if (c.anonymous === true && Object.keys(c).length === 1) warn(at('anonymous'), 'an anonymous entry without other conditions lets everyone through; write allow: anyone if that is meant')
 
-  const ip: Cidr[] = []
-  ;(c.ip ?? []).forEach((text, k) => {
-    const cidr = parseRange(text)
-    if (typeof cidr === 'string') error(at('ip', k), cidr)
-    else {
-      ip.push(cidr.range)
-      if (cidr.hostBits) warn(at('ip', k), `"${text}" has bits set after the prefix; it means ${cidr.range[0].toString()}/${cidr.range[1]}`)
-    }
-  })
-  const claims: ClaimTest[] = Object.entries(c.claims ?? {}).map(([claim, v]) => {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return { claim, kind: 'contains', value: (v as { contains: string | number | boolean }).contains }
-    return { claim, kind: 'equals', values: Array.isArray(v) ? v as Array<string | number | boolean> : [v as string | number | boolean] }
-  })
-  const set: ConditionSet = {
-    where: at(),
-    ...(c.groups === undefined ? {} : { groups: c.groups }),
-    ...(c.all_groups === undefined ? {} : { allGroups: c.all_groups }),
-    ...(c.roles === undefined ? {} : { roles: c.roles }),
-    ...(c.scopes === undefined ? {} : { scopes: c.scopes }),
-    ...(c.client_ids === undefined ? {} : { clientIds: c.client_ids }),
-    ...(c.users === undefined ? {} : { users: c.users }),
-    ...(c.emails === undefined ? {} : { emails: c.emails }),
-    ...(c.email_domains === undefined ? {} : { emailDomains: c.email_domains.map(d => d.replace(/^@/, '')) }),
-    ...(c.ip === undefined ? {} : { ip, ipText: c.ip }),
-    ...(c.claims === undefined ? {} : { claims }),
-    ...(c.mfa === true ? { mfa: true as const } : {}),
-    ...(c.anonymous === true ? { anonymous: true as const } : {}),
+  const set: Record<string, unknown> = { where: at() }
+  for (const criterion of ALL_CRITERIA) {
+    const value = raw[criterion.key]
+    if (value === undefined) continue
+    const ctx: CompileContext = { at: (...path) => at(criterion.key, ...path), error, warn }
+    set[criterion.field] = criterion.compile(value, ctx)
   }
-  return set
+  if (c.ip !== undefined) set.ipText = c.ip
+  if (c.anonymous === true) set.anonymous = true
+  return set as ConditionSet
 }
-

@@ -1,3 +1,4 @@
+import { CRITERIA } from '../authorize/criteria/index.js'
 import { DURATION_PATTERN } from '../config/duration.js'
 
 /**
@@ -6,7 +7,6 @@ import { DURATION_PATTERN } from '../config/duration.js'
  * a test keeps the two identical.
  */
 const duration = { type: 'string', pattern: DURATION_PATTERN, description: 'A whole number and a unit: 500ms, 30s, 5m, 12h' }
-const stringList = { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }
 const headerName = { type: 'string', pattern: '^[A-Za-z0-9-]+$' }
 
 const conditionSet = {
@@ -15,28 +15,8 @@ const conditionSet = {
   additionalProperties: false,
   minProperties: 1,
   properties: {
-    groups: { ...stringList, description: 'The user is in at least one of these groups' },
-    all_groups: { ...stringList, description: 'The user is in every one of these groups' },
-    roles: { ...stringList, description: 'The user has at least one of these app roles' },
-    scopes: { ...stringList, description: 'A bearer token carries at least one of these delegated scopes (scp)' },
-    client_ids: { ...stringList, description: 'The bearer token was issued to one of these clients (azp / appid)' },
-    users: { ...stringList, description: 'The user id (the `sub` claim; tid/oid for Entra ID) is one of these' },
-    emails: { ...stringList, description: 'The email is one of these (case-insensitive)' },
-    email_domains: { ...stringList, description: 'The email ends with @ one of these domains (case-insensitive)' },
-    ip: { ...stringList, description: 'The client address is in one of these IPv4/IPv6 ranges (CIDR, or a single address)' },
-    claims: {
-      type: 'object',
-      description: 'ID token claims: a value (equals), a list (any of), or { contains: value } for list claims',
-      minProperties: 1,
-      additionalProperties: {
-        oneOf: [
-          { type: ['string', 'number', 'boolean'] },
-          { type: 'array', items: { type: ['string', 'number', 'boolean'] }, minItems: 1 },
-          { type: 'object', additionalProperties: false, required: ['contains'], properties: { contains: { type: ['string', 'number', 'boolean'] } } },
-        ],
-      },
-    },
-    mfa: { const: true, description: 'The user signed in with multiple factors (amr contains "mfa")' },
+    // Each condition's key and schema come from its criterion.
+    ...Object.fromEntries(CRITERIA.map(c => [c.key, c.schema])),
     anonymous: { const: true, description: 'No sign-in needed for this entry; only its network and request conditions apply' },
   },
 }

@@ -1,29 +1,10 @@
-import type { Cidr } from '../net/address.js'
+import type { ConditionSet } from '../authorize/criteria/index.js'
+import type { RouteRules } from '../authorize/decision.js'
 
 export type { Cidr } from '../net/address.js'
 
-export type ClaimTest =
-  | { readonly claim: string, readonly kind: 'equals', readonly values: readonly (string | number | boolean)[] }
-  | { readonly claim: string, readonly kind: 'contains', readonly value: string | number | boolean }
-
-/** One entry of `allow` or `deny`: conditions that must all hold. */
-export interface ConditionSet {
-  /** file:line:col of the entry, for explanations. */
-  readonly where: string
-  readonly groups?: readonly string[]
-  readonly allGroups?: readonly string[]
-  readonly roles?: readonly string[]
-  readonly scopes?: readonly string[]
-  readonly clientIds?: readonly string[]
-  readonly users?: readonly string[]
-  readonly emails?: readonly string[]
-  readonly emailDomains?: readonly string[]
-  readonly ip?: readonly Cidr[]
-  readonly ipText?: readonly string[]
-  readonly claims?: readonly ClaimTest[]
-  readonly mfa?: true
-  readonly anonymous?: true
-}
+/** One entry of `allow` or `deny`; its conditions are those of the criteria registry. */
+export type { ClaimTest, ConditionSet } from '../authorize/criteria/index.js'
 
 export interface Upstream {
   readonly name: string
@@ -52,7 +33,7 @@ export interface IdentityHeaderNames {
   readonly roles?: string
 }
 
-export interface Route {
+export interface Route extends RouteRules {
   readonly index: number
   readonly name: string
   readonly where: string

@@ -134,7 +134,7 @@ function gatewayParts (opts: GatewayOptions): GatewayParts {
     authorize: {
       audit,
       detailedDenials: config.pages.denialDetail === 'detailed',
-      bearer: config.bearer === undefined ? undefined : new BearerVerifier(config.bearer, config.entra, config.oidc, () => oidc.keys()),
+      bearer: config.bearer === undefined ? undefined : new BearerVerifier(config.bearer, identities.mapper, () => oidc.keys()),
       live: { sessions: new SessionReader(cookieSigner, { store, lifetimes, clock }), store, refresh, identities, lifetimes, audit, clock },
     },
   }

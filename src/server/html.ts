@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { CONFIG_SCHEMA } from '../config/schema.js'
 
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml (text: string): string {
@@ -14,7 +15,9 @@ export interface Branding {
   supportContact: string | undefined
 }
 
-export const DEFAULT_BRANDING: Branding = { productName: 'Gatehouse', logoUrl: undefined, accentColor: '#2457c5', supportContact: undefined }
+/** For pages sent before the config's branding is known: the schema's defaults. */
+const brandingDefaults = CONFIG_SCHEMA.properties.branding.properties
+export const DEFAULT_BRANDING: Branding = { productName: brandingDefaults.product_name.default, logoUrl: undefined, accentColor: brandingDefaults.accent_color.default, supportContact: undefined }
 
 function stylesheet (accent: string): string {
   return `

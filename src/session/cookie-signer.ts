@@ -1,5 +1,6 @@
 import { Signer, type UnsignResult } from '@fastify/cookie'
 import { LRUCache } from 'lru-cache'
+import { deriveKeys } from '../config/derive-key.js'
 
 /**
  * The session cookie's signer (@fastify/cookie's HMAC), remembering results
@@ -16,8 +17,9 @@ export class CookieSigner {
   readonly #verified: LRUCache<string, UnsignResult>
   readonly #signed: LRUCache<string, string>
 
+  /** `secrets`: the current session secret first, then the previous ones (they still verify). */
   constructor (secrets: readonly string[], max: number) {
-    this.#signer = new Signer([...secrets], 'sha256')
+    this.#signer = new Signer(deriveKeys(secrets, 'cookie-signature'), 'sha256')
     this.#verified = new LRUCache({ max })
     this.#signed = new LRUCache({ max })
   }

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
+import { deriveKeys } from '../config/derive-key.js'
 
 interface Key { id: string, key: Buffer }
 
@@ -18,7 +19,7 @@ export class SessionCipher {
   readonly #keys: ReadonlyMap<string, Buffer>
 
   constructor (secret: string, previous: readonly string[] = []) {
-    const keys = [secret, ...previous].map(deriveKey)
+    const keys = deriveKeys([secret, ...previous], 'session-encryption').map(keyWithId)
     this.#current = keys[0] as Key
     this.#keys = new Map(keys.map(k => [k.id, k.key]))
   }
@@ -51,7 +52,6 @@ export class SessionCipher {
   }
 }
 
-function deriveKey (secret: string): Key {
-  const key = Buffer.from(hkdfSync('sha256', secret, 'gatehouse', 'session-encryption/v1', 32))
+function keyWithId (key: Buffer): Key {
   return { id: createHash('sha256').update(key).digest('base64url').slice(0, 8), key }
 }

@@ -1,8 +1,11 @@
 import type { GatewayConfig } from '../config/types.js'
-import { entraIdentity, hasGroupOverage, mapGroups } from '../entra/claims.js'
+import { entraClaims } from '../entra/claims.js'
 import { GraphGroups } from '../entra/graph-groups.js'
 import { GatehouseError } from '../errors.js'
-import { identityFromClaims, type Identity } from '../identify/identity.js'
+import { buildIdentity, withDirectoryGroups } from '../identify/build-identity.js'
+import type { ClaimMapper } from '../identify/claim-mapper.js'
+import { oidcClaims } from '../identify/oidc-claims.js'
+import type { Identity } from '../identify/identity.js'
 import type { Logger } from '../log/logger.js'
 import type { SessionStore } from '../session/session-store.js'
 
@@ -13,13 +16,15 @@ export interface BuiltIdentity {
 }
 
 /**
- * Turns validated ID token claims into the session's Identity: the generic
- * mapping, or for Entra ID the tenant check, `tid/oid` key, group names and,
- * when the token left groups out, the memberships read from Graph (kept
- * encrypted beside the sessions for entra.groups_cache_ttl, so another
- * sign-in of the same user does not ask again).
+ * Turns validated ID token claims into the session's Identity through the
+ * provider's claim mapper (generic OpenID Connect, or Entra ID) and, when the
+ * token left groups out, the memberships read from Graph (kept encrypted
+ * beside the sessions for entra.groups_cache_ttl, so another sign-in of the
+ * same user does not ask again).
  */
 export class IdentityBuilder {
+  /** The provider's claim mapper, which bearer tokens are read with too. */
+  readonly mapper: ClaimMapper
   readonly #config: GatewayConfig
   readonly #store: SessionStore
   readonly #graph: GraphGroups | undefined
@@ -30,23 +35,21 @@ export class IdentityBuilder {
     this.#store = store
     this.#log = log.child({ module: 'identity' })
     this.#graph = config.entra === undefined ? undefined : graph ?? new GraphGroups(config.entra)
+    this.mapper = config.entra === undefined ? oidcClaims(config.oidc) : entraClaims(config.entra, config.oidc)
   }
 
   /** Throws GH_TENANT_REFUSED or GH_GROUPS_UNAVAILABLE (never an identity with groups missing). */
-  async fromClaims (claims: Readonly<Record<string, unknown>>, accessToken: string | undefined, opts: { fresh: boolean }): Promise<BuiltIdentity> {
-    const entra = this.#config.entra
-    if (entra === undefined) return { identity: identityFromClaims(claims, this.#config.oidc), groupsFromGraph: false }
-    const identity = entraIdentity(claims, entra, this.#config.oidc)
-    if (!hasGroupOverage(claims)) return { identity, groupsFromGraph: false }
+  async fromClaims (claims: Readonly<Record<string, unknown>>, accessToken: string | undefined, opts: { fresh: boolean, previousSid?: string }): Promise<BuiltIdentity> {
+    const identity = buildIdentity(claims, this.mapper, { previousSid: opts.previousSid })
+    if (!this.mapper.hasGroupOverage(claims)) return { identity, groupsFromGraph: false }
     const groups = await this.#graphGroups(identity.id, accessToken, opts)
-    return { identity: { ...identity, groups: mapGroups(groups, entra) }, groupsFromGraph: true }
+    return { identity: buildIdentity(claims, this.mapper, { previousSid: opts.previousSid, directoryGroups: groups }), groupsFromGraph: true }
   }
 
   /** The identity with its groups read again from Graph (after a refresh whose Graph call failed). */
   async withFreshGroups (identity: Identity, accessToken: string | undefined): Promise<Identity> {
-    const entra = this.#config.entra
-    if (entra === undefined) return identity
-    return { ...identity, groups: mapGroups(await this.#graphGroups(identity.id, accessToken, { fresh: true }), entra) }
+    if (this.#config.entra === undefined) return identity
+    return withDirectoryGroups(identity, await this.#graphGroups(identity.id, accessToken, { fresh: true }), this.mapper)
   }
 
   async #graphGroups (userKey: string, accessToken: string | undefined, opts: { fresh: boolean }): Promise<string[]> {

@@ -1,6 +1,7 @@
-import { createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { EncryptJWT, jwtDecrypt } from 'jose'
 import * as client from 'openid-client'
+import { deriveKey } from '../config/derive-key.js'
 import { GatehouseError } from '../errors.js'
 
 /** How long a sign-in may take, from redirect to callback. */
@@ -92,7 +93,7 @@ export class SigninStateCodec {
 }
 
 function stateKey (secret: string): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', secret, 'gatehouse', 'signin-state/v1', 32))
+  return new Uint8Array(deriveKey(secret, 'signin-state'))
 }
 
 function bindingHash (binding: string): string {

@@ -103,8 +103,8 @@ export class TokenRefresh {
       let groupsFromGraph = current.groupsFromGraph === true
       try {
         if (claims !== undefined) {
-          const built = await this.#deps.identities.fromClaims(claims, result.access_token, { fresh: true })
-          identity = { ...built.identity, sid: claims.sid === undefined ? current.identity.sid : String(claims.sid) }
+          const built = await this.#deps.identities.fromClaims(claims, result.access_token, { fresh: true, previousSid: current.identity.sid })
+          identity = built.identity
           groupsFromGraph = built.groupsFromGraph
         } else if (groupsFromGraph) {
           identity = await this.#deps.identities.withFreshGroups(current.identity, result.access_token)

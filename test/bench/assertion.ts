@@ -3,7 +3,7 @@
  * and audience (what the gateway does): time per request for each, in one run.
  */
 import { performance } from 'node:perf_hooks'
-import { identityFromClaims } from '../../src/identify/identity.js'
+import { identityFromClaims } from '../../src/identify/build-identity.js'
 import { AssertionSigner } from '../../src/sign/assertion.js'
 import { generateSigningKey } from '../../src/sign/keys.js'
 import { saveResult } from './save-result.js'

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { foldHeaderName, headerValue, identityHeaders, isReservedHeader, sanitizeClientHeaders, withoutCookies } from '../../src/proxy/identity-headers.js'
-import { identityFromClaims } from '../../src/identify/identity.js'
+import { identityFromClaims } from '../../src/identify/build-identity.js'
 
 t.test('reserved header names fold case and every character that is not a letter or digit', async t => {
   for (const name of ['X-Gatehouse-User', 'x_gatehouse_user', 'X_GATEHOUSE-Groups', 'x-gatehouse-anything', 'x.gatehouse.user', 'X~Gatehouse~Groups', 'xgatehouseuser', 'x-gate.house_roles']) t.ok(isReservedHeader(name), name)

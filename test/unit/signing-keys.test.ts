@@ -6,7 +6,7 @@ import t from 'tap'
 import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify } from 'jose'
 import { AssertionSigner } from '../../src/sign/assertion.js'
 import { generateSigningKey, loadSigningKey } from '../../src/sign/keys.js'
-import { identityFromClaims } from '../../src/identify/identity.js'
+import { identityFromClaims } from '../../src/identify/build-identity.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-keys-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))

@@ -1,20 +1,27 @@
-import type { Criterion } from './criterion.js'
-import { list } from './criterion.js'
+import { criterion, list, STRING_LIST } from './criterion.js'
 
 /** `groups`: member of at least one. Compared exactly (group ids and names are case-sensitive in most IdPs). */
-export const groups: Criterion = {
+export const groups = criterion({
+  key: 'groups',
+  field: 'groups',
+  schema: { ...STRING_LIST, description: 'The user is in at least one of these groups' },
   reason: 'group_required',
   needsUser: true,
-  has: set => set.groups !== undefined,
-  test: (set, { identity }) => identity !== undefined && (set.groups ?? []).some(g => identity.groups.includes(g)),
-  describe: set => `requires group ${list(set.groups ?? [])}`,
-}
+  compile: (raw: readonly string[]) => raw,
+  test: (names, { identity }) => identity !== undefined && names.some(g => identity.groups.includes(g)),
+  describe: names => `requires group ${list(names)}`,
+  groups: names => names,
+})
 
 /** `all_groups`: member of every one. */
-export const allGroups: Criterion = {
+export const allGroups = criterion({
+  key: 'all_groups',
+  field: 'allGroups',
+  schema: { ...STRING_LIST, description: 'The user is in every one of these groups' },
   reason: 'groups_required',
   needsUser: true,
-  has: set => set.allGroups !== undefined,
-  test: (set, { identity }) => identity !== undefined && (set.allGroups ?? []).every(g => identity.groups.includes(g)),
-  describe: set => `requires every group of ${(set.allGroups ?? []).join(', ')}`,
-}
+  compile: (raw: readonly string[]) => raw,
+  test: (names, { identity }) => identity !== undefined && names.every(g => identity.groups.includes(g)),
+  describe: names => `requires every group of ${names.join(', ')}`,
+  groups: names => names,
+})
