@@ -252,7 +252,8 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     pages: { denialDetail: r.pages?.denial_detail ?? 'detailed' },
     shutdown: { gracePeriodMs: parseDuration(r.shutdown?.grace_period ?? '25s') },
     admin: { listen: admin },
-    log: { level: r.log?.level ?? 'info', audit: auditSink },
+    log: { level: r.log?.level ?? 'info', audit: auditSink, decisions: decisionLogging(r.log?.decisions ?? 'denied') },
+    policy: { tests: r.policy?.tests },
   })
   return { config, warnings }
 }
@@ -279,7 +280,14 @@ interface RawConfig {
   pages?: { denial_detail?: 'detailed' | 'terse' }
   shutdown?: { grace_period?: string }
   admin?: { listen?: string }
-  log?: { level?: string, audit?: string }
+  log?: { level?: string, audit?: string, decisions?: string }
+  policy?: { tests?: string }
+}
+
+/** log.decisions, already checked against the schema's pattern. */
+function decisionLogging (text: string): GatewayConfig['log']['decisions'] {
+  if (text === 'denied' || text === 'all') return { kind: text }
+  return { kind: 'sample', fraction: Number(text.slice('sample:'.length)) }
 }
 
 interface RawEntra { tenant?: string, allowed_tenants?: string[], authority_host?: string, graph_url?: string, graph_timeout?: string, groups_cache_ttl?: string, group_names?: Record<string, string>, only_named_groups?: boolean, mfa_auth_contexts?: string[] }
