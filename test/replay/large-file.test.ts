@@ -1,21 +1,20 @@
+import { spawnSync } from 'node:child_process'
 import { createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { createGzip } from 'node:zlib'
 import t from 'tap'
-import { runReplayCommand } from '../../src/replay/replay-command.js'
-import { loadPolicy } from '../../src/policy/load-policy.js'
 import { decisionLine } from '../helpers/decision-records.js'
 
 /**
  * Replay streams: a file of many records (gzip, as rotated audit logs are)
- * is read in constant memory. Memory is compared, not time: the rate is
- * printed for people.
+ * is read in constant memory: the replay runs under a heap limit far below
+ * the file's size. The rate is printed for people, never asserted.
  */
 const RECORDS = 200_000
-/** Holding the file's lines (about 560 bytes each) would take over 200 MB; streaming needs a fraction of this. */
-const RSS_GROWTH_LIMIT = 128 * 1024 * 1024
+/** The replaying process's heap: far less than the file's lines (about 560 bytes each), enough for streaming. */
+const HEAP_LIMIT_MB = 48
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-replay-large-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -42,18 +41,14 @@ t.test(`${RECORDS} records are replayed in bounded memory`, async t => {
   await done
   t.ok(statSync(file).size > 0)
 
-  global.gc?.()
-  const before = process.memoryUsage().rss
-  let out = ''
+  // The replay runs with a heap far smaller than the file's lines: it finishes only if it streams.
   const started = process.hrtime.bigint()
-  const code = await runReplayCommand({ decisions: [file], since: undefined, allowChanges: true, json: true }, () => loadPolicy(policyFile, { defaultUpstream: undefined }).policy, { out: text => { out += text }, err: text => { out += text } })
+  const result = spawnSync(process.execPath, [`--max-old-space-size=${HEAP_LIMIT_MB}`, 'dist/cli.js', 'replay', '--policies', policyFile, '--decisions', file, '--allow-changes', '--json'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } })
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
-  const growth = process.memoryUsage().rss - before
-  t.equal(code, 0)
-  const summary = JSON.parse(out) as { records: number, changed: number, newly_denied_users: string[] }
+  t.equal(result.status, 0, result.stderr)
+  const summary = JSON.parse(result.stdout) as { records: number, changed: number, newly_denied_users: string[] }
   t.equal(summary.records, RECORDS)
   t.equal(summary.changed, RECORDS / 10)
   t.same(summary.newly_denied_users, ['bob'])
-  t.ok(growth < RSS_GROWTH_LIMIT, `resident memory grew by ${Math.round(growth / 1048576)} MB (limit ${RSS_GROWTH_LIMIT / 1048576} MB)`)
-  t.comment(`replayed ${RECORDS} records in ${seconds.toFixed(1)} s (${Math.round(RECORDS / seconds)} records/s), resident memory +${Math.round(growth / 1048576)} MB`)
+  t.comment(`replayed ${RECORDS} records (${Math.round(statSync(file).size / 1048576)} MB gzip, ${Math.round(RECORDS * (templates[1] ?? '').length / 1048576)} MB of lines) with a ${HEAP_LIMIT_MB} MB heap in ${seconds.toFixed(1)} s: ${Math.round(RECORDS / seconds)} records/s`)
 })
