@@ -32,7 +32,7 @@ const USAGE = `Usage:
                  [--coverage] [--require-coverage] [FILE|DIR]...
                                                run the policy's test cases (*.test.yaml; default: those
                                                of the policy folder); exit 0 only when all pass
-  gatehouse replay [--config FILE | --policies PATH] --decisions FILE... [--since 24h]
+  gatehouse replay [--config FILE | --policies PATH] --decisions FILE [FILE]... [--since 24h]
                    [--allow-changes] [--json]
                                                decide recorded decisions again under the policy and
                                                show what would change; exit 1 on any change
@@ -190,7 +190,7 @@ async function main (argv: string[]): Promise<number> {
     case 'test':
       return runTestCommand({ files: positionals.slice(1), reporter: values.reporter, coverage: values.coverage === true, requireCoverage: values['require-coverage'] === true }, () => { const p = policyFor(); printProblems(p.warnings); return p }, io)
     case 'replay':
-      return await runReplayCommand({ decisions: values.decisions ?? [], since: values.since, allowChanges: values['allow-changes'] === true, json: values.json === true }, () => policyFor().policy, io)
+      return await runReplayCommand({ decisions: [...(values.decisions ?? []), ...positionals.slice(1)], since: values.since, allowChanges: values['allow-changes'] === true, json: values.json === true }, () => policyFor().policy, io)
     case 'serve': {
       let started
       try {
