@@ -208,8 +208,8 @@ async function main (argv: string[]): Promise<number> {
       await new Promise<void>(resolve => {
         const stop = (signal: string): void => {
           // Stop accepting; requests in flight finish (new ones on open connections get 503) within the grace period.
-          log.info({ signal, gracePeriodMs: grace }, 'shutting down')
-          const timer = setTimeout(() => { log.warn({ gracePeriodMs: grace }, 'grace period over; exiting with requests still open'); resolve() }, grace)
+          log.info({ event: 'shutdown.started', signal, gracePeriodMs: grace }, 'shutting down')
+          const timer = setTimeout(() => { log.warn({ event: 'shutdown.grace_period_over', gracePeriodMs: grace }, 'grace period over; exiting with requests still open'); resolve() }, grace)
           timer.unref()
           gateway.close().then(() => { clearTimeout(timer); resolve() }, (err: unknown) => { log.error({ err }, 'error while shutting down'); resolve() })
         }

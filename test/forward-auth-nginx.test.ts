@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { Browser } from './helpers/browserless.js'
 import { startNginx, type Nginx } from './helpers/nginx.js'
@@ -8,9 +9,10 @@ import { startStack, type Stack } from './helpers/stack.js'
 
 /**
  * Gatehouse behind a real nginx, which asks it with auth_request and
- * forwards to the app itself: the configuration from the README, with the
- * ports of this test. nginx makes its auth subrequests from 127.0.0.2, the one
- * address in trusted_proxies; the test's own requests come from 127.0.0.1.
+ * forwards to the app itself: the configuration from the documentation
+ * (read from it, not copied), with the addresses of this test. nginx makes
+ * its auth subrequests from 127.0.0.2, the one address in trusted_proxies;
+ * the test's own requests come from 127.0.0.1.
  */
 const NGINX_AUTH_ADDRESS = '127.0.0.2'
 
@@ -28,58 +30,41 @@ routes:
     allow: authenticated
 `
 
+/**
+ * The nginx snippet users copy: the first ```nginx block under the "nginx"
+ * heading of docs/forward-auth.md, or of README.md where that page does not
+ * exist.
+ */
+function documentedNginxSnippet (): string {
+  const file = ['docs/forward-auth.md', 'README.md'].find(f => existsSync(f)) ?? 'README.md'
+  const text = readFileSync(file, 'utf8')
+  const heading = /^#{2,4} nginx\s*$/m.exec(text)
+  if (heading === null) throw new Error(`${file}: no "nginx" heading`)
+  const block = /^```nginx\n([\s\S]*?)^```$/m.exec(text.slice(heading.index))
+  if (block?.[1] === undefined) throw new Error(`${file}: no \`\`\`nginx block under the "nginx" heading`)
+  return block[1]
+}
+
+/** Replaces what `pattern` matches, exactly once, so that a changed snippet fails here rather than run with the example addresses. */
+function rewrite (text: string, pattern: RegExp, replacement: string, what: string): string {
+  const found = text.match(new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`))?.length ?? 0
+  if (found !== 1) throw new Error(`the documented nginx snippet has ${found} ${what} (expected 1): ${pattern}`)
+  return text.replace(pattern, replacement)
+}
+
+/**
+ * The documented snippet with this test's addresses: the two upstreams, a
+ * loopback listener without TLS, and the check's subrequests bound to
+ * NGINX_AUTH_ADDRESS (so that the test's own requests come from an address
+ * that is not trusted).
+ */
 function nginxConf (listen: number, gatehouse: string, app: string): string {
-  return `
-  upstream gatehouse { server ${new URL(gatehouse).host}; }
-  upstream app { server ${new URL(app).host}; }
-
-  server {
-    listen 127.0.0.1:${listen};
-
-    # Sign-in, callback, sign-out, keys: the gateway's own pages, reached through nginx.
-    location /.gatehouse/ {
-      proxy_pass http://gatehouse;
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }
-
-    # The check. internal: only nginx's own subrequests reach it.
-    location ^~ /.gatehouse/auth {
-      internal;
-      proxy_pass http://gatehouse/.gatehouse/auth;
-      proxy_bind ${NGINX_AUTH_ADDRESS};
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }
-
-    location / {
-      auth_request /.gatehouse/auth;
-      auth_request_set $gatehouse_user $upstream_http_x_gatehouse_user;
-      auth_request_set $gatehouse_email $upstream_http_x_gatehouse_email;
-      auth_request_set $gatehouse_name $upstream_http_x_gatehouse_name;
-      auth_request_set $gatehouse_groups $upstream_http_x_gatehouse_groups;
-      auth_request_set $gatehouse_roles $upstream_http_x_gatehouse_roles;
-      auth_request_set $gatehouse_assertion $upstream_http_x_gatehouse_assertion;
-      auth_request_set $gatehouse_login $upstream_http_location;
-      error_page 401 =302 $gatehouse_login;
-
-      proxy_pass http://app;
-      proxy_set_header X-Gatehouse-User $gatehouse_user;
-      proxy_set_header X-Gatehouse-Email $gatehouse_email;
-      proxy_set_header X-Gatehouse-Name $gatehouse_name;
-      proxy_set_header X-Gatehouse-Groups $gatehouse_groups;
-      proxy_set_header X-Gatehouse-Roles $gatehouse_roles;
-      proxy_set_header X-Gatehouse-Assertion $gatehouse_assertion;
-      proxy_set_header X-Gatehouse-Access-Token "";
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }
-  }
-`
+  let conf = documentedNginxSnippet()
+  conf = rewrite(conf, /(upstream gatehouse\s*\{\s*server\s+)[^;\s]+;/, `$1${new URL(gatehouse).host};`, 'gatehouse upstreams')
+  conf = rewrite(conf, /(upstream app\s*\{\s*server\s+)[^;\s]+;/, `$1${new URL(app).host};`, 'app upstreams')
+  conf = rewrite(conf, /listen\s+[^;]+;/, `listen 127.0.0.1:${listen};`, 'listen directives')
+  conf = rewrite(conf, /(proxy_pass http:\/\/gatehouse\/\.gatehouse\/auth;)/, `$1\n    proxy_bind ${NGINX_AUTH_ADDRESS};`, 'auth subrequest locations')
+  return conf
 }
 
 interface Setup { stack: Stack, nginx: Nginx, url: string }
@@ -170,7 +155,7 @@ t.test('behind nginx auth_request: sign-in through nginx, identity copied upstre
     const res = await fetch(`${url}/admin/secrets`, { redirect: 'manual', headers: { 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET', 'x-original-url': `${url}/public/x` } })
     t.equal(res.status, 403, 'the disagreement is a denial')
     t.equal(appRequests(), before, 'the app was not asked')
-    t.ok(stack.logs.records().some(r => r.msg === 'forward-auth request refused' && r.reason === 'conflicting_headers'), 'the gateway says why')
+    t.ok(stack.logs.records().some(r => r.event === 'forward_auth.refused' && r.reason === 'conflicting_headers'), 'the gateway says why')
 
     // And the check endpoint cannot be asked from outside through nginx.
     const outside = await rawRequest(Number(new URL(url).port), `GET /.gatehouse/auth HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Original-URI: /admin/x\r\nX-Original-Method: GET\r\nConnection: close\r\n\r\n`)

@@ -72,7 +72,7 @@ t.test('forward-auth: who may ask, and what a proxy must say', async t => {
     t.notOk(direct.headers['x-gatehouse-user'], 'no identity given away')
     const pathForm = await ask(stack, '/.gatehouse/auth/admin/x', { cookie }, { from: '127.0.0.1' })
     t.equal(pathForm.json.error?.code, 'GH_FORWARD_AUTH_UNTRUSTED', 'in path form too')
-    t.ok(stack.logs.records().some(r => r.msg === 'forward-auth request refused: the caller is not in trusted_proxies' && r.peer === '127.0.0.1'), 'logged with the peer')
+    t.ok(stack.logs.records().some(r => r.event === 'forward_auth.untrusted_peer' && r.peer === '127.0.0.1'), 'logged with the peer')
   })
 
   await t.test('the original method, target and host are required (400: the proxy is misconfigured)', async t => {

@@ -36,7 +36,7 @@ t.test('headers larger than limits.max_header_size: 431 with a code, and smaller
   t.equal(jsonBody(big.data).error?.code, 'GH_HEADERS_TOO_LARGE')
   const small = await rawRequest(port, `GET /.gatehouse/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${'a'.repeat(1024)}\r\nConnection: close\r\n\r\n`)
   t.equal(small.status, 200, 'a request under the limit is served')
-  t.ok(stack.logs.records().some(r => r.msg === 'request refused before it was read' && (r.err as { code?: string } | undefined)?.code === 'HPE_HEADER_OVERFLOW'), 'logged')
+  t.ok(stack.logs.records().some(r => r.event === 'request.unreadable' && (r.err as { code?: string } | undefined)?.code === 'HPE_HEADER_OVERFLOW'), 'logged')
 })
 
 t.test('bodies the gateway reads over limits.max_body_size: 413; proxied bodies are streamed whatever their size', async t => {
@@ -115,7 +115,7 @@ t.test('an upstream that does not accept the connection: 504 after upstream.conn
   const res = await fetch(`${stack.url}/anything`, { headers: { accept: 'application/json' } })
   t.equal(res.status, 504)
   t.equal((await res.json() as { error: { code: string } }).error.code, 'GH_UPSTREAM_TIMEOUT')
-  const failure = stack.logs.records().find(r => r.msg === 'upstream request failed')
+  const failure = stack.logs.records().find(r => r.event === 'upstream.failed')
   t.equal((failure?.err as { detail?: string } | undefined)?.detail, 'UND_ERR_CONNECT_TIMEOUT', 'it was the connect timeout')
 })
 
@@ -146,7 +146,7 @@ t.test('WebSockets beyond limits.max_websockets are refused with 503 until one c
   t.equal((JSON.parse(third.body ?? '{}') as { error: { code: string } }).error.code, 'GH_TOO_MANY_WEBSOCKETS')
   t.equal(stack.app.requests.filter(r => r.method === 'WEBSOCKET').length, 2, 'the refused one never reached the upstream')
 
-  const freed = stack.logs.waitFor(r => r.msg === 'WebSocket closed')
+  const freed = stack.logs.waitFor(r => r.event === 'websocket.closed')
   first.socket?.close()
   await freed
   const fourth = await openWs(url, headers)

@@ -3,7 +3,7 @@ import t from 'tap'
 import { loadConfig } from '../src/config/load.js'
 import { createLogger } from '../src/log/logger.js'
 import { startGateway } from '../src/server/start.js'
-import { LogCapture } from './helpers/log-capture.js'
+import { isAccessLine, LogCapture } from './helpers/log-capture.js'
 import { scrape, valueOf } from './helpers/metrics-text.js'
 import { policyDir } from './helpers/policy-files.js'
 import { TestRedis } from './helpers/redis-server.js'
@@ -27,7 +27,7 @@ async function get (stack: Stack, path: string, cookie?: string): Promise<number
   const res = await fetch(`${stack.url}${path}`, { redirect: 'manual', headers: { accept: 'application/json', ...(cookie === undefined ? {} : { cookie }) } })
   await res.arrayBuffer()
   const id = res.headers.get('x-request-id')
-  await stack.logs.waitFor(r => r.reqId === id && r.msg === 'request completed')
+  await stack.logs.waitFor(r => r.reqId === id && isAccessLine(r))
   return res.status
 }
 
@@ -157,7 +157,7 @@ t.test('Redis errors are counted, by command and for the connection', async t =>
   t.equal(await get(stack, '/api/x', alice), 200)
   t.equal(valueOf(await scrape(stack.adminUrl), 'gatehouse_redis_errors_total'), 0)
   await redis.kill()
-  await stack.logs.waitFor(r => r.msg === 'redis unavailable')
+  await stack.logs.waitFor(r => r.event === 'store.unavailable' && r.connection === 'redis')
   t.equal(await get(stack, '/api/x', alice), 503, 'the session cannot be read')
   const samples = await scrape(stack.adminUrl)
   t.ok(valueOf(samples, 'gatehouse_redis_errors_total', { command: 'connection' }) >= 1, 'connection errors')

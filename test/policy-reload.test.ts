@@ -34,7 +34,7 @@ t.test('a valid edit is picked up; a bad edit keeps the last good policy and say
   t.equal(ready.policy.failed_reloads, 1)
   t.equal(ready.policy.errors, 1, 'readiness counts the problems; the log has them')
   t.match(stack.gateway.policies.status.errors[0], { where: `${file}:4:12`, message: /^routes\.0\.allow has the wrong form/ })
-  t.ok(stack.logs.records().some(r => r.msg === 'policy not reloaded: routes.0.allow has the wrong form: `anyone` (no sign-in), `authenticated` (any signed-in user), or a list of alternatives' && r.where === `${file}:4:12`), 'logged with file:line:col')
+  t.ok(stack.logs.records().some(r => r.event === 'policy.not_reloaded' && r.problem === 'routes.0.allow has the wrong form: `anyone` (no sign-in), `authenticated` (any signed-in user), or a list of alternatives' && r.where === `${file}:4:12`), 'logged with file:line:col')
   t.ok(stack.logs.records().some(r => r.audit === true && r.event === 'policy.reload_failed'), 'audited')
 
   // SIGHUP reloads too (here after a fix written while the watcher is told nothing new).

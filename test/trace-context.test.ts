@@ -1,5 +1,6 @@
 import t from 'tap'
 import { traceContext } from '../src/net/trace-context.js'
+import { isAccessLine } from './helpers/log-capture.js'
 import { policyDir } from './helpers/policy-files.js'
 import { rawRequest } from './helpers/raw-http.js'
 import { startStack, type Stack } from './helpers/stack.js'
@@ -48,7 +49,7 @@ async function through (stack: Stack, path: string, headers: Record<string, stri
   const res = await fetch(`${stack.url}${path}`, { headers: { accept: 'application/json', ...headers } })
   await res.arrayBuffer()
   const reqId = res.headers.get('x-request-id') ?? ''
-  await stack.logs.waitFor(r => r.reqId === reqId && r.msg === 'request completed')
+  await stack.logs.waitFor(r => r.reqId === reqId && isAccessLine(r))
   return { status: res.status, upstream: stack.app.requests.length > before ? stack.app.requests.at(-1)?.headers as Record<string, unknown> : undefined, reqId }
 }
 

@@ -43,7 +43,7 @@ export async function authorizeRequest (request: PipelineRequest, routed: Routed
   }
   const caller = await identifyCaller(request, route, sessionCookie, deps)
   if (caller.kind === 'invalid_token') {
-    request.log.info({ route: route.name, err: { code: caller.error.code, detail: caller.error.detail } }, 'bearer token refused')
+    request.log.info({ event: 'bearer.refused', route: route.name, err: { code: caller.error.code, detail: caller.error.detail } }, 'bearer token refused')
     deps.audit('access.denied', { ...auditRequest(request), route: route.name, reason: 'invalid_token', detail: caller.error.detail, credential: 'bearer' })
     return { kind: 'refused', answer: bearerChallenge(caller.error) }
   }

@@ -74,7 +74,7 @@ async function saveQuietly (request: PipelineRequest, session: ActiveSession): P
   try {
     return await session.save() ? 'saved' : 'ended'
   } catch (err) {
-    request.log.warn({ err: { message: (err as Error).message } }, 'could not write the session back (session store unavailable?); the request goes on')
+    request.log.warn({ event: 'session.write_back_failed', err: { message: (err as Error).message } }, 'could not write the session back (session store unavailable?); the request goes on')
     return 'failed'
   }
 }

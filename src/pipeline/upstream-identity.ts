@@ -43,7 +43,7 @@ export class UpstreamIdentity {
     if (who !== undefined && !this.#sizeChecked.has(who)) {
       this.#sizeChecked.add(who)
       const bytes = identityHeaderBytes(who, assertion)
-      if (bytes > IDENTITY_HEADER_WARN_BYTES) log.warn({ user: who.id, groups: who.groups.length, bytes }, 'identity headers are large and may exceed upstream header limits; consider upstream.forward_groups: mentioned')
+      if (bytes > IDENTITY_HEADER_WARN_BYTES) log.warn({ event: 'identity_headers.large', user: who.id, groups: who.groups.length, bytes }, 'identity headers are large and may exceed upstream header limits; consider upstream.forward_groups: mentioned')
     }
     return {
       identity: who,

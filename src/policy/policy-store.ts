@@ -93,7 +93,7 @@ export class PolicyStore {
 
   /** A reload that failed (invalid files, or failing tests): the last good policy stays, and says so. */
   #refused (reason: string, problems: readonly Problem[], testsFailed: number): false {
-    for (const p of problems) this.#log.error({ where: p.where }, `policy not reloaded: ${p.message}`)
+    for (const p of problems) this.#log.error({ event: 'policy.not_reloaded', where: p.where, problem: p.message }, `policy not reloaded: ${p.message}`)
     const errors = problems.filter(p => p.severity === 'error')
     this.#status = { ...this.#status, ok: false, errors, failedReloads: this.#status.failedReloads + 1, testsFailed }
     this.#audit('policy.reload_failed', {

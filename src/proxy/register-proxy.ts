@@ -106,7 +106,7 @@ async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: 
         }
         const timeout = error.statusCode === 504
         const err = new GatehouseError(timeout ? 'GH_UPSTREAM_TIMEOUT' : 'GH_UPSTREAM_UNAVAILABLE', causeOf(error), { cause: error })
-        reply.request.log.warn({ err: { code: err.code, detail: err.detail } }, 'upstream request failed')
+        reply.request.log.warn({ event: 'upstream.failed', err: { code: err.code, detail: err.detail } }, 'upstream request failed')
         refuse(reply.request, reply, err)
       },
     },

@@ -23,7 +23,7 @@ export function clientErrorHandler (log: Logger) {
     const code = CODES[err.code ?? ''] ?? 'GH_BAD_REQUEST'
     const { status, message } = ERROR_CODES[code]
     const requestId = randomUUID()
-    log.info({ reqId: requestId, err: { code: err.code }, remoteAddress: socket.remoteAddress }, 'request refused before it was read')
+    log.info({ event: 'request.unreadable', reqId: requestId, err: { code: err.code }, remoteAddress: socket.remoteAddress }, 'request refused before it was read')
     // A response already under way on this connection must not be corrupted by another one.
     const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage
     if (socket.writable && (inFlight === undefined || inFlight === null || inFlight.headersSent !== true)) {

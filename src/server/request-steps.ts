@@ -75,8 +75,8 @@ export async function guardProxied (request: FastifyRequest, reply: FastifyReply
 
 function holdWebSocketSlot (request: FastifyRequest, reply: FastifyReply, steps: RequestSteps): boolean {
   const slots = steps.webSockets
-  if (slots.take(request.raw.socket, open => { request.log.debug({ open }, 'WebSocket closed') })) return true
-  request.log.warn({ open: slots.open, limit: slots.max }, 'WebSocket refused: limits.max_websockets reached')
+  if (slots.take(request.raw.socket, open => { request.log.debug({ event: 'websocket.closed', open }, 'WebSocket closed') })) return true
+  request.log.warn({ event: 'websocket.refused', open: slots.open, limit: slots.max }, 'WebSocket refused: limits.max_websockets reached')
   void sendAnswer(request, reply, refusal(new GatehouseError('GH_TOO_MANY_WEBSOCKETS', `${slots.open} open`), { headers: { 'retry-after': '5' } }), steps.signin)
   return false
 }

@@ -199,12 +199,12 @@ function routeForwardAuth (request: FastifyRequest, reply: FastifyReply, deps: R
   const peerText = request.socket.remoteAddress
   const peer = peerAddress(request.socket)
   if (peer === undefined || !inRanges(peer, deps.trustedProxies)) {
-    request.log.warn({ peer: peerText }, 'forward-auth request refused: the caller is not in trusted_proxies')
+    request.log.warn({ event: 'forward_auth.untrusted_peer', peer: peerText }, 'forward-auth request refused: the caller is not in trusted_proxies')
     return sendError(request, reply, new GatehouseError('GH_FORWARD_AUTH_UNTRUSTED', `peer ${peerText ?? 'unknown'}`), { json: { reason: 'untrusted_caller' } })
   }
   const described = originalRequest(request.raw.headersDistinct, pathTarget === undefined ? undefined : { target: pathTarget, method: request.method })
   if (!described.ok) {
-    request.log.warn({ reason: described.reason, detail: described.detail }, 'forward-auth request refused')
+    request.log.warn({ event: 'forward_auth.refused', reason: described.reason, detail: described.detail }, 'forward-auth request refused')
     const code: ErrorCode = described.kind === 'incomplete' ? 'GH_FORWARD_AUTH_INCOMPLETE' : 'GH_FORWARD_AUTH_AMBIGUOUS'
     return sendError(request, reply, new GatehouseError(code, described.detail), { hint: described.detail, json: { reason: described.reason } })
   }

@@ -156,8 +156,10 @@ export class RedisBackend implements SessionBackend {
 
   async allIds (): Promise<string[]> {
     const match = `${this.#prefix}session:{*}`
-    const nodes: Redis[] = this.#client instanceof Cluster ? this.#client.nodes('master') : [this.#client]
     return await this.#call('SCAN', async () => {
+      const nodes: Redis[] = this.#client instanceof Cluster ? this.#client.nodes('master') : [this.#client]
+      // A Cluster not connected knows no node: that is no answer, not "no sessions".
+      if (nodes.length === 0) throw new Error('no cluster node known')
       const ids: string[] = []
       for (const node of nodes) {
         let cursor = '0'
@@ -284,11 +286,11 @@ export function parseHosts (text: string): Array<{ host: string, port: number }>
 function watch (client: Client, log: Logger, name: string): void {
   let down = false
   client.on('error', (err: Error) => {
-    if (!down) log.error({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, `${name} unavailable`)
+    if (!down) log.error({ event: 'store.unavailable', connection: name, err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, `${name} unavailable`)
     down = true
   })
   client.on('ready', () => {
-    if (down) log.info(`${name} available again`)
+    if (down) log.info({ event: 'store.available', connection: name }, `${name} available again`)
     down = false
   })
 }

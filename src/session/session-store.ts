@@ -87,7 +87,7 @@ export class SessionStore {
     }
     const text = this.#cipher.decrypt(id, blob)
     if (text === undefined) {
-      this.#log.warn({ session: shortId(id) }, 'a stored session could not be decrypted (its key was removed, or it was altered); treated as signed out')
+      this.#log.warn({ event: 'session.undecryptable', session: shortId(id) }, 'a stored session could not be decrypted (its key was removed, or it was altered); treated as signed out')
       return undefined
     }
     let record: SessionRecord

@@ -85,7 +85,7 @@ export class TokenRefresh {
           return 'ended'
         }
         metrics.refresh('error')
-        log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'token refresh failed (IdP unreachable?); the session is kept until its maximum lifetime')
+        log.warn({ event: 'token_refresh.failed', err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'token refresh failed (IdP unreachable?); the session is kept until its maximum lifetime')
         return 'ok'
       }
       const now = clock()

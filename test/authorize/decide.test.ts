@@ -443,3 +443,21 @@ t.test('routeNeedsIdentity', async t => {
   ]
   for (const [name, expected] of compiled) t.equal(routeNamed(name).needsIdentity, expected, `compiled ${name}`)
 })
+
+t.test('email conditions do not trust an email the IdP marks unverified', async t => {
+  const file = join(dir, 'email-policy.yaml')
+  writeFileSync(file, `
+routes:
+  - name: staff
+    match: { path: /** }
+    upstream: app
+    allow: [{ email_domains: [example.com] }]
+upstreams:
+  app: { url: http://127.0.0.1:9 }
+`)
+  const route = loadPolicy(file, { defaultUpstream: undefined }).policy.routes[0]
+  if (route === undefined) throw new Error('no route')
+  const outsider = identityFromClaims({ iss: 'https://idp', sub: 'x1', email: 'ceo@example.com', email_verified: false }, { groupsClaim: 'groups', rolesClaim: 'roles' })
+  const decision = decide(route, { identity: outsider, clientIp: parseAddress('192.0.2.1') })
+  t.equal(decision.allow, false, 'an unverified ceo@example.com does not satisfy email_domains: [example.com]')
+})

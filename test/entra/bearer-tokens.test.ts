@@ -142,7 +142,7 @@ t.test('tokens that must be refused', async t => {
     t.match(res.headers.get('www-authenticate'), /^Bearer realm="gatehouse", error="invalid_token"/, `${name}: invalid_token`)
     t.notOk(stack.app.requests.some(r => r.url === path), `${name}: the upstream was not reached`)
   }
-  const reasons = stack.logs.lines.filter(l => l.includes('bearer token refused')).map(l => (JSON.parse(l) as { err: { detail: string } }).err.detail)
+  const reasons = stack.logs.records().filter(r => r.event === 'bearer.refused').map(r => (r as { err: { detail: string } }).err.detail)
   t.equal(reasons.length, cases.length, 'each refusal is logged with its reason')
   t.match(reasons.join('\n'), /algorithm none is not accepted[\s\S]*algorithm HS256 is not accepted[\s\S]*names its own key \(jku\)[\s\S]*names its own key \(jwk\)[\s\S]*an ID token is not an access token|aud/)
   t.notMatch(stack.logs.lines.join('\n'), /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/, 'no token in the log')

@@ -93,7 +93,7 @@ t.test('group overage: memberships are read from Graph, every page, and cached p
 t.test('identity headers near common header limits draw a warning', async t => {
   const stack = await entraStack(t, HOME)
   await stack.signIn('olga', '/audit/')
-  const line = await stack.logs.waitFor(l => l.msg === 'identity headers are large and may exceed upstream header limits; consider upstream.forward_groups: mentioned')
+  const line = await stack.logs.waitFor(l => l.event === 'identity_headers.large')
   t.equal(line.groups, OLGA.groups.length)
   t.ok(Number(line.bytes) > 6144)
 })

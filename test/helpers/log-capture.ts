@@ -42,3 +42,8 @@ export class LogCapture extends Writable {
     return this.lines.map(l => JSON.parse(l) as Record<string, unknown>)
   }
 }
+
+/** The access log line of a request (src/log/access-log.ts): the one with the response and its time. */
+export function isAccessLine (r: Record<string, unknown>): boolean {
+  return typeof r.responseTime === 'number' && typeof r.res === 'object' && r.res !== null
+}

@@ -12,8 +12,10 @@ export interface ServeProcess {
   url: string
   /** Every log line written so far (JSON). */
   lines: string[]
-  /** Resolves once a log line with this message (or one starting with it) has been written. */
-  saw: (msg: string) => Promise<void>
+  /** The log lines so far, parsed. */
+  records: () => Array<Record<string, unknown>>
+  /** Resolves once a log line that `match` accepts has been written. */
+  saw: (match: (r: Record<string, unknown>) => boolean) => Promise<void>
 }
 
 /**
@@ -38,7 +40,14 @@ export async function serveProcess (t: Teardown, upstream: string, extra: Record
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const lines: string[] = []
-  const waiters: Array<{ msg: string, resolve: () => void }> = []
+  const waiters: Array<{ match: (r: Record<string, unknown>) => boolean, resolve: () => void }> = []
+  const parse = (line: string): Record<string, unknown> => {
+    try {
+      return JSON.parse(line) as Record<string, unknown>
+    } catch {
+      return {}
+    }
+  }
   let partial = ''
   child.stdout?.on('data', (c: Buffer) => {
     const text = partial + c.toString()
@@ -47,14 +56,17 @@ export async function serveProcess (t: Teardown, upstream: string, extra: Record
     for (const line of parts) {
       if (line === '') continue
       lines.push(line)
-      for (const w of waiters.filter(w => line.includes(`"msg":"${w.msg}`))) w.resolve()
+      const record = parse(line)
+      for (const w of waiters.filter(w => w.match(record))) w.resolve()
     }
   })
   child.stderr?.resume()
-  const saw = async (msg: string): Promise<void> => {
-    if (lines.some(l => l.includes(`"msg":"${msg}`))) return
-    await new Promise<void>(resolve => waiters.push({ msg, resolve }))
+  const records = (): Array<Record<string, unknown>> => lines.map(parse)
+  const saw = async (match: (r: Record<string, unknown>) => boolean): Promise<void> => {
+    if (records().some(match)) return
+    await new Promise<void>(resolve => waiters.push({ match, resolve }))
   }
-  await saw('Server listening')
-  return { child, url: `http://127.0.0.1:${port}`, lines, saw }
+  // Fastify's own line, which has no field of its own to match.
+  await saw(r => typeof r.msg === 'string' && r.msg.startsWith('Server listening'))
+  return { child, url: `http://127.0.0.1:${port}`, lines, records, saw }
 }

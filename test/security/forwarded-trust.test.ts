@@ -1,5 +1,6 @@
 import t from 'tap'
 import { http11, startAttackStack } from '../helpers/attack-stack.js'
+import { lastResponse, openGateway } from '../helpers/fastify-upstream.js'
 
 /**
  * Forwarded-header trust. Without trusted proxies nothing the client writes
@@ -172,4 +173,13 @@ t.test('a dual-stack listener sees IPv4 clients as IPv4-mapped IPv6, and rules s
       else t.same(seen, [], 'the upstream was not reached')
     })
   }
+})
+
+t.test('no spelling of the forwarding headers from the client reaches the upstream', async t => {
+  const { up, port } = await openGateway(t)
+  const spoofed = ['X-Forwarded_For', 'X_Forwarded_Host', 'X-Forwarded_Proto', 'X-Real_IP', 'X_Original_URL', 'X-Forwarded-Ssl', 'X-Forwarded-Scheme', 'X-Rewrite-URL', 'True-Client-IP']
+  const res = await lastResponse(port, `GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n${spoofed.map(h => `${h}: 203.0.113.66`).join('\r\n')}\r\nConnection: close\r\n\r\n`)
+  t.equal(res.status, 200)
+  const received = up.seen.at(-1)?.headers ?? {}
+  for (const name of spoofed) t.equal(received[name.toLowerCase()], undefined, `${name} from the client is not forwarded`)
 })

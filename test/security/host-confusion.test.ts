@@ -1,5 +1,8 @@
 import t from 'tap'
 import { startAttackStack } from '../helpers/attack-stack.js'
+import { fastifyUpstream, lastResponse } from '../helpers/fastify-upstream.js'
+import { policyDir, POLICY_USERS } from '../helpers/policy-files.js'
+import { startStack } from '../helpers/stack.js'
 
 /**
  * Host header confusion between routes: a request must not be decided for
@@ -74,5 +77,29 @@ t.test('host confusion between routes', async t => {
       t.equal(hosts.length, 1, 'with one Host')
       if (upstreamHost !== '*') t.equal(hosts[0], upstreamHost, 'the host that was decided on')
     })
+  }
+})
+
+t.test('a Host that a WHATWG URL parser reads as the protected host takes the protected route', async t => {
+  const up = await fastifyUpstream(t)
+  const { file } = policyDir(t, `
+upstreams:
+  site: { url: ${up.url} }
+routes:
+  - name: admin-site
+    match: { host: admin.example.com, path: /** }
+    upstream: site
+    allow: [{ groups: [admins] }]
+  - name: everything
+    match: { path: /** }
+    upstream: site
+    allow: anyone
+`)
+  const stack = await startStack(t, { env: { GATEHOUSE_POLICIES: file }, users: POLICY_USERS })
+  const port = Number(new URL(stack.url).port)
+  // The upstream picks the site as Node's documentation shows: new URL(req.url, `http://${req.headers.host}`).
+  for (const host of ['admin.example.com', '%61dmin.example.com', 'admin%2Eexample.com', 'admin.example.com\t:80', 'adm\tin.example.com', '%EF%BD%81dmin.example.com']) {
+    const res = await lastResponse(port, `GET / HTTP/1.1\r\nHost: ${host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`)
+    t.not(res.body, 'ADMIN SITE', `Host ${JSON.stringify(host)}: an anonymous client does not reach the admin site (got ${res.status})`)
   }
 })

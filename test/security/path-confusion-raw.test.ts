@@ -1,5 +1,8 @@
 import t from 'tap'
 import { http11, startAttackStack } from '../helpers/attack-stack.js'
+import { fastifyUpstream, lastResponse, openGateway } from '../helpers/fastify-upstream.js'
+import { policyDir, POLICY_USERS } from '../helpers/policy-files.js'
+import { startStack } from '../helpers/stack.js'
 
 /**
  * Path confusion, sent raw over a socket: every way to make the policy and
@@ -205,4 +208,77 @@ t.test('path confusion, sent raw', async t => {
       })
     }
   })
+})
+
+t.test('a path the upstream reads as a protected one is not matched to a weaker route', async t => {
+  const up = await fastifyUpstream(t)
+  const { file } = policyDir(t, `
+upstreams:
+  app: { url: ${up.url} }
+routes:
+  - name: api-admin
+    match: { path: /api/*/admin/** }
+    upstream: app
+    allow: [{ groups: [admins] }]
+  - name: api
+    match: { path: /api/** }
+    upstream: app
+    allow: authenticated
+  - name: admin
+    match: { path: /admin/** }
+    upstream: app
+    allow: [{ groups: [admins] }]
+  - name: rest
+    match: { path: /** }
+    upstream: app
+    allow: authenticated
+`)
+  const stack = await startStack(t, { env: { GATEHOUSE_POLICIES: file }, users: POLICY_USERS })
+  const { browser } = await stack.signIn('bob', '/.gatehouse/login?return=/.gatehouse/healthz')
+  const cookie = `${stack.gateway.cookies.session}=${stack.sessionCookie(browser) ?? ''}`
+  const port = Number(new URL(stack.url).port)
+  const direct = await lastResponse(port, `GET /api/v1/admin/users HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`)
+  t.equal(direct.status, 403, 'bob (staff) may not open /api/v1/admin/users')
+  for (const target of ['/api/;/admin/users', '/api/;jsessionid=1/admin/users']) {
+    const res = await lastResponse(port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`)
+    t.not(res.body, 'ADMIN USER LIST', `${target}: bob does not get the upstream's /api/:version/admin/users (got ${res.status})`)
+  }
+  // Upstreams that compare paths case-insensitively with Unicode case mapping (Java equalsIgnoreCase,
+  // Python str.upper/casefold, JS toUpperCase, regexes with Unicode case folding) read these as /admin/x.
+  for (const target of ['/adm%C4%B1n/x', '/ADM%C4%B0N/x']) {
+    const before = up.seen.length
+    const res = await lastResponse(port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`)
+    t.equal(up.seen.length, before, `${target} (a non-ASCII letter whose case mapping is ASCII) is not forwarded under a weaker route than /admin/** (got ${res.status})`)
+  }
+})
+
+t.test('the gateway prefix is never forwarded, in any spelling', async t => {
+  const { up, port } = await openGateway(t)
+  for (const target of ['/.gatehouse;x/jwks.json', '/.GATEHOUSE/jwks.json']) {
+    const before = up.seen.length
+    await lastResponse(port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nConnection: close\r\n\r\n`)
+    t.equal(up.seen.length, before, `${target} did not reach the upstream`)
+  }
+})
+
+t.test('an upstream URL with a path is either refused at load or honoured, never a 500 per request', async t => {
+  const up = await fastifyUpstream(t)
+  const { file } = policyDir(t, `
+upstreams:
+  based: { url: ${up.url}/base }
+routes:
+  - name: all
+    match: { path: /** }
+    upstream: based
+    allow: anyone
+`)
+  let stack
+  try {
+    stack = await startStack(t, { env: { GATEHOUSE_POLICIES: file }, users: POLICY_USERS })
+  } catch (err) {
+    t.pass(`refused at load: ${(err as Error).message.slice(0, 120)}`)
+    return
+  }
+  const res = await lastResponse(Number(new URL(stack.url).port), 'GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nConnection: close\r\n\r\n')
+  t.not(res.status, 500, `GET /x through an upstream with a path (got ${res.status} ${res.body.slice(0, 80)})`)
 })

@@ -2,7 +2,8 @@ import { createHmac, randomBytes } from 'node:crypto'
 import t from 'tap'
 import { apiHeaders, http11, PUBLIC_AND_API_POLICY, startAttackStack } from '../helpers/attack-stack.js'
 import { Browser } from '../helpers/browserless.js'
-import { sessionIdOf } from '../helpers/stack.js'
+import { lastResponse } from '../helpers/fastify-upstream.js'
+import { sessionIdOf, startStack } from '../helpers/stack.js'
 
 /**
  * Session attacks: tampered, truncated, foreign and duplicated session
@@ -144,7 +145,7 @@ t.test('session attacks', async t => {
       const fresh = await stack.startReplica()
       const res = await fetch(`${fresh.url}/api/x`, { headers: { cookie: `${name}=${value}`, accept: 'application/json' } })
       t.equal(res.status, 401, 'an altered record does not decrypt: signed out, never another identity')
-      t.ok(fresh.logs.records().some(r => typeof r.msg === 'string' && r.msg.includes('could not be decrypted')), 'and the log says so')
+      t.ok(fresh.logs.records().some(r => r.event === 'session.undecryptable'), 'and the log says so')
     })
   })
 
@@ -193,4 +194,12 @@ t.test('session attacks', async t => {
       })
     }
   })
+})
+
+t.test('sign-out clears a __Host- session cookie with attributes a browser accepts', async t => {
+  const stack = await startStack(t, { env: { GATEHOUSE_PUBLIC_URL: 'https://app.example.test' } })
+  const res = await lastResponse(Number(new URL(stack.url).port), `POST /.gatehouse/logout HTTP/1.1\r\nHost: app.example.test\r\nOrigin: https://app.example.test\r\nCookie: __Host-gatehouse=s%3Aold.sig\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`)
+  const clears = res.head.split('\r\n').filter(l => /^set-cookie: __Host-gatehouse=;/i.test(l))
+  t.ok(clears.length > 0, 'the session cookie is cleared')
+  for (const line of clears) t.match(line, /;\s*Secure/i, `a __Host- cookie is only cleared by a Set-Cookie with Secure: ${line}`)
 })

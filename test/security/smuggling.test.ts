@@ -1,5 +1,6 @@
 import t from 'tap'
 import { startAttackStack } from '../helpers/attack-stack.js'
+import { lastResponse, openGateway } from '../helpers/fastify-upstream.js'
 
 /**
  * Request smuggling and framing. Each case writes an attack request whose
@@ -154,4 +155,21 @@ t.test('request smuggling and framing', async t => {
       t.same(seen, [], 'the upstream was not reached')
     })
   })
+})
+
+t.test('framing headers that the upstream client refuses do not turn a good request into a 502', async t => {
+  const { port } = await openGateway(t)
+  const expect = await lastResponse(port, `POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nContent-Type: application/octet-stream\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nhello`)
+  t.equal(expect.status, 200, `Expect: 100-continue (curl sends it for bodies over 1 KiB) is forwarded (statuses: ${expect.statuses.join(', ')})`)
+  const upgrade = await lastResponse(port, `GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nUpgrade: h2c\r\nConnection: close\r\n\r\n`)
+  t.equal(upgrade.status, 200, 'an Upgrade header without Connection: upgrade is ignored, not a 502')
+  const bigForm = 'a='.concat('x'.repeat(70_000))
+  const form = await lastResponse(port, `POST /form HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${bigForm.length}\r\nConnection: close\r\n\r\n${bigForm}`)
+  t.equal(form.status, 200, 'a 70 kB form post reaches the upstream like any other body')
+  const text = await lastResponse(port, `POST /notes HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Length: 3\r\nConnection: close\r\n\r\n\xe9t\xe9`)
+  t.equal(text.status, 200, 'a text/plain body in ISO-8859-1 is forwarded byte for byte')
+  const latin1 = await lastResponse(port, `POST /form HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4\r\nConnection: close\r\n\r\na=\xe9\xe8`)
+  t.equal(latin1.status, 200, 'a form body that is not UTF-8 is forwarded byte for byte')
+  const oddType = await lastResponse(port, `POST /form HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\nContent-Type: application/x-www-form-urlencoded; charset\r\nContent-Length: 3\r\nConnection: close\r\n\r\na=1`)
+  t.not(oddType.status, 500, `a malformed Content-Type parameter is not a gateway 500 (got ${oddType.status})`)
 })
