@@ -13,18 +13,30 @@ import { preflight } from './server/preflight.js'
 import { createLogger } from './log/logger.js'
 import { createAuditLog } from './log/audit.js'
 import { runSessionsCommand } from './session/sessions-cli.js'
+import { checkPolicyTests } from './policy-test/check-tests.js'
+import { runTestCommand } from './policy-test/test-command.js'
+import { runReplayCommand } from './replay/replay-command.js'
 import { generateSigningKey, SIGNING_ALGORITHMS, type SigningAlgorithm } from './sign/keys.js'
 
 const USAGE = `Usage:
   gatehouse serve [--config FILE]              start the gateway
   gatehouse check [--config FILE] [--policies PATH]
-                                               validate the configuration and the policies, and exit
+                                               validate the configuration and the policies (and run
+                                               policy.tests when set), and exit
   gatehouse explain [--config FILE | --policies PATH] [--method M] [--ip ADDR]
                     [--user ID] [--email E] [--groups G1,G2] [--roles R1,R2]
                     [--amr mfa,pwd] [--claim NAME=VALUE]... [--json] URL
                                                would this request pass, and why
                                                (--ip defaults to 127.0.0.1; any user option
                                                means signed in; exit 0 allow, 3 otherwise)
+  gatehouse test [--config FILE | --policies PATH] [--reporter text|junit|tap]
+                 [--coverage] [--require-coverage] [FILE|DIR]...
+                                               run the policy's test cases (*.test.yaml; default: those
+                                               of the policy folder); exit 0 only when all pass
+  gatehouse replay [--config FILE | --policies PATH] --decisions FILE [FILE]... [--since 24h]
+                   [--allow-changes] [--json]
+                                               decide recorded decisions again under the policy and
+                                               show what would change; exit 1 on any change
   gatehouse sessions list [--config FILE] [--user ID] [--json]
   gatehouse sessions revoke [--config FILE] (--user ID | --session ID | --all)
                                                list or end sessions in Redis (every gateway sees it at once)
@@ -41,6 +53,8 @@ function printProblems (problems: readonly Problem[]): void {
 function isAlgorithm (alg: string): alg is SigningAlgorithm {
   return (SIGNING_ALGORITHMS as readonly string[]).includes(alg)
 }
+
+const io = { out: (text: string) => { process.stdout.write(text) }, err: (text: string) => { process.stderr.write(text) } }
 
 const list = (text: string | undefined): string[] => (text ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
 
@@ -67,6 +81,12 @@ async function main (argv: string[]): Promise<number> {
         json: { type: 'boolean' },
         session: { type: 'string' },
         all: { type: 'boolean' },
+        reporter: { type: 'string' },
+        coverage: { type: 'boolean' },
+        'require-coverage': { type: 'boolean' },
+        decisions: { type: 'string', multiple: true },
+        since: { type: 'string' },
+        'allow-changes': { type: 'boolean' },
       },
       allowPositionals: true,
       strict: true,
@@ -84,20 +104,22 @@ async function main (argv: string[]): Promise<number> {
   const file = values.config ?? process.env[CONFIG_FILE_ENV]
 
   /** The policy to check or explain: --policies alone, or the config's (with its default upstream). */
-  const policyFor = (): { policy: Policy, warnings: Problem[], source: string } => {
+  const policyFor = (): { policy: Policy, warnings: Problem[], source: string, path: string | undefined, tests: string | undefined } => {
     let settings: PolicySettings = { defaultUpstream: undefined }
     let path = values.policies
     const warnings: Problem[] = []
+    let tests: string | undefined
     if (values.policies === undefined || file !== undefined) {
       const loaded = loadConfig({ file, env: process.env, allowGeneratedKey: values.policies !== undefined })
       warnings.push(...loaded.warnings)
       const { upstream } = loaded.config
       settings = { defaultUpstream: upstream.url === undefined ? undefined : { url: upstream.url, timeoutMs: upstream.timeoutMs }, bearerConfigured: loaded.config.bearer !== undefined }
       path ??= loaded.config.policies
+      tests = loaded.config.policy.tests
     }
-    if (path === undefined) return { policy: defaultPolicy(settings), warnings, source: '(built-in: every path for any signed-in user)' }
+    if (path === undefined) return { policy: defaultPolicy(settings), warnings, source: '(built-in: every path for any signed-in user)', path, tests }
     const result = loadPolicy(path, settings)
-    return { policy: result.policy, warnings: [...warnings, ...result.warnings], source: path }
+    return { policy: result.policy, warnings: [...warnings, ...result.warnings], source: path, path, tests }
   }
 
   switch (command) {
@@ -112,7 +134,8 @@ async function main (argv: string[]): Promise<number> {
       }
       if (loaded !== undefined) process.stdout.write(`configuration OK${file === undefined ? ' (from the environment)' : `: ${file}`}\n`)
       if (policy !== undefined) process.stdout.write(`policy OK: ${policy.source}: ${policy.policy.routes.length} route(s), ${policy.policy.upstreams.size} upstream(s), ${problems.length} warning(s)\n`)
-      return 0
+      const tests = loaded?.config.policy.tests
+      return tests === undefined || policy === undefined ? 0 : checkPolicyTests(policy.policy, tests, io)
     }
     case 'explain': {
       const url = positionals[1]
@@ -163,6 +186,10 @@ async function main (argv: string[]): Promise<number> {
       }
       return result.outcome === 'allow' ? 0 : 3
     }
+    case 'test':
+      return runTestCommand({ files: positionals.slice(1), reporter: values.reporter, coverage: values.coverage === true, requireCoverage: values['require-coverage'] === true }, () => { const p = policyFor(); printProblems(p.warnings); return p }, io)
+    case 'replay':
+      return await runReplayCommand({ decisions: [...(values.decisions ?? []), ...positionals.slice(1)], since: values.since, allowChanges: values['allow-changes'] === true, json: values.json === true }, () => policyFor().policy, io)
     case 'serve': {
       let started
       try {

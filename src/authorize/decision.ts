@@ -15,6 +15,8 @@ export interface RouteRules {
 export type DecisionReason =
   | 'anyone' | 'authenticated' | 'allowed'
   | 'not_signed_in' | 'network_denied' | 'denied_by_rule' | 'no_rule_allows'
+  // A WebSocket handshake on a route that does not take WebSockets (decided before the rules).
+  | 'websockets_disabled'
   | CriterionReason
 
 /**

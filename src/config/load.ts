@@ -271,7 +271,8 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     pages: { denialDetail: r.pages.denial_detail },
     shutdown: { gracePeriodMs: parseDuration(r.shutdown.grace_period) },
     admin: { listen: admin },
-    log: { level: r.log.level, audit: auditSink },
+    log: { level: r.log.level, audit: auditSink, decisions: decisionLogging(r.log.decisions) },
+    policy: { tests: r.policy?.tests },
   })
   return { config, warnings, ignoredEnv: fromEnv.ignored }
 }
@@ -300,7 +301,14 @@ interface RawConfig {
   pages: { denial_detail: 'detailed' | 'terse' }
   shutdown: { grace_period: string }
   admin: { listen: string }
-  log: { level: string, audit?: string }
+  log: { level: string, audit?: string, decisions: string }
+  policy?: { tests?: string }
+}
+
+/** log.decisions, already checked against the schema's pattern. */
+function decisionLogging (text: string): GatewayConfig['log']['decisions'] {
+  if (text === 'denied' || text === 'all') return { kind: text }
+  return { kind: 'sample', fraction: Number(text.slice('sample:'.length)) }
 }
 
 /** Present only when the file or environment sets it; then its defaults are filled in. */

@@ -13,6 +13,8 @@ import { SIZE_PATTERN } from './size.js'
 const duration = { type: 'string', pattern: DURATION_PATTERN } as const
 export const GUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 const size = { type: 'string', pattern: SIZE_PATTERN } as const
+/** log.decisions: denied, all, or sample:<fraction between 0 and 1>. */
+export const DECISIONS_PATTERN = '^(denied|all|sample:(0(\\.[0-9]+)?|1(\\.0+)?))$'
 
 export const CONFIG_SCHEMA = {
   $id: 'gatehouse-config',
@@ -189,6 +191,13 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
+    policy: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        tests: { type: 'string', minLength: 1, description: 'A policy test file or folder of *.test.yaml files: the policy must pass them at start-up and on every reload' },
+      },
+    },
     log: {
       type: 'object',
       default: {},
@@ -196,6 +205,7 @@ export const CONFIG_SCHEMA = {
       properties: {
         level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
         audit: { type: 'string', minLength: 1, description: 'Where audit events go: stdout, stderr or a file path (appended to); unset: with the other log lines' },
+        decisions: { type: 'string', pattern: DECISIONS_PATTERN, default: 'denied', description: 'Which decisions are written as access.decision audit records (what gatehouse replay reads): denied, all, or sample:<fraction> (every denial and that fraction of the rest)' },
       },
     },
   },

@@ -82,8 +82,20 @@ export interface GatewayConfig {
     readonly level: string
     /** Where audit events go: `stdout`, `stderr`, a file path, or undefined (the main log's stream). */
     readonly audit: string | undefined
+    /** Which decisions become access.decision audit records. */
+    readonly decisions: DecisionLogging
+  }
+  readonly policy: {
+    /** Test file or folder the policy must pass before it goes live. */
+    readonly tests: string | undefined
   }
 }
+
+/** `log.decisions`: denials only, every decision, or every denial and a fraction of the rest. */
+export type DecisionLogging =
+  | { readonly kind: 'denied' }
+  | { readonly kind: 'all' }
+  | { readonly kind: 'sample', readonly fraction: number }
 
 export interface EntraSettings {
   /** As configured: a tenant id, a domain, organizations or common. */

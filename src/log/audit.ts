@@ -7,6 +7,7 @@ export type AuditEvent =
   | 'signin.failure'
   | 'signout'
   | 'access.denied'
+  | 'access.decision'
   | 'config.loaded'
   | 'policy.reloaded'
   | 'policy.reload_failed'

@@ -1,4 +1,7 @@
 import { decide, type Decision } from '../authorize/decision.js'
+import { decisionRecord, shouldRecord, type RecordedDecision } from '../authorize/decision-record.js'
+import type { DecisionLogging } from '../config/types.js'
+import type { Identity } from '../identify/identity.js'
 import { auditRequest, auditUser, type AuditLog } from '../log/audit.js'
 import type { Answer } from './answer.js'
 import { identifyCaller, type Caller, type CallerDeps } from './caller.js'
@@ -21,6 +24,8 @@ export interface AuthorizeDeps extends CallerDeps {
   readonly audit: AuditLog
   /** pages.denial_detail is `detailed`. */
   readonly detailedDenials: boolean
+  /** log.decisions: which decisions become access.decision audit records. */
+  readonly decisions: DecisionLogging
 }
 
 /**
@@ -33,6 +38,7 @@ export async function authorizeRequest (request: PipelineRequest, routed: Routed
   const { route, clientIp } = routed
   if (request.headers.upgrade !== undefined && !route.websockets) {
     deps.audit('access.denied', { ...auditRequest(request), route: route.name, reason: 'websockets_disabled' })
+    recordDecision(request, routed, { decision: 'deny', reason: 'websockets_disabled', rule: undefined }, undefined, undefined, deps)
     return { kind: 'refused', answer: websocketsDisabled(route) }
   }
   const caller = await identifyCaller(request, route, sessionCookie, deps)
@@ -43,9 +49,17 @@ export async function authorizeRequest (request: PipelineRequest, routed: Routed
   }
   const identity = caller.kind === 'anonymous' ? undefined : caller.identity
   const decision = decide(route, { identity, clientIp })
+  recordDecision(request, routed, { decision: decision.allow ? 'allow' : decision.kind === 'forbidden' ? 'deny' : 'signin', reason: decision.reason, rule: decision.rule }, identity, caller.kind === 'bearer' ? 'bearer' : 'session', deps)
   if (decision.allow) return { kind: 'allow', decision, caller }
   if (decision.kind === 'unauthenticated') return { kind: 'unauthenticated', caller }
   const bearer = caller.kind === 'bearer'
   deps.audit('access.denied', { ...auditUser(identity), ...auditRequest(request), route: route.name, reason: decision.reason, rule: decision.rule, ...(bearer ? { credential: 'bearer' } : {}) })
   return { kind: 'refused', answer: accessDenied({ route, decision, identity, bearer, detailed: deps.detailedDenials, returnTo: returnTo() }) }
+}
+
+/** The decision record (log.decisions): what the decision used, for `gatehouse replay`. */
+function recordDecision (request: PipelineRequest, routed: RoutedRequest, outcome: { decision: RecordedDecision, reason: string, rule: string | undefined }, identity: Identity | undefined, credential: 'session' | 'bearer' | undefined, deps: AuthorizeDeps): void {
+  if (!shouldRecord(deps.decisions, outcome.decision)) return
+  const { policy, route, method, host, canonical } = routed
+  deps.audit('access.decision', { ...auditRequest(request), ...decisionRecord({ policy, route, method, host, path: canonical.path, ...outcome, identity, credential, websocket: request.headers.upgrade !== undefined }) })
 }

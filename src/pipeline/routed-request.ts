@@ -7,6 +7,9 @@ import type { Route } from '../policy/types.js'
 export interface RoutedRequest {
   readonly policy: Policy
   readonly route: Route
+  /** The method and host of the request decided (for forward-auth, of the request described). */
+  readonly method: string
+  readonly host: string
   readonly canonical: CanonicalPath
   readonly clientIp: Address | undefined
 }

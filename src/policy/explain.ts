@@ -4,7 +4,7 @@ import type { Address } from '../net/address.js'
 import { normalizeHost } from '../net/host.js'
 import { canonicalizeTarget } from './canonical-path.js'
 import type { Policy } from './load-policy.js'
-import { describeAmbiguity } from './route-table.js'
+import { findRoute, FORWARDED_METHODS } from './find-route.js'
 import type { Route } from './types.js'
 
 export interface ExplainRequest {
@@ -13,13 +13,17 @@ export interface ExplainRequest {
   url: string
   clientIp: Address | undefined
   identity: Identity | undefined
+  /** How the identity is presented: a session cookie (default) or a bearer token; a route only reads the credentials it takes. */
+  credential?: 'session' | 'bearer'
+  /** A WebSocket handshake (an `Upgrade` header). */
+  upgrade?: boolean
 }
 
 export interface Explanation {
   method: string
   host: string
   path: string | undefined
-  outcome: 'allow' | 'unauthenticated' | 'forbidden' | 'no_route' | 'bad_path'
+  outcome: 'allow' | 'unauthenticated' | 'forbidden' | 'no_route' | 'bad_path' | 'method_not_allowed'
   route: Route | undefined
   decision: Decision | undefined
   /** One sentence: what decided. */
@@ -35,20 +39,29 @@ export function explain (policy: Policy, req: ExplainRequest): Explanation {
   let host = ''
   let target = req.url
   if (/^https?:\/\//i.test(req.url)) {
-    const url = new URL(req.url)
+    let url: URL
+    try {
+      url = new URL(req.url)
+    } catch {
+      return { method, host, path: undefined, outcome: 'bad_path', route: undefined, decision: undefined, because: 'the URL is not valid (400, bad_host)' }
+    }
     host = normalizeHost(url.host)
     target = `${url.pathname}${url.search}`
   }
+  if (!FORWARDED_METHODS.includes(method)) return { method, host, path: undefined, outcome: 'method_not_allowed', route: undefined, decision: undefined, because: `the method is never forwarded (405); allowed: ${FORWARDED_METHODS.join(', ')}` }
   const canonical = canonicalizeTarget(target)
   if (!canonical.ok) return { method, host, path: undefined, outcome: 'bad_path', route: undefined, decision: undefined, because: `the path is refused (400, ${canonical.reason}): ${canonical.detail}` }
   const path = canonical.value.path
-  const lookup = policy.table.lookup(host, method, canonical.value.matchPath)
-  if (lookup.kind === 'none') return { method, host, path, outcome: 'no_route', route: undefined, decision: undefined, because: 'no route matches (404)' }
-  if (lookup.kind === 'ambiguous_case') {
-    return { method, host, path, outcome: 'bad_path', route: lookup.asWritten ?? lookup.lowerCase, decision: undefined, because: `${describeAmbiguity(lookup)} (400, ambiguous_case)` }
+  const found = findRoute(policy, host, method, canonical.value)
+  if (found.kind === 'gateway_path') return { method, host, path, outcome: 'no_route', route: undefined, decision: undefined, because: 'the path is the gateway\'s own (404)' }
+  if (found.kind === 'no_route') return { method, host, path, outcome: 'no_route', route: undefined, decision: undefined, because: 'no route matches (404)' }
+  if (found.kind === 'ambiguous_case') return { method, host, path, outcome: 'bad_path', route: found.route, decision: undefined, because: `${found.detail} (400, ambiguous_case)` }
+  const route = found.route
+  if (req.upgrade === true && !route.websockets) {
+    const decision: Decision = { allow: false, kind: 'forbidden', reason: 'websockets_disabled', message: 'does not accept WebSocket connections', rule: route.where }
+    return { method, host, path, outcome: 'forbidden', route, decision, because: `${decision.message} [${decision.reason}] (${route.where})` }
   }
-  const route = lookup.route
-  const decision = decide(route, { identity: route.needsIdentity ? req.identity : undefined, clientIp: req.clientIp })
+  const decision = decide(route, { identity: presented(route, req) ? req.identity : undefined, clientIp: req.clientIp })
   const at = decision.rule === undefined ? '' : ` (${decision.rule})`
   if (decision.allow) {
     const because = decision.reason === 'anyone'
@@ -59,6 +72,12 @@ export function explain (policy: Policy, req: ExplainRequest): Explanation {
   return { method, host, path, outcome: decision.kind, route, decision, because: `${decision.message} [${decision.reason}]${at}` }
 }
 
+/** Whether the gateway would read the identity on this route: only where the decision can depend on it, and only from a credential the route takes. */
+function presented (route: Route, req: ExplainRequest): boolean {
+  if (!route.needsIdentity) return false
+  return req.credential === 'bearer' ? route.credentials.bearer : route.credentials.session
+}
+
 export function formatExplanation (e: Explanation, req: ExplainRequest): string {
   const who = req.identity === undefined
     ? 'nobody signed in'
@@ -67,7 +86,7 @@ export function formatExplanation (e: Explanation, req: ExplainRequest): string 
     `request:  ${e.method} ${e.host === '' ? '' : `//${e.host}`}${e.path ?? req.url} from ${req.clientIp?.toString() ?? 'an unknown address'}`,
     `user:     ${who}`,
     `route:    ${e.route === undefined ? '(none)' : `${e.route.name} (${e.route.where}) -> ${e.route.upstream.name} ${e.route.upstream.url}`}`,
-    `decision: ${e.outcome === 'allow' ? 'allow' : e.outcome === 'unauthenticated' ? 'sign in first (browser: redirect to the IdP; API: 401)' : e.outcome === 'forbidden' ? 'deny (403)' : e.outcome === 'no_route' ? 'not found (404)' : 'bad request (400)'}`,
+    `decision: ${e.outcome === 'allow' ? 'allow' : e.outcome === 'unauthenticated' ? 'sign in first (browser: redirect to the IdP; API: 401)' : e.outcome === 'forbidden' ? 'deny (403)' : e.outcome === 'no_route' ? 'not found (404)' : e.outcome === 'method_not_allowed' ? 'method not allowed (405)' : 'bad request (400)'}`,
     `because:  ${e.because}`,
   ]
   return `${lines.join('\n')}\n`

@@ -39,6 +39,8 @@ export interface PolicySettings {
 
 export const DEFAULT_UPSTREAM_NAME = 'default'
 const POLICY_FILE = /\.ya?ml$/
+/** Policy test files (`gatehouse test`) may sit beside the policies: they are not policies. */
+export const TEST_FILE = /\.test\.ya?ml$/
 /** Names a route may not give to identity headers: they carry the request itself. */
 const FORBIDDEN_HEADER_NAMES = new Set(['host', 'cookie', 'authorization', 'connection', 'content-length', 'content-type', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-authorization', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id'].map(foldHeaderName))
 
@@ -136,7 +138,7 @@ function policyFiles (path: string, problems: Problem[]): string[] {
     return []
   }
   if (!stat.isDirectory()) return [path]
-  const files = readdirSync(path).filter(f => POLICY_FILE.test(f) && !f.startsWith('.')).sort().map(f => join(path, f))
+  const files = readdirSync(path).filter(f => POLICY_FILE.test(f) && !TEST_FILE.test(f) && !f.startsWith('.')).sort().map(f => join(path, f))
   if (files.length === 0) problems.push({ where: path, message: 'no *.yaml policy files in this folder', severity: 'error' })
   return files
 }

@@ -41,6 +41,7 @@ import { sendError } from './respond.js'
 import { guardProxied, type RequestSteps } from './request-steps.js'
 import { routeRequest } from './route-request.js'
 import { sendAnswer } from './send-answer.js'
+import { policyGate } from '../policy-test/guard.js'
 
 export interface GatewayOptions {
   config: GatewayConfig
@@ -123,7 +124,7 @@ function gatewayParts (opts: GatewayOptions): GatewayParts {
   const policies = new PolicyStore(config.policies, {
     defaultUpstream: config.upstream.url === undefined ? undefined : { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs },
     bearerConfigured: config.bearer !== undefined,
-  }, log, audit)
+  }, log, audit, policyGate(config.policy.tests))
   metrics.readFrom({ sessionCache: () => store.cacheStats, policy: () => policies.status })
   const steps: RequestSteps = {
     config,
@@ -134,6 +135,7 @@ function gatewayParts (opts: GatewayOptions): GatewayParts {
     authorize: {
       audit,
       detailedDenials: config.pages.denialDetail === 'detailed',
+      decisions: config.log.decisions,
       bearer: config.bearer === undefined ? undefined : new BearerVerifier(config.bearer, identities.mapper, () => oidc.keys()),
       live: { sessions: new SessionReader(cookieSigner, { store, lifetimes, clock }), store, refresh, identities, lifetimes, audit, clock },
     },

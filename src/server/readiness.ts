@@ -17,7 +17,7 @@ export interface Readiness {
 export async function readiness (store: SessionStore, oidc: OidcProvider, policies: PolicyStore): Promise<Readiness> {
   const redis = await withTimeout(store.backend.ping(), READY_PING_TIMEOUT_MS).then(() => true, () => false)
   const policy = policies.status
-  const checks = { session_store: redis ? 'ok' : 'unavailable', idp_metadata: oidc.isReady ? 'ok' : 'not_loaded', policy: policy.ok ? 'ok' : 'reload_failed' }
+  const checks = { session_store: redis ? 'ok' : 'unavailable', idp_metadata: oidc.isReady ? 'ok' : 'not_loaded', policy: policy.ok ? 'ok' : policy.testsFailed > 0 ? 'tests_failed' : 'reload_failed' }
   const ready = redis && oidc.isReady
   return {
     ready,
@@ -25,7 +25,7 @@ export async function readiness (store: SessionStore, oidc: OidcProvider, polici
       status: ready ? 'ready' : 'not_ready',
       checks,
       // Counts only: the problems themselves (file paths, rule text) are in the gateway's log.
-      policy: { hash: policy.hash, loaded_at: policy.loadedAt, reloads: policy.reloads, failed_reloads: policy.failedReloads, errors: policy.errors.length },
+      policy: { hash: policy.hash, loaded_at: policy.loadedAt, reloads: policy.reloads, failed_reloads: policy.failedReloads, errors: policy.errors.length, tests_failed: policy.testsFailed },
     },
   }
 }

@@ -5,7 +5,7 @@ import { clientAddress, peerAddress } from '../identify/client-address.js'
 import { inRanges, type Cidr } from '../net/address.js'
 import { canonicalizeTarget, type CanonicalPath } from '../policy/canonical-path.js'
 import type { Policy } from '../policy/load-policy.js'
-import { describeAmbiguity } from '../policy/route-table.js'
+import { findRoute as findPolicyRoute, FORWARDED_METHODS } from '../policy/find-route.js'
 import type { PolicyStore } from '../policy/policy-store.js'
 import type { Route } from '../policy/types.js'
 import { sendError } from './respond.js'
@@ -16,8 +16,7 @@ import { originalRequest, type OriginalRequest } from './original-request.js'
 import { FORWARD_AUTH_PATH, GATEHOUSE_PREFIX } from '../endpoints.js'
 import type { RoutedRequest } from '../pipeline/routed-request.js'
 
-/** The only methods the gateway answers or forwards; TRACE, CONNECT, WebDAV and the rest get 405. */
-export const FORWARDED_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+export { FORWARDED_METHODS }
 const ALLOW = FORWARDED_METHODS.join(', ')
 
 export type { RoutedRequest }
@@ -109,21 +108,16 @@ type Lookup =
   | { readonly ok: true, readonly route: Route, readonly policy: Policy }
   | { readonly ok: false, readonly error: GatehouseError, readonly reason: string }
 
-/**
- * The route of a canonical path. Spellings of the gateway's own prefix that an
- * upstream might read as it (case, ;parameters) and paths whose letter case
- * selects another route are refused; no route is an answer of its own.
- */
+/** The route of a canonical path under the policy in force, or the error that answers it. */
 function findRoute (policies: PolicyStore, host: string, method: string, canonical: CanonicalPath): Lookup {
-  const folded = canonical.matchPath.toLowerCase()
-  if (folded === GATEHOUSE_PREFIX || folded.startsWith(`${GATEHOUSE_PREFIX}/`)) {
-    return { ok: false, error: new GatehouseError('GH_NOT_FOUND', canonical.path), reason: 'gateway_path' }
-  }
   const policy = policies.current
-  const lookup = policy.table.lookup(host, method, canonical.matchPath)
-  if (lookup.kind === 'none') return { ok: false, error: new GatehouseError('GH_NO_ROUTE', `${method} ${canonical.path}`), reason: 'no_route' }
-  if (lookup.kind === 'ambiguous_case') return { ok: false, error: new GatehouseError('GH_BAD_PATH', describeAmbiguity(lookup)), reason: 'ambiguous_case' }
-  return { ok: true, route: lookup.route, policy }
+  const found = findPolicyRoute(policy, host, method, canonical)
+  switch (found.kind) {
+    case 'gateway_path': return { ok: false, error: new GatehouseError('GH_NOT_FOUND', canonical.path), reason: 'gateway_path' }
+    case 'no_route': return { ok: false, error: new GatehouseError('GH_NO_ROUTE', `${method} ${canonical.path}`), reason: 'no_route' }
+    case 'ambiguous_case': return { ok: false, error: new GatehouseError('GH_BAD_PATH', found.detail), reason: 'ambiguous_case' }
+    case 'route': return { ok: true, route: found.route, policy }
+  }
 }
 
 /**
@@ -173,7 +167,8 @@ function routeOrRefuse (request: FastifyRequest, reply: FastifyReply, deps: Rout
     return undefined
   }
 
-  const found = findRoute(deps.policies, normalizeHost(request.headers.host), request.method, canonical)
+  const routeHost = normalizeHost(request.headers.host)
+  const found = findRoute(deps.policies, routeHost, request.method, canonical)
   if (!found.ok) {
     if (found.reason === 'ambiguous_case') request.log.info({ reason: found.reason, detail: found.error.detail }, 'request target refused')
     return sendError(request, reply, found.error, found.reason === 'ambiguous_case' ? { json: { reason: found.reason } } : {})
@@ -183,6 +178,8 @@ function routeOrRefuse (request: FastifyRequest, reply: FastifyReply, deps: Rout
   request.routed = {
     policy,
     route,
+    method: request.method,
+    host: routeHost,
     canonical,
     clientIp: clientAddress(peerAddress(request.socket), request.headers['x-forwarded-for'], deps.trustedProxies),
   }
@@ -227,6 +224,8 @@ function routeForwardAuth (request: FastifyRequest, reply: FastifyReply, deps: R
     routed: {
       policy: found.policy,
       route: found.route,
+      method: original.method,
+      host: original.host,
       canonical: canonical.value,
       // The caller is the proxy, never the client: without X-Forwarded-For the client's address is unknown.
       clientIp: forwardedFor === undefined ? undefined : clientAddress(peer, forwardedFor, deps.trustedProxies),

@@ -72,7 +72,7 @@ export function routed (policy: Policy, target: string, clientIp = '203.0.113.7'
   if (!canonical.ok) throw new Error(`bad target ${target}`)
   const found = policy.table.lookup('app.example.com', 'GET', canonical.value.matchPath)
   if (found.kind !== 'route') throw new Error(`no route for ${target}`)
-  return { policy, route: found.route, canonical: canonical.value, clientIp: parseAddress(clientIp) }
+  return { policy, route: found.route, method: 'GET', host: 'app.example.com', canonical: canonical.value, clientIp: parseAddress(clientIp) }
 }
 
 export function request (url: string, headers: Record<string, string> = {}, method = 'GET'): PipelineRequest {
@@ -95,6 +95,7 @@ export function steps (now: () => number): { deps: AuthorizeDeps, store: Session
   const deps: AuthorizeDeps = {
     audit,
     detailedDenials: true,
+    decisions: { kind: 'denied' },
     bearer: undefined,
     live: { sessions: new SessionReader(signer, { store, lifetimes, clock: now }), store, refresh, identities, lifetimes, audit, clock: now },
   }

@@ -3,16 +3,29 @@ import { join } from 'node:path'
 import t from 'tap'
 import { Ajv } from 'ajv'
 import { parse } from 'yaml'
-import { schemaText } from '../../src/policy/write-schema.js'
+import { schemaText, testSchemaText } from '../../src/policy/write-schema.js'
 
 t.test('policies/schema.json is the schema the gateway validates with (npm run schema writes it)', async t => {
   t.equal(readFileSync('policies/schema.json', 'utf8'), schemaText())
+  t.equal(readFileSync('policies/test-schema.json', 'utf8'), testSchemaText(), 'and the test file schema beside it')
+})
+
+t.test('every shipped policy test file names the test schema and validates against it', async t => {
+  const ajv = new Ajv({ allErrors: true, allowUnionTypes: true, strict: true })
+  const validate = ajv.compile(JSON.parse(readFileSync('policies/test-schema.json', 'utf8')) as object)
+  const files = ['policies', 'policies/demo'].flatMap(dir => readdirSync(dir).filter(f => f.endsWith('.test.yaml')).map(f => join(dir, f)))
+  t.equal(files.length, 2)
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8')
+    t.match(text.split('\n')[0], /^# yaml-language-server: \$schema=(\.\/|\.\.\/)test-schema\.json$/, `${file} points editors at the test schema`)
+    t.ok(validate(parse(text)), `${file} is valid: ${JSON.stringify(validate.errors)}`)
+  }
 })
 
 t.test('every shipped policy file names the schema for editors and validates against it', async t => {
   const ajv = new Ajv({ allErrors: true, allowUnionTypes: true, strict: true })
   const validate = ajv.compile(JSON.parse(readFileSync('policies/schema.json', 'utf8')) as object)
-  const files = ['policies', 'policies/demo'].flatMap(dir => readdirSync(dir).filter(f => f.endsWith('.yaml')).map(f => join(dir, f)))
+  const files = ['policies', 'policies/demo'].flatMap(dir => readdirSync(dir).filter(f => f.endsWith('.yaml') && !f.endsWith('.test.yaml')).map(f => join(dir, f)))
   t.ok(files.length >= 2)
   for (const file of files) {
     const text = readFileSync(file, 'utf8')

@@ -1,0 +1,141 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { Ajv } from 'ajv'
+import { schemaProblems } from '../config/schema-problems.js'
+import { parseYaml } from '../config/yaml-source.js'
+import type { Problem } from '../errors.js'
+import type { Identity } from '../identify/identity.js'
+import { parseAddress, type Address } from '../net/address.js'
+import { TEST_FILE } from '../policy/load-policy.js'
+import { TEST_SCHEMA, type EXPECTED_DECISIONS } from '../policy/test-schema.js'
+
+/** The client address of a case that names none: this machine, as for `gatehouse explain`. */
+export const DEFAULT_TEST_IP = '127.0.0.1'
+
+export type ExpectedDecision = typeof EXPECTED_DECISIONS[number]
+
+/** One case of a test file, ready to decide. */
+export interface PolicyTestCase {
+  readonly name: string
+  /** file:line of the case. */
+  readonly where: string
+  readonly method: string
+  readonly url: string
+  readonly clientIp: Address
+  readonly upgrade: boolean
+  readonly identity: Identity | undefined
+  readonly credential: 'session' | 'bearer'
+  readonly expect: { readonly decision: ExpectedDecision, readonly route?: string, readonly reason?: string, readonly upstream?: string, readonly rule?: string }
+}
+
+interface RawCase {
+  name: string
+  request: { method?: string, url: string, ip?: string, headers?: Record<string, string> }
+  identity?: { user: string, email?: string, groups?: string[], roles?: string[], amr?: string[], acr?: string, scopes?: string[], client_id?: string, kind?: 'application', tenant?: string, claims?: Record<string, unknown>, credentials?: 'session' | 'bearer' }
+  expect: ExpectedDecision | PolicyTestCase['expect']
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true })
+const validate = ajv.compile(TEST_SCHEMA)
+
+/**
+ * The test files named: files as given, folders for their `*.test.yaml`
+ * files in name order. Without names, those of the policy folder (or of the
+ * folder holding the policy file).
+ */
+export function testFilePaths (names: readonly string[], policies: string | undefined, problems: Problem[]): string[] {
+  const roots = names.length > 0 ? names : policies === undefined ? [] : [isDirectory(policies) ? policies : dirname(policies)]
+  const files: string[] = []
+  for (const root of roots) {
+    let stat
+    try {
+      stat = statSync(root)
+    } catch (err) {
+      problems.push({ where: root, message: `cannot read the tests: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, severity: 'error' })
+      continue
+    }
+    if (!stat.isDirectory()) files.push(root)
+    else files.push(...readdirSync(root).filter(f => TEST_FILE.test(f) && !f.startsWith('.')).sort().map(f => join(root, f)))
+  }
+  if (files.length === 0 && problems.length === 0) problems.push({ where: roots.join(', ') || '(no policy folder)', message: 'no *.test.yaml test files found', severity: 'error' })
+  return files
+}
+
+function isDirectory (path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+/** Reads and checks test files; every problem is reported with file:line:col. */
+export function loadTestFiles (files: readonly string[]): { cases: PolicyTestCase[], problems: Problem[] } {
+  const cases: PolicyTestCase[] = []
+  const problems: Problem[] = []
+  for (const file of files) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (err) {
+      problems.push({ where: file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, severity: 'error' })
+      continue
+    }
+    const parsed = parseYaml(file, text)
+    problems.push(...parsed.problems)
+    if (parsed.problems.some(p => p.severity === 'error')) continue
+    const value = parsed.source.value ?? {}
+    if (!validate(value)) {
+      problems.push(...schemaProblems(validate.errors ?? [], parsed.source.locate))
+      continue
+    }
+    const raw = (value as { cases: RawCase[] }).cases
+    raw.forEach((c, i) => {
+      const at = (...path: Array<string | number>): string => parsed.source.locate(['cases', i, ...path])
+      const clientIp = parseAddress(c.request.ip ?? DEFAULT_TEST_IP)
+      if (clientIp === undefined) {
+        problems.push({ where: at('request', 'ip'), message: `request.ip: "${c.request.ip ?? ''}" is not an IP address`, severity: 'error' })
+        return
+      }
+      if (/^https?:\/\//i.test(c.request.url) && !URL.canParse(c.request.url)) {
+        problems.push({ where: at('request', 'url'), message: `request.url: "${c.request.url}" is not a valid URL`, severity: 'error' })
+        return
+      }
+      const headers = Object.fromEntries(Object.entries(c.request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]))
+      const host = headers.host
+      const url = host !== undefined && c.request.url.startsWith('/') ? `http://${host}${c.request.url}` : c.request.url
+      cases.push({
+        name: c.name,
+        where: at().replace(/:\d+$/, ''),
+        method: (c.request.method ?? 'GET').toUpperCase(),
+        url,
+        clientIp,
+        upgrade: headers.upgrade !== undefined,
+        identity: c.identity === undefined ? undefined : testIdentity(c.identity),
+        credential: c.identity?.credentials ?? 'session',
+        expect: typeof c.expect === 'string' ? { decision: c.expect } : c.expect,
+      })
+    })
+  }
+  return { cases, problems }
+}
+
+function testIdentity (raw: NonNullable<RawCase['identity']>): Identity {
+  return Object.freeze({
+    id: raw.user,
+    ...(raw.kind === undefined ? {} : { kind: raw.kind }),
+    ...(raw.tenant === undefined ? {} : { tenant: raw.tenant }),
+    ...(raw.scopes === undefined ? {} : { scopes: raw.scopes }),
+    ...(raw.client_id === undefined ? {} : { clientId: raw.client_id }),
+    issuer: 'gatehouse-test',
+    subject: raw.user,
+    name: undefined,
+    email: raw.email,
+    groups: raw.groups ?? [],
+    roles: raw.roles ?? [],
+    amr: raw.amr ?? [],
+    acr: raw.acr,
+    sid: undefined,
+    claims: { ...(raw.claims ?? {}), ...(raw.tenant === undefined ? {} : { tid: raw.tenant }) },
+  })
+}
