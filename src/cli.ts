@@ -31,7 +31,7 @@ const USAGE = `Usage:
                                                write a new private signing key (PEM)
 
 The config file may also be named by ${CONFIG_FILE_ENV}; every key can be set
-from the environment as GATEHOUSE_<SECTION>_<KEY> (see README).`
+from the environment as GATEHOUSE_<SECTION>_<KEY> (see docs/configuration.md).`
 
 function printProblems (problems: readonly Problem[]): void {
   for (const p of problems) process.stderr.write(`${p.where}: ${p.severity}: ${p.message}\n`)

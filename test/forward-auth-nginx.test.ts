@@ -8,7 +8,7 @@ import { startStack, type Stack } from './helpers/stack.js'
 
 /**
  * Gatehouse behind a real nginx, which asks it with auth_request and
- * forwards to the app itself: the configuration from the README, with the
+ * forwards to the app itself: the configuration from docs/forward-auth.md, with the
  * ports of this test. nginx makes its auth subrequests from 127.0.0.2, the one
  * address in trusted_proxies; the test's own requests come from 127.0.0.1.
  */
