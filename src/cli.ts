@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { existsSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { commandHelp, FLAGS, usage, usageProblem } from './cli-usage.js'
 import { CONFIG_FILE_ENV } from './config/env.js'
 import { loadConfig } from './config/load.js'
 import { ConfigError, type Problem } from './errors.js'
@@ -18,34 +19,6 @@ import { runTestCommand } from './policy-test/test-command.js'
 import { runReplayCommand } from './replay/replay-command.js'
 import { generateSigningKey, SIGNING_ALGORITHMS, type SigningAlgorithm } from './sign/keys.js'
 
-const USAGE = `Usage:
-  gatehouse serve [--config FILE]              start the gateway
-  gatehouse check [--config FILE] [--policies PATH]
-                                               validate the configuration and the policies (and run
-                                               policy.tests when set), and exit
-  gatehouse explain [--config FILE | --policies PATH] [--method M] [--ip ADDR]
-                    [--user ID] [--email E] [--groups G1,G2] [--roles R1,R2]
-                    [--amr mfa,pwd] [--claim NAME=VALUE]... [--json] URL
-                                               would this request pass, and why
-                                               (--ip defaults to 127.0.0.1; any user option
-                                               means signed in; exit 0 allow, 3 otherwise)
-  gatehouse test [--config FILE | --policies PATH] [--reporter text|junit|tap]
-                 [--coverage] [--require-coverage] [FILE|DIR]...
-                                               run the policy's test cases (*.test.yaml; default: those
-                                               of the policy folder); exit 0 only when all pass
-  gatehouse replay [--config FILE | --policies PATH] --decisions FILE [FILE]... [--since 24h]
-                   [--allow-changes] [--json]
-                                               decide recorded decisions again under the policy and
-                                               show what would change; exit 1 on any change
-  gatehouse sessions list [--config FILE] [--user ID] [--json]
-  gatehouse sessions revoke [--config FILE] (--user ID | --session ID | --all)
-                                               list or end sessions in Redis (every gateway sees it at once)
-  gatehouse keygen --out FILE [--alg ES256] [--if-missing]
-                                               write a new private signing key (PEM)
-
-The config file may also be named by ${CONFIG_FILE_ENV}; every key can be set
-from the environment as GATEHOUSE_<SECTION>_<KEY> (see README).`
-
 function printProblems (problems: readonly Problem[]): void {
   for (const p of problems) process.stderr.write(`${p.where}: ${p.severity}: ${p.message}\n`)
 }
@@ -59,47 +32,32 @@ const io = { out: (text: string) => { process.stdout.write(text) }, err: (text: 
 const list = (text: string | undefined): string[] => (text ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
 
 async function main (argv: string[]): Promise<number> {
+  // The command and whether it takes the flags given, before any flag's value is read.
+  const { tokens } = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: false, tokens: true })
+  const command = tokens.find(token => token.kind === 'positional')?.value
+  if (command !== undefined) {
+    const problem = usageProblem(command, tokens.flatMap(token => token.kind === 'option' ? [token] : []))
+    if (problem !== undefined) {
+      process.stderr.write(`${problem}\n`)
+      return 2
+    }
+  }
   let parsed
   try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        policies: { type: 'string', short: 'p' },
-        help: { type: 'boolean', short: 'h' },
-        out: { type: 'string' },
-        alg: { type: 'string' },
-        'if-missing': { type: 'boolean' },
-        method: { type: 'string', short: 'X' },
-        ip: { type: 'string' },
-        user: { type: 'string' },
-        email: { type: 'string' },
-        groups: { type: 'string' },
-        roles: { type: 'string' },
-        amr: { type: 'string' },
-        claim: { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-        session: { type: 'string' },
-        all: { type: 'boolean' },
-        reporter: { type: 'string' },
-        coverage: { type: 'boolean' },
-        'require-coverage': { type: 'boolean' },
-        decisions: { type: 'string', multiple: true },
-        since: { type: 'string' },
-        'allow-changes': { type: 'boolean' },
-      },
-      allowPositionals: true,
-      strict: true,
-    })
+    parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true })
   } catch (err) {
-    process.stderr.write(`gatehouse: ${(err as Error).message}\n${USAGE}\n`)
+    process.stderr.write(`gatehouse${command === undefined ? '' : ` ${command}`}: ${(err as Error).message}\n`)
     return 2
   }
   const { values, positionals } = parsed
-  const command = positionals[0]
-  if (values.help === true || command === undefined) {
-    process.stdout.write(`${USAGE}\n`)
-    return command === undefined && values.help !== true ? 2 : 0
+  if (command === 'help' || values.help === true) {
+    const about = command === 'help' ? positionals[1] : command
+    process.stdout.write(about === undefined ? usage() : commandHelp(about))
+    return 0
+  }
+  if (command === undefined) {
+    process.stderr.write(usage())
+    return 2
   }
   const file = values.config ?? process.env[CONFIG_FILE_ENV]
 
@@ -140,7 +98,7 @@ async function main (argv: string[]): Promise<number> {
     case 'explain': {
       const url = positionals[1]
       if (url === undefined || positionals.length > 2) {
-        process.stderr.write(`gatehouse explain: give one URL or path\n${USAGE}\n`)
+        process.stderr.write(`gatehouse explain: give one URL or path\n\n${commandHelp('explain')}`)
         return 2
       }
       // Without --ip, the request comes from this machine.
@@ -220,7 +178,7 @@ async function main (argv: string[]): Promise<number> {
     case 'sessions': {
       const action = positionals[1]
       if (action !== 'list' && action !== 'revoke') {
-        process.stderr.write(`gatehouse sessions: say list or revoke\n${USAGE}\n`)
+        process.stderr.write(`gatehouse sessions: say list or revoke\n\n${commandHelp('sessions')}`)
         return 2
       }
       let loaded
@@ -274,7 +232,7 @@ async function main (argv: string[]): Promise<number> {
       return 0
     }
     default:
-      process.stderr.write(`gatehouse: unknown command "${command}"\n${USAGE}\n`)
+      process.stderr.write(usage())
       return 2
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { Browser } from './helpers/browserless.js'
 import { startNginx, type Nginx } from './helpers/nginx.js'
@@ -9,10 +9,9 @@ import { startStack, type Stack } from './helpers/stack.js'
 
 /**
  * Gatehouse behind a real nginx, which asks it with auth_request and
- * forwards to the app itself: the configuration from the documentation
- * (read from it, not copied), with the addresses of this test. nginx makes
- * its auth subrequests from 127.0.0.2, the one address in trusted_proxies;
- * the test's own requests come from 127.0.0.1.
+ * forwards to the app itself: the configuration from docs/forward-auth.md (read
+ * from it, not copied), with the addresses of this test. nginx makes its auth subrequests from 127.0.0.2, the one
+ * address in trusted_proxies; the test's own requests come from 127.0.0.1.
  */
 const NGINX_AUTH_ADDRESS = '127.0.0.2'
 
@@ -32,11 +31,10 @@ routes:
 
 /**
  * The nginx snippet users copy: the first ```nginx block under the "nginx"
- * heading of docs/forward-auth.md, or of README.md where that page does not
- * exist.
+ * heading of docs/forward-auth.md.
  */
 function documentedNginxSnippet (): string {
-  const file = ['docs/forward-auth.md', 'README.md'].find(f => existsSync(f)) ?? 'README.md'
+  const file = 'docs/forward-auth.md'
   const text = readFileSync(file, 'utf8')
   const heading = /^#{2,4} nginx\s*$/m.exec(text)
   if (heading === null) throw new Error(`${file}: no "nginx" heading`)

@@ -1,4 +1,5 @@
 import type { Problem } from '../errors.js'
+import { nearest } from './nearest.js'
 
 /** The environment variable that names the config file. Every other GATEHOUSE_ name maps to a key. */
 export const CONFIG_FILE_ENV = 'GATEHOUSE_CONFIG'
@@ -75,7 +76,9 @@ export function readEnv (env: Readonly<Record<string, string | undefined>>, keys
       continue
     }
     if (key === undefined) {
-      problems.push({ where: `env ${name}`, message: 'unknown setting (no config key has this name)', severity: 'error' })
+      // Compared without the common prefix, which would make every name look close.
+      const hint = nearest(name.slice('GATEHOUSE_'.length), keys.map(k => k.name.slice('GATEHOUSE_'.length)))
+      problems.push({ where: `env ${name}`, message: `unknown setting (no config key has this name)${hint === undefined ? '' : ` (did you mean GATEHOUSE_${hint}?)`}`, severity: 'error' })
       continue
     }
     let parsed: unknown = raw

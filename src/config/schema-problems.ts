@@ -1,5 +1,6 @@
 import type { ErrorObject } from 'ajv'
 import type { Problem } from '../errors.js'
+import { nearest } from './nearest.js'
 
 export type Locate = (path: ReadonlyArray<string | number>, key?: string) => string
 
@@ -83,32 +84,4 @@ function patternHint (pattern: string): string {
   if (/ms\|s\|m/.test(pattern)) return ' (a duration such as 500ms, 30s, 5m, 12h)'
   if (pattern.includes('KiB')) return ' (a size such as 512B, 16KiB, 1MiB)'
   return ` (must match ${pattern})`
-}
-
-/** The known key closest to a mistyped one, if it is close enough to be a typo. */
-function nearest (key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1
-  for (const k of known) {
-    const d = distance(key.toLowerCase(), k.toLowerCase())
-    if (d < bestDistance) {
-      best = k
-      bestDistance = d
-    }
-  }
-  return best
-}
-
-function distance (a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] as number
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j] as number
-      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = tmp
-    }
-  }
-  return row[b.length] as number
 }

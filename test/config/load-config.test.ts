@@ -159,7 +159,9 @@ session:
 t.test('bad environment values name the variable', async t => {
   const text = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'maybe', GATEHOUSE_OIDC_CLIENTID: 'typo' } })))
   t.match(text, /env GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: must be true or false/)
-  t.match(text, /env GATEHOUSE_OIDC_CLIENTID: unknown setting/)
+  t.match(text, /env GATEHOUSE_OIDC_CLIENTID: unknown setting \(no config key has this name\) \(did you mean GATEHOUSE_OIDC_CLIENT_ID\?\)/)
+  const far = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_SOMETHING_ELSE_ENTIRELY: 'x' } })))
+  t.match(far, /env GATEHOUSE_SOMETHING_ELSE_ENTIRELY: unknown setting \(no config key has this name\)$/m, 'no suggestion when nothing is close')
   const text2 = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_UPSTREAM_TIMEOUT: '30' } })))
   t.match(text2, /env GATEHOUSE_UPSTREAM_TIMEOUT: upstream\.timeout has the wrong form/)
   const text3 = located(problemsOf(() => loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_LISTEN: 'nowhere' } })))
