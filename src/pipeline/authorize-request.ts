@@ -1,5 +1,5 @@
 import { decide, type Decision } from '../authorize/decision.js'
-import { decisionRecord, shouldRecord, type RecordedDecision } from '../authorize/decision-record.js'
+import { decisionRecord, shouldRecord, type RecordedDecision } from './decision-record.js'
 import type { DecisionLogging } from '../config/types.js'
 import type { Identity } from '../identify/identity.js'
 import { auditRequest, auditUser, type AuditLog } from '../log/audit.js'

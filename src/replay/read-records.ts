@@ -2,7 +2,7 @@ import { closeSync, createReadStream, openSync, readSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
-import type { RecordedDecision, RecordedIdentity } from '../authorize/decision-record.js'
+import type { RecordedDecision, RecordedIdentity } from '../pipeline/decision-record.js'
 
 /** An access.decision audit line, as replay reads it. */
 export interface ReplayRecord {

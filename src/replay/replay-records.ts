@@ -1,4 +1,4 @@
-import type { RecordedIdentity } from '../authorize/decision-record.js'
+import type { RecordedIdentity } from '../pipeline/decision-record.js'
 import { optionalString, stringList } from '../identify/claim-values.js'
 import type { Identity } from '../identify/identity.js'
 import { parseAddress } from '../net/address.js'

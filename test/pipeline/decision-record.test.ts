@@ -1,5 +1,5 @@
 import t from 'tap'
-import { shouldRecord } from '../../src/authorize/decision-record.js'
+import { shouldRecord } from '../../src/pipeline/decision-record.js'
 import { authorizeRequest } from '../../src/pipeline/authorize-request.js'
 import { alice, bob, request, routed, steps, testPolicy } from '../helpers/pipeline-fixtures.js'
 
