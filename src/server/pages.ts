@@ -52,7 +52,7 @@ export function idpErrorWords (error: string | undefined, description: string | 
     case 'login_required': return 'The identity provider needs you to sign in again.'
     case 'temporarily_unavailable':
     case 'server_error': return 'The identity provider had a problem. Try again in a moment.'
-    default: return 'The identity provider did not sign you in.'
+    default: return 'It answered with an error instead.'
   }
 }
 
