@@ -38,7 +38,7 @@ export function accessDeniedBody (v: DenialView): string {
   return `<h1>Access denied</h1>
 ${signedInAs}
 ${why}
-<p>If you think you should have access, ask for it and quote request <code>${escapeHtml(v.requestId)}</code>.</p>
+<p>If you think you should have access, ask for it and quote request <code class="id">${escapeHtml(v.requestId)}</code>.</p>
 <div class="actions">${switchAccountLink(v.returnTo)}${v.identity === undefined ? '' : signOutForm('Sign out', true)}</div>`
 }
 
