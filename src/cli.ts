@@ -3,6 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { CONFIG_FILE_ENV } from './config/env.js'
 import { loadConfig } from './config/load.js'
+import { standaloneUpstream } from './config/standalone-upstream.js'
 import { ConfigError, type Problem } from './errors.js'
 import { identityFromClaims } from './identify/identity.js'
 import { parseAddress } from './net/address.js'
@@ -16,7 +17,7 @@ import { generateSigningKey, SIGNING_ALGORITHMS, type SigningAlgorithm } from '.
 
 const USAGE = `Usage:
   gatehouse serve [--config FILE]              start the gateway
-  gatehouse check [--config FILE] [--policies PATH]
+  gatehouse check [--config FILE] [--policies PATH [--upstream URL]]
                                                validate the configuration and the policies, and exit
   gatehouse explain [--config FILE | --policies PATH] [--method M] [--ip ADDR]
                     [--user ID] [--email E] [--groups G1,G2] [--roles R1,R2]
@@ -51,6 +52,7 @@ async function main (argv: string[]): Promise<number> {
       options: {
         config: { type: 'string', short: 'c' },
         policies: { type: 'string', short: 'p' },
+        upstream: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         out: { type: 'string' },
         alg: { type: 'string' },
@@ -84,7 +86,8 @@ async function main (argv: string[]): Promise<number> {
 
   /** The policy to check or explain: --policies alone, or the config's (with its default upstream). */
   const policyFor = (): { policy: Policy, warnings: Problem[], source: string } => {
-    let settings: PolicySettings = { defaultUpstream: undefined }
+    // Policies alone: the default upstream from --upstream or the environment.
+    let settings: PolicySettings = { defaultUpstream: standaloneUpstream(values.upstream, process.env) }
     let path = values.policies
     const warnings: Problem[] = []
     if (values.policies === undefined || file !== undefined) {
@@ -110,6 +113,7 @@ async function main (argv: string[]): Promise<number> {
       } catch (err) {
         if (err instanceof ConfigError) {
           printProblems(err.problems)
+          if (file === undefined && err.problems.some(p => p.message.startsWith('upstream is required'))) process.stderr.write('hint: for policies checked without a config, give the default upstream with --upstream URL or GATEHOUSE_UPSTREAM_URL\n')
           process.stderr.write(`${err.problems.filter(p => p.severity === 'error').length} error(s); not valid\n`)
           return 1
         }

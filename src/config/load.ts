@@ -39,6 +39,9 @@ const validate = ajv.compile(CONFIG_SCHEMA)
  * validates everything, and returns a frozen config. Every problem is reported
  * together in one ConfigError, located as file:line:col or by env name.
  */
+/** upstream.timeout when not set. */
+export const DEFAULT_UPSTREAM_TIMEOUT = '30s'
+
 export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const problems: Problem[] = []
   let yaml: YamlSource | undefined
@@ -237,7 +240,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     },
     upstream: {
       url: upstream.url === undefined ? undefined : new URL(upstream.url).href.replace(/\/$/, ''),
-      timeoutMs: parseDuration(upstream.timeout ?? '30s'),
+      timeoutMs: parseDuration(upstream.timeout ?? DEFAULT_UPSTREAM_TIMEOUT),
       connectTimeoutMs: parseDuration(upstream.connect_timeout ?? '5s'),
       forwardGroups: upstream.forward_groups ?? 'all',
     },
