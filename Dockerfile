@@ -17,16 +17,18 @@ FROM build AS dev
 USER node
 ENTRYPOINT ["node"]
 
-# --- prod-deps: production dependencies only ---------------------------------
+# --- prod-deps: production dependencies and the gateway's code only -----------
+# The development IdP and the demo are left out: they need dev dependencies and
+# have no place in production.
 FROM build AS prod-deps
-RUN npm prune --omit=dev --no-audit --no-fund
+RUN npm prune --omit=dev --no-audit --no-fund && rm -rf dist/devidp dist/demo
 
 # --- runtime -----------------------------------------------------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+COPY --from=prod-deps /app/dist ./dist
 COPY package.json ./
 # Mount point for keys written by `gatehouse keygen` (a named volume inherits this owner).
 RUN mkdir -p /keys && chown node:node /keys

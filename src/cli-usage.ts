@@ -20,6 +20,7 @@ interface Flag {
 export const FLAGS = {
   config: { type: 'string', short: 'c', value: 'FILE' },
   policies: { type: 'string', short: 'p', value: 'PATH' },
+  upstream: { type: 'string', value: 'URL' },
   help: { type: 'boolean', short: 'h' },
   out: { type: 'string', value: 'FILE' },
   alg: { type: 'string', value: 'ALG' },
@@ -63,16 +64,17 @@ export const COMMANDS: Record<string, Command> = {
     flags: { config: CONFIG_FLAG },
   },
   check: {
-    usage: ['check [--config FILE] [--policies PATH]'],
+    usage: ['check [--config FILE] [--policies PATH [--upstream URL]]'],
     does: 'validate the configuration, the signing key and the policies (and run policy.tests when set), print every problem, exit 0 when valid and 1 when not',
     flags: {
       config: CONFIG_FLAG,
       policies: 'a policy file or folder: checked alone when there is no configuration, else instead of the configuration\'s policies',
+      upstream: 'policies checked alone: the `default` upstream (else $GATEHOUSE_UPSTREAM_URL)',
     },
   },
   explain: {
     usage: [
-      'explain [--config FILE | --policies PATH] [--method METHOD] [--ip ADDR]',
+      'explain [--config FILE | --policies PATH [--upstream URL]] [--method METHOD] [--ip ADDR]',
       '        [--user ID] [--email EMAIL] [--groups G1,G2] [--roles R1,R2]',
       '        [--amr M1,M2] [--claim NAME=VALUE]... [--json] URL',
     ],
@@ -80,6 +82,7 @@ export const COMMANDS: Record<string, Command> = {
     flags: {
       config: CONFIG_FLAG,
       policies: 'the policy file or folder to ask (instead of the configuration\'s)',
+      upstream: 'policies asked alone: the `default` upstream (else $GATEHOUSE_UPSTREAM_URL)',
       method: 'the request method (default GET)',
       ip: 'the client address (default 127.0.0.1)',
       user: 'the user id (sub)',

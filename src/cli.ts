@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import { commandHelp, FLAGS, usage, usageProblem } from './cli-usage.js'
 import { CONFIG_FILE_ENV } from './config/env.js'
 import { loadConfig } from './config/load.js'
+import { standaloneUpstream } from './config/standalone-upstream.js'
 import { ConfigError, type Problem } from './errors.js'
 import { identityFromClaims } from './identify/build-identity.js'
 import { parseAddress } from './net/address.js'
@@ -63,7 +64,8 @@ async function main (argv: string[]): Promise<number> {
 
   /** The policy to check or explain: --policies alone, or the config's (with its default upstream). */
   const policyFor = (): { policy: Policy, warnings: Problem[], source: string, path: string | undefined, tests: string | undefined } => {
-    let settings: PolicySettings = { defaultUpstream: undefined }
+    // Policies alone: the default upstream from --upstream or the environment.
+    let settings: PolicySettings = { defaultUpstream: standaloneUpstream(values.upstream, process.env) }
     let path = values.policies
     const warnings: Problem[] = []
     let tests: string | undefined
@@ -83,10 +85,11 @@ async function main (argv: string[]): Promise<number> {
   switch (command) {
     case 'check': {
       // Everything serve would refuse before opening a socket, every problem in one run.
-      const { problems, loaded, policy } = await preflight({ file, env: process.env, policies: values.policies })
+      const { problems, loaded, policy } = await preflight({ file, env: process.env, policies: values.policies, upstream: values.upstream })
       printProblems(problems)
       const errors = problems.filter(p => p.severity === 'error').length
       if (errors > 0) {
+        if (file === undefined && problems.some(p => p.message.startsWith('upstream is required'))) process.stderr.write('hint: for policies checked without a config, give the default upstream with --upstream URL or GATEHOUSE_UPSTREAM_URL\n')
         process.stderr.write(`${errors} error(s); not valid\n`)
         return 1
       }

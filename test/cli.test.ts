@@ -135,6 +135,24 @@ t.test('check validates policies too, with file:line:col and warnings', async t 
   t.match(shadowed.stderr, `${file}:7:5: warning: route "admin" can never match: route "all" (${file}:3:5) comes first`)
 })
 
+t.test('check --policies alone takes the default upstream from --upstream or GATEHOUSE_UPSTREAM_URL', async t => {
+  const none = gatehouse(['check', '--policies', 'policies/demo'])
+  t.equal(none.status, 1, 'routes on the default upstream need one')
+  t.match(none.stderr, 'policies/demo/demo.yaml:7:5: error: upstream is required')
+  t.match(none.stderr, 'hint: for policies checked without a config, give the default upstream with --upstream URL or GATEHOUSE_UPSTREAM_URL')
+  const flag = gatehouse(['check', '--policies', 'policies/demo', '--upstream', 'http://127.0.0.1:3000'])
+  t.equal(flag.status, 0, flag.stderr)
+  t.match(flag.stdout, 'policy OK: policies/demo: 3 route(s), 1 upstream(s), 0 warning(s)')
+  const env = gatehouse(['check', '--policies', 'policies/demo'], { GATEHOUSE_UPSTREAM_URL: 'http://app.internal:8080' })
+  t.equal(env.status, 0, env.stderr)
+  const bad = gatehouse(['check', '--policies', 'policies/demo', '--upstream', 'ftp://files'])
+  t.equal(bad.status, 1)
+  t.match(bad.stderr, '--upstream: error: "ftp://files" is not an http or https URL')
+  const explained = gatehouse(['explain', '--policies', 'policies/demo', '--upstream', 'http://127.0.0.1:3000', '--user', 'bob', 'http://localhost:8080/public/'])
+  t.equal(explained.status, 0, explained.stderr)
+  t.match(explained.stdout, 'http://127.0.0.1:3000')
+})
+
 t.test('explain says which route and which condition decided', async t => {
   const bob = gatehouse(['explain', '--policies', 'policies/example.yaml', '--user', 'bob', '--groups', 'staff', 'https://app.example.com/admin/users'])
   t.equal(bob.status, 3, 'not allowed: exit 3')

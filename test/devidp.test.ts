@@ -303,10 +303,10 @@ t.test('dev IdP end to end with openid-client', async (t) => {
     ]);
     const confirm = await browser.get(endSession.href);
     t.equal(confirm.status, 200);
-    t.match(confirm.body, /Yes, sign me out/);
-    t.notMatch(confirm.body, /<script/i, 'no JavaScript on the confirm page');
+    t.notMatch(confirm.body, /Do you want to sign out|Yes, sign me out/, 'a valid id_token_hint: the IdP does not ask again');
+    t.match(confirm.body, /<input type="hidden" name="logout" value="yes">/, 'the form ends the IdP session, not only this client\'s');
 
-    const done = await browser.submitForm(confirm, {}, { button: 'logout' });
+    const done = await browser.submitForm(confirm, {});
     t.equal(done.status, 200);
     const landed = new URL(done.url);
     t.equal(landed.origin + landed.pathname, `${rp.origin}/logged-out`);
@@ -328,6 +328,58 @@ t.test('dev IdP end to end with openid-client', async (t) => {
     const next = await browser.get(`${rp.origin}/login`);
     t.match(next.url, `${devIdp.issuer}/interaction/`);
     t.match(next.body, /name="password"/);
+  });
+
+  t.test('RP-initiated logout without an id_token_hint asks first, without JavaScript', async (t) => {
+    const browser = new Browser();
+    await signInThroughIdp(browser, `${rp.origin}/login`, 'alice', 'alice-pass');
+    const endSession = client.buildEndSessionUrl(rp.config(), { client_id: CLIENT_ID, post_logout_redirect_uri: `${rp.origin}/logged-out` });
+    const confirm = await browser.get(endSession.href);
+    t.match(confirm.body, /Do you want to sign out/);
+    t.match(confirm.body, /Yes, sign me out/);
+    t.notMatch(confirm.body, /<script/i, 'no JavaScript on the question page');
+    const done = await browser.submitForm(confirm, {}, { button: 'logout' });
+    t.equal(new URL(done.url).pathname, '/logged-out');
+    t.notOk(browser.cookies(devIdp.issuer).has('devidp_session'), 'IdP session cookie cleared');
+  });
+
+  t.test('RP-initiated logout with the ID token of another account asks first', async (t) => {
+    const aliceBrowser = new Browser();
+    const alicePage = await signInThroughIdp(aliceBrowser, `${rp.origin}/login`, 'alice', 'alice-pass');
+    const { id_token: aliceToken } = JSON.parse(alicePage.body) as CallbackBody;
+    const bobBrowser = new Browser();
+    await signInThroughIdp(bobBrowser, `${rp.origin}/login`, 'bob', 'bob-pass');
+    const endSession = client.buildEndSessionUrl(rp.config(), { id_token_hint: aliceToken, post_logout_redirect_uri: `${rp.origin}/logged-out` });
+    const confirm = await bobBrowser.get(endSession.href);
+    t.match(confirm.body, /Do you want to sign out/, 'a link carrying someone else\'s token does not sign bob out unasked');
+  });
+
+  t.test('discovery announces select_account, and prompt=select_account offers the account signed in or another', async (t) => {
+    t.ok((rp.config().serverMetadata().prompt_values_supported as string[] | undefined)?.includes('select_account'));
+    const browser = new Browser();
+    await signInThroughIdp(browser, `${rp.origin}/login`, 'bob', 'bob-pass');
+    const choice = await browser.get(`${rp.origin}/login?prompt=select_account`);
+    t.match(choice.url, `${devIdp.issuer}/interaction/`);
+    t.match(choice.body, /Continue as Bob Staff/);
+    const again = await browser.submitForm(choice, {}, { button: 'current' });
+    t.equal((JSON.parse(again.body) as CallbackBody).claims['sub'], 'bob', 'continue: still bob');
+
+    const choice2 = await browser.get(`${rp.origin}/login?prompt=select_account`);
+    const form = await browser.submitForm(choice2, {}, { button: 'other' });
+    t.match(form.body, /name="password"/, 'another account: the login form');
+    let done = await browser.submitForm(form, { login: 'alice', password: 'alice-pass' });
+    // The IdP ends bob's session first with an auto-submitted form (sent by hand here, without JavaScript).
+    for (let i = 0; i < 3 && /document\.forms\[0\]\.submit\(\)/.test(done.body); i++) done = await browser.submitForm(done, {});
+    t.equal(done.status, 200, 'RP callback succeeded', { body: done.body });
+    t.equal((JSON.parse(done.body) as CallbackBody).claims['sub'], 'alice', 'signed in as the other account');
+  });
+
+  t.test('prompt=select_account without a session shows the login form', async (t) => {
+    const browser = new Browser();
+    const form = await browser.get(`${rp.origin}/login?prompt=select_account`);
+    t.match(form.body, /name="password"/);
+    const done = await browser.submitForm(form, { login: 'bob', password: 'bob-pass' });
+    t.equal((JSON.parse(done.body) as CallbackBody).claims['sub'], 'bob');
   });
 
   t.test('client_secret_post clients work too', async (t) => {

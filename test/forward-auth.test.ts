@@ -158,7 +158,7 @@ t.test('forward-auth: the decision, and what the proxy is told to copy upstream'
     const extra = await ask(stack, '/.gatehouse/auth', { ...nginx('/home'), cookie: cookieOf(bob) })
     t.equal(extra.status, 200)
     t.equal(extra.headers['remote-user'], 'bob', "the route's extra header names too")
-    t.equal(extra.headers['x-envoy-auth-headers-to-remove'], 'x-gatehouse-tenant, x-gatehouse-client, x-gatehouse-access-token', 'only those not set (bob has a name and an email, no tenant, no client)')
+    t.equal(extra.headers['x-envoy-auth-headers-to-remove'], 'x-gatehouse-roles, x-gatehouse-tenant, x-gatehouse-client, x-gatehouse-access-token', 'only those not set (bob has a name, an email and groups; no roles, no tenant, no client)')
     // Compare with what the same request gets through the gateway itself.
     const proxied = await fetch(`${stack.url}/home`, { headers: { cookie: cookieOf(bob), accept: 'application/json' } })
     t.equal(proxied.status, 200)

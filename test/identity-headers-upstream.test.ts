@@ -1,4 +1,6 @@
 import t from 'tap'
+import { resolve } from 'node:path'
+import { Browser } from './helpers/browserless.js'
 import { rawRequest } from './helpers/raw-http.js'
 import { startStack } from './helpers/stack.js'
 
@@ -31,7 +33,7 @@ t.test('identity headers sent by the client never reach the upstream, in any spe
     t.same(names.filter(n => n !== n.toLowerCase() || n.includes('_')), [], `${spoof}: no foreign spelling reaches the upstream`)
     t.equal(seen['x-gatehouse-user'], 'bob', `${spoof}: user is the gateway's`)
     t.equal(seen['x-gatehouse-groups'], 'staff', `${spoof}: groups are the gateway's`)
-    t.equal(seen['x-gatehouse-roles'], '', `${spoof}: roles are the gateway's`)
+    t.notOk('x-gatehouse-roles' in seen, `${spoof}: bob has no roles: no roles header, and not the client's`)
     t.not(seen['x-gatehouse-assertion'], 'forged')
     t.equal(seen['x-gatehouse-anything'], undefined)
     t.equal(seen.x_gatehouse_user, undefined)
@@ -83,4 +85,18 @@ t.test('the upstream cannot set or clear the gateway\'s cookies', async t => {
   const { upstreamResponseHeaders } = await import('../src/proxy/forward-headers.js')
   const out = upstreamResponseHeaders({ 'set-cookie': ['gatehouse=evil; Path=/', 'app=1; Path=/', 'gatehouse-signin=x', ' gatehouse =y'] }, ['gatehouse', 'gatehouse-signin'])
   t.same(out['set-cookie'], ['app=1; Path=/'])
+})
+
+t.test('the sample app: a public page is an anonymous request; absent groups or roles headers mean none', async t => {
+  const stack = await startStack(t, { env: { GATEHOUSE_POLICIES: resolve('policies/demo') } })
+  const anonymous = await new Browser().get(`${stack.url}/public/`)
+  t.equal(anonymous.status, 200)
+  t.match(anonymous.body, /anonymous request, no assertion/)
+  t.notMatch(anonymous.body, /Assertion not verified/, 'no red warning where no assertion is expected')
+
+  const { page } = await stack.signIn('bob', '/home')
+  t.match(page.body, /Assertion verified against the gateway's JWKS/)
+  t.match(page.body, /<th>x-gatehouse-roles<\/th><td class="muted">none \(not sent\)<\/td>/, 'bob has no roles: shown as none')
+  t.match(page.body, /<th>x-gatehouse-groups<\/th><td>staff<\/td>/)
+  t.match(page.body, /&quot;roles&quot;: \[\]/, 'the assertion says the same: an empty list')
 })

@@ -158,6 +158,28 @@ t.test('the IdP refusing (user cancelled) shows the sign-in failed page with a w
   t.match(cancelled.body, /href="\/\.gatehouse\/login\?return=%2Fwanted%2Fpage"/, 'try again returns to the page first asked for')
 })
 
+t.test('an IdP error without plain words says "did not sign you in" once, and quotes the IdP', async t => {
+  const stack = await startStack(t)
+  const browser = new Browser()
+  const start = await browser.request(`${stack.url}/wanted/page`, { followRedirects: false })
+  const state = new URL(start.headers.get('location') ?? '').searchParams.get('state') ?? ''
+  const page = await browser.get(`${stack.url}/.gatehouse/callback?error=invalid_request&error_description=${encodeURIComponent('unsupported prompt value requested')}&state=${encodeURIComponent(state)}`)
+  t.equal(page.status, 401)
+  t.equal(page.body.match(/did not sign you in/g)?.length, 1, 'the sentence appears once')
+  t.match(page.body, /unsupported prompt value requested/)
+  t.match(page.body, /invalid_request/)
+})
+
+t.test('"sign in as someone else" asks the IdP for an account choice only when its metadata announces it', async t => {
+  const stack = await startStack(t)
+  const res = await new Browser().request(`${stack.url}/.gatehouse/login?return=%2F&prompt=select_account`, { followRedirects: false })
+  const location = new URL(res.headers.get('location') ?? '')
+  t.equal(location.searchParams.get('prompt'), 'select_account', 'the development IdP announces select_account')
+  const { browser } = await stack.signIn('bob')
+  const choice = await browser.get(`${stack.url}/.gatehouse/login?return=%2F&prompt=select_account`)
+  t.match(choice.body, /Continue as Bob Staff/, 'the IdP offers the account signed in, or another')
+})
+
 t.test('return URLs never lead off-site', async t => {
   const stack = await startStack(t)
   const hostile = ['//evil.example', '/\\evil.example', 'https://evil.example/', 'https:evil.example', '/%2F%2Fevil.example', '/%5Cevil.example', '//user@evil.example', '/\t/evil.example', 'javascript:alert(1)', '\\\\evil.example']
@@ -196,7 +218,9 @@ t.test('sign-out deletes the Redis session, clears the cookie, ends the IdP sess
   t.equal(reuse.status, 401, 'the old cookie no longer works')
 
   const idpPage = await browser.get(endSession.href)
-  const signedOut = await browser.submitForm(idpPage, {}, { button: 'logout' })
+  t.notMatch(idpPage.body, /Do you want to sign out/, 'the IdP does not ask a second time')
+  // The IdP's page sends its own form (JavaScript); sent by hand here.
+  const signedOut = await browser.submitForm(idpPage, {})
   t.equal(signedOut.url, `${stack.url}/.gatehouse/signed-out`)
   t.match(signedOut.body, /You are signed out/)
   // The IdP session is over too: a new visit asks for the password again.

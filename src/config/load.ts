@@ -51,6 +51,8 @@ const validate = ajv.compile(CONFIG_SCHEMA)
  * validates everything, and returns a frozen config. Every problem is reported
  * together in one ConfigError, located as file:line:col or by env name.
  */
+/** upstream.timeout when not set. */
+
 export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const problems: Problem[] = []
   let yaml: YamlSource | undefined

@@ -34,9 +34,14 @@ export interface LegacyApp {
 
 export interface AssertionCheck {
   valid: boolean
+  /** A request the gateway let through without a signed-in user (a public route): no assertion is expected. */
+  anonymous?: boolean
   claims?: JWTPayload
   error?: string
 }
+
+/** Identity list headers the gateway leaves out when the list is empty. */
+const LIST_HEADERS = ['x-gatehouse-groups', 'x-gatehouse-roles']
 
 export async function startLegacyApp (opts: LegacyAppOptions): Promise<LegacyApp> {
   const jwks = createRemoteJWKSet(new URL('/.gatehouse/jwks.json', opts.gatewayUrl))
@@ -45,7 +50,9 @@ export async function startLegacyApp (opts: LegacyAppOptions): Promise<LegacyApp
 
   const verify = async (headers: IncomingHttpHeaders): Promise<AssertionCheck> => {
     const token = headers['x-gatehouse-assertion']
-    if (typeof token !== 'string') return { valid: false, error: 'no X-Gatehouse-Assertion header' }
+    if (typeof token !== 'string') {
+      return headers['x-gatehouse-user'] === undefined ? { valid: false, anonymous: true } : { valid: false, error: 'no X-Gatehouse-Assertion header' }
+    }
     try {
       const { payload } = await jwtVerify(token, jwks, { issuer: opts.gatewayUrl, audience, algorithms: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'] })
       return { valid: true, claims: payload }
@@ -96,12 +103,20 @@ export async function startLegacyApp (opts: LegacyAppOptions): Promise<LegacyApp
 }
 
 function page (url: string, identity: Record<string, unknown>, assertion: AssertionCheck): string {
-  const rows = Object.entries(identity).map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v))}</td></tr>`).join('')
+  const signedIn = identity['x-gatehouse-user'] !== undefined
+  // An absent groups or roles header means none.
+  const none = signedIn ? LIST_HEADERS.filter(name => identity[name] === undefined) : []
+  const rows = [
+    ...Object.entries(identity).map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v))}</td></tr>`),
+    ...none.map(name => `<tr><th>${escapeHtml(name)}</th><td class="muted">none (not sent)</td></tr>`),
+  ].join('')
   const verdict = assertion.valid
     ? `<p class="ok">Assertion verified against the gateway's JWKS.</p><pre>${escapeHtml(JSON.stringify(assertion.claims, null, 2))}</pre>`
-    : `<p class="bad">Assertion not verified: ${escapeHtml(assertion.error ?? '')}</p>`
+    : assertion.anonymous === true
+      ? '<p class="muted">anonymous request, no assertion</p>'
+      : `<p class="bad">Assertion not verified: ${escapeHtml(assertion.error ?? '')}</p>`
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Legacy app</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse}th,td{text-align:left;padding:.25rem .75rem;border-bottom:1px solid #ddd}.ok{color:#1a7f37}.bad{color:#b42318}pre{background:#f4f5f7;padding:1rem;overflow:auto}</style></head>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse}th,td{text-align:left;padding:.25rem .75rem;border-bottom:1px solid #ddd}.ok{color:#1a7f37}.bad{color:#b42318}.muted{color:#555}pre{background:#f4f5f7;padding:1rem;overflow:auto}</style></head>
 <body><h1>Legacy app</h1><p>This application has no sign-in of its own. Gatehouse signed you in and told it who you are.</p>
 <p>Path: <code>${escapeHtml(url)}</code></p>
 <h2>Identity headers received</h2><table>${rows || '<tr><td>none</td></tr>'}</table>

@@ -1,6 +1,6 @@
 // Minimal ambient type declarations for `oidc-provider` v9, which ships no
 // TypeScript types (and @types/oidc-provider targets older majors). Only the
-// surface used by the dev IdP (src/devidp/provider.ts) is typed precisely;
+// surface used by the dev IdP (src/devidp/) is typed precisely;
 // everything else is deliberately loose.
 declare module 'oidc-provider' {
   import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -250,6 +250,13 @@ declare module 'oidc-provider' {
   }
 
   export const errors: Record<string, new (...args: any[]) => Error>;
-  export const interactionPolicy: UnknownObject;
+  export interface PromptPolicy extends Array<{ name: string; requestable: boolean }> {
+    add(prompt: object, index?: number): void;
+    get(name: string): { name: string; requestable: boolean } | undefined;
+  }
+  export const interactionPolicy: {
+    base(): PromptPolicy;
+    Prompt: new (options: { name: string; requestable: boolean }) => object;
+  };
   export default Provider;
 }

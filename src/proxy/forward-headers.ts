@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { HEADER_ACCESS_TOKEN, HEADER_ASSERTION, HEADER_CLIENT, HEADER_EMAIL, HEADER_GROUPS, HEADER_KIND, HEADER_NAME, HEADER_ROLES, HEADER_TENANT, HEADER_USER, headerValue, identityHeaders, sanitizeClientHeaders, withoutCookies, connectionOptions } from './identity-headers.js'
+import { HEADER_ACCESS_TOKEN, HEADER_ASSERTION, HEADER_CLIENT, HEADER_EMAIL, HEADER_GROUPS, HEADER_KIND, HEADER_NAME, HEADER_ROLES, HEADER_TENANT, HEADER_USER, headerValue, identityHeaders, listValue, sanitizeClientHeaders, withoutCookies, connectionOptions } from './identity-headers.js'
 import type { IdentityHeaderNames } from '../policy/types.js'
 import { foldHeaderName } from '../net/header-name.js'
 import { boundedMemo } from '../bounded-memo.js'
@@ -100,8 +100,8 @@ export function gatewayIdentityHeaders (ctx: Pick<ForwardContext, 'identity' | '
     if (user !== undefined) headers[user.toLowerCase()] = headerValue(id.id)
     if (email !== undefined && id.email !== undefined) headers[email.toLowerCase()] = headerValue(id.email)
     if (name !== undefined && id.name !== undefined) headers[name.toLowerCase()] = headerValue(id.name)
-    if (groups !== undefined) headers[groups.toLowerCase()] = id.groups.map(headerValue).join(',')
-    if (roles !== undefined) headers[roles.toLowerCase()] = id.roles.map(headerValue).join(',')
+    if (groups !== undefined && id.groups.length > 0) headers[groups.toLowerCase()] = listValue(id.groups)
+    if (roles !== undefined && id.roles.length > 0) headers[roles.toLowerCase()] = listValue(id.roles)
   }
   if (ctx.assertion !== undefined) headers[HEADER_ASSERTION] = ctx.assertion
   if (ctx.accessToken !== undefined) headers[HEADER_ACCESS_TOKEN] = ctx.accessToken

@@ -112,6 +112,11 @@ export function headerValue (text: string): string {
   })
 }
 
+/** A list header's value: each item encoded, comma-separated. */
+export function listValue (items: readonly string[]): string {
+  return items.map(headerValue).join(',')
+}
+
 const serialized = new WeakMap<Identity, Readonly<Record<string, string>>>()
 
 /** The identity headers for a user, without the assertion; serialized once per (frozen, cached) identity. */
@@ -120,10 +125,11 @@ export function identityHeaders (identity: Identity): Readonly<Record<string, st
   if (known !== undefined) return known
   const headers: Record<string, string> = {
     [HEADER_USER]: headerValue(identity.id),
-    [HEADER_GROUPS]: identity.groups.map(headerValue).join(','),
-    [HEADER_ROLES]: identity.roles.map(headerValue).join(','),
     [HEADER_KIND]: identity.kind ?? 'user',
   }
+  // No groups or no roles: no header (not an empty one); the client's own is removed all the same.
+  if (identity.groups.length > 0) headers[HEADER_GROUPS] = listValue(identity.groups)
+  if (identity.roles.length > 0) headers[HEADER_ROLES] = listValue(identity.roles)
   if (identity.tenant !== undefined) headers[HEADER_TENANT] = headerValue(identity.tenant)
   if (identity.clientId !== undefined) headers[HEADER_CLIENT] = headerValue(identity.clientId)
   // Only text that is exactly one address is sent as an email (a session may predate that check).

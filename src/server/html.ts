@@ -32,6 +32,7 @@ h2{font-size:1.05rem;margin:1.5rem 0 .5rem}
 p{margin:.5rem 0}
 .muted{color:#4d5560;font-size:.9rem}
 code{font-size:.9rem;background:#eef0f3;padding:.1rem .3rem;border-radius:4px;word-break:break-all}
+code.id{white-space:nowrap;word-break:normal}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:.5rem 0}
 dt{color:#4d5560}
 dd{margin:0;word-break:break-word}

@@ -38,7 +38,7 @@ export function accessDeniedBody (v: DenialView): string {
   return `<h1>Access denied</h1>
 ${signedInAs}
 ${why}
-<p>If you think you should have access, ask for it and quote request <code>${escapeHtml(v.requestId)}</code>.</p>
+<p>If you think you should have access, ask for it and quote request <code class="id">${escapeHtml(v.requestId)}</code>.</p>
 <div class="actions">${switchAccountLink(v.returnTo)}${v.identity === undefined ? '' : signOutForm('Sign out', true)}</div>`
 }
 
@@ -52,7 +52,7 @@ export function idpErrorWords (error: string | undefined, description: string | 
     case 'login_required': return 'The identity provider needs you to sign in again.'
     case 'temporarily_unavailable':
     case 'server_error': return 'The identity provider had a problem. Try again in a moment.'
-    default: return 'The identity provider did not sign you in.'
+    default: return 'It answered with an error instead.'
   }
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { loadConfig, type LoadedConfig } from '../config/load.js'
 import { inFileOrder } from '../config/problem-order.js'
+import { standaloneUpstream } from '../config/standalone-upstream.js'
 import { ConfigError, type Problem } from '../errors.js'
 import { defaultPolicy, loadPolicy, type Policy, type PolicySettings } from '../policy/load-policy.js'
 import { loadSigningKey, readPrivateKey } from '../sign/keys.js'
@@ -12,6 +13,8 @@ export interface PreflightOptions {
   env: Readonly<Record<string, string | undefined>>
   /** Policies to check instead of the config's; without a config file, only these are checked. */
   policies: string | undefined
+  /** Policies alone: the default upstream (--upstream URL, else GATEHOUSE_UPSTREAM_URL). */
+  upstream?: string | undefined
 }
 
 export interface Preflight {
@@ -56,8 +59,9 @@ export async function preflight (opts: PreflightOptions): Promise<Preflight> {
   }
 
   const settings: PolicySettings = loaded === undefined
-    // The timeout of a config that failed is unknown; the policies are only checked, never used.
-    ? { defaultUpstream: named?.upstreamUrl === undefined ? undefined : { url: named.upstreamUrl, timeoutMs: 0 } }
+    // Policies alone take the default upstream from --upstream or the environment; the timeout of a
+    // config that failed is unknown (the policies are only checked, never used).
+    ? { defaultUpstream: checkConfig ? (named?.upstreamUrl === undefined ? undefined : { url: named.upstreamUrl, timeoutMs: 0 }) : standalone(opts, ordered) }
     : {
         defaultUpstream: loaded.config.upstream.url === undefined ? undefined : { url: loaded.config.upstream.url, timeoutMs: loaded.config.upstream.timeoutMs },
         bearerConfigured: loaded.config.bearer !== undefined,
@@ -91,5 +95,16 @@ function rawSettings (file: string | undefined, env: Readonly<Record<string, str
     policies: text(env.GATEHOUSE_POLICIES) ?? text(value.policies),
     upstreamUrl: text(env.GATEHOUSE_UPSTREAM_URL) ?? text(value.upstream?.url),
     keyFile: text(env.GATEHOUSE_SIGNING_KEY_FILE) ?? text(value.signing?.key_file),
+  }
+}
+
+/** The default upstream for policies checked alone; a malformed one is a problem of its own. */
+function standalone (opts: PreflightOptions, problems: Problem[]): { url: string, timeoutMs: number } | undefined {
+  try {
+    return standaloneUpstream(opts.upstream, opts.env)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    problems.push(...err.problems)
+    return undefined
   }
 }

@@ -55,7 +55,7 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, err: Ga
 <p>${escapeHtml(err.publicMessage)}</p>
 ${extras.hint === undefined ? '' : `<p>${escapeHtml(extras.hint)}</p>`}
 ${extras.actionsHtml === undefined ? '' : `<div class="actions">${extras.actionsHtml}</div>`}
-<p class="muted">Error <code>${escapeHtml(err.code)}</code> · request <code>${escapeHtml(String(request.id))}</code></p>`
+<p class="muted">Error <code>${escapeHtml(err.code)}</code> · request <code class="id">${escapeHtml(String(request.id))}</code></p>`
     return reply.type('text/html; charset=utf-8').send(pagesOf(request).render({ title: titleFor(extras.status ?? err.statusCode), body }))
   }
   return reply.type('application/json; charset=utf-8').send({

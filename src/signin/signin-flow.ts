@@ -10,6 +10,7 @@ import type { GatewayCookies } from './cookies.js'
 import type { IdentityBuilder } from './identity-builder.js'
 import { idTokenProblem } from './id-token-checks.js'
 import type { OidcProvider } from './oidc-provider.js'
+import { signinPrompt, type SigninPrompt } from './signin-prompt.js'
 import { SIGNIN_TTL_MS, SigninStateCodec } from './signin-state.js'
 import { CALLBACK_PATH, SIGNED_OUT_PATH } from '../endpoints.js'
 
@@ -37,8 +38,9 @@ export class SigninFlow {
   }
 
   /** Sends the browser to the IdP; it comes back to `returnTo` (a same-origin path, already checked). */
-  async redirectToIdp (request: FastifyRequest, reply: FastifyReply, returnTo: string, prompt?: 'select_account' | 'login'): Promise<FastifyReply> {
+  async redirectToIdp (request: FastifyRequest, reply: FastifyReply, returnTo: string, wanted?: SigninPrompt): Promise<FastifyReply> {
     const configuration = this.#deps.oidc.configuration()
+    const prompt = signinPrompt(wanted, configuration.serverMetadata().prompt_values_supported)
     const { cookies } = this.#deps
     const existing = request.cookies[cookies.signin]
     const binding = SigninStateCodec.isBinding(existing) ? existing : SigninStateCodec.newBinding()

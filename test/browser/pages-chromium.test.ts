@@ -80,3 +80,14 @@ t.test('sign-out ends the session at the gateway and at the IdP', async t => {
   await page.getByLabel('Password').waitFor()
   t.pass('the IdP asks for the password again')
 })
+
+t.test('the request id on the 403 and error pages stays on one line on a narrow screen', async t => {
+  const { stack, page } = await setup(t)
+  await page.setViewportSize({ width: 340, height: 700 })
+  await accessDenied(page, stack)
+  const lines = async (): Promise<number[]> => await page.locator('code.id').evaluateAll(els => els.map(el => new Set(Array.from({ length: el.getClientRects().length }, (_, i) => Math.round(el.getClientRects()[i]?.top ?? 0))).size))
+  t.same(await lines(), [1], '403: the request id is one line')
+  await page.goto(`${stack.url}/.gatehouse/callback?code=x&state=forged`)
+  await page.getByRole('heading', { name: 'Bad request' }).waitFor()
+  t.same(await lines(), [1], 'error page: the request id is one line')
+})

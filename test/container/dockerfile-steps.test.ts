@@ -53,6 +53,7 @@ t.test('the image is multi-stage, non-root, with a health check and production d
   t.equal(runtime.steps.filter(s => s.op === 'USER').at(-1)?.args, 'node', 'runs as the unprivileged node user')
   t.ok(runtime.steps.some(s => s.op === 'HEALTHCHECK' && s.args.includes('dist/healthcheck.js')), 'HEALTHCHECK on /.gatehouse/healthz')
   t.notOk(runtime.steps.some(s => s.op === 'COPY' && /--from=build \/app\/node_modules/.test(s.args)), 'node_modules come from prod-deps, not build')
+  t.notOk(runtime.steps.some(s => s.op === 'COPY' && /--from=build /.test(s.args)), 'the runtime copies nothing from build: dist comes from prod-deps, without the development IdP and the demo')
 })
 
 t.test('the Dockerfile steps build an image that serves /.gatehouse/healthz', { timeout: 600_000 }, async t => {
@@ -104,6 +105,8 @@ t.test('the Dockerfile steps build an image that serves /.gatehouse/healthz', { 
   t.ok(existsSync(join(app, 'dist/cli.js')), 'dist/cli.js built')
   for (const dev of ['typescript', 'tap', 'oidc-provider', 'playwright-core']) t.notOk(existsSync(join(app, 'node_modules', dev)), `no dev dependency ${dev} at run time`)
   t.ok(existsSync(join(app, 'node_modules/fastify')), 'production dependencies present')
+  for (const devOnly of ['dist/devidp', 'dist/demo']) t.notOk(existsSync(join(app, devOnly)), `${devOnly} (development only) is not in the runtime image`)
+  t.ok(existsSync(join(dirs.get('dev') ?? '', 'dist/devidp/main.js')), 'the dev stage (docker-compose) keeps the development IdP')
 
   const runtime = stage('runtime')
   const entrypoint = JSON.parse(runtime.steps.find(s => s.op === 'ENTRYPOINT')?.args ?? '[]') as string[]

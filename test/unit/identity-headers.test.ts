@@ -49,6 +49,13 @@ t.test('header values stay printable ASCII; lists are comma separated', async t 
   })
 })
 
+t.test('a user without groups or roles gets no groups or roles header, not an empty one', async t => {
+  const identity = identityFromClaims({ iss: 'https://idp', sub: 'u2', groups: [], roles: [] }, { groupsClaim: 'groups', rolesClaim: 'roles' })
+  t.same(identityHeaders(identity), { 'x-gatehouse-user': 'u2', 'x-gatehouse-kind': 'user' })
+  const withGroups = identityFromClaims({ iss: 'https://idp', sub: 'u3', groups: ['staff'] }, { groupsClaim: 'groups', rolesClaim: 'roles' })
+  t.same(identityHeaders(withGroups), { 'x-gatehouse-user': 'u3', 'x-gatehouse-groups': 'staff', 'x-gatehouse-kind': 'user' })
+})
+
 t.test('identity from claims tolerates missing and odd claim types', async t => {
   const identity = identityFromClaims({ iss: 'https://idp', sub: 's', groups: [1, 'ok', null], roles: 5, amr: 'pwd', email: '' }, { groupsClaim: 'groups', rolesClaim: 'roles' })
   t.same(identity.groups, ['ok'])
