@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document, type Node } from 'yaml'
 import type { Problem } from '../errors.js'
 
@@ -38,6 +39,23 @@ export function parseYaml (file: string, text: string): { source: YamlSource, pr
     },
   }
   return { source, problems }
+}
+
+/**
+ * Reads and parses a YAML file, adding what is wrong with it to `problems`;
+ * undefined when it cannot be read or is not valid YAML (nothing more to check).
+ */
+export function readYamlFile (file: string, problems: Problem[]): { source: YamlSource, text: string } | undefined {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    problems.push({ where: file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, severity: 'error' })
+    return undefined
+  }
+  const parsed = parseYaml(file, text)
+  problems.push(...parsed.problems)
+  return parsed.problems.some(p => p.severity === 'error') ? undefined : { source: parsed.source, text }
 }
 
 function offsetOf (doc: Document, path: ReadonlyArray<string | number>, wantKey: boolean): number | undefined {

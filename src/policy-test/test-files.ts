@@ -1,8 +1,8 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Ajv } from 'ajv'
 import { schemaProblems } from '../config/schema-problems.js'
-import { parseYaml } from '../config/yaml-source.js'
+import { readYamlFile } from '../config/yaml-source.js'
 import type { Problem } from '../errors.js'
 import type { Identity } from '../identify/identity.js'
 import { parseAddress, type Address } from '../net/address.js'
@@ -74,16 +74,8 @@ export function loadTestFiles (files: readonly string[]): { cases: PolicyTestCas
   const cases: PolicyTestCase[] = []
   const problems: Problem[] = []
   for (const file of files) {
-    let text: string
-    try {
-      text = readFileSync(file, 'utf8')
-    } catch (err) {
-      problems.push({ where: file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, severity: 'error' })
-      continue
-    }
-    const parsed = parseYaml(file, text)
-    problems.push(...parsed.problems)
-    if (parsed.problems.some(p => p.severity === 'error')) continue
+    const parsed = readYamlFile(file, problems)
+    if (parsed === undefined) continue
     const value = parsed.source.value ?? {}
     if (!validate(value)) {
       problems.push(...schemaProblems(validate.errors ?? [], parsed.source.locate))

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
 import { parseDuration } from '../config/duration.js'
 import { schemaProblems } from '../config/schema-problems.js'
 import { inFileOrder } from '../config/problem-order.js'
-import { parseYaml, type YamlSource } from '../config/yaml-source.js'
+import { readYamlFile, type YamlSource } from '../config/yaml-source.js'
 import { ConfigError, type Problem } from '../errors.js'
 import { CRITERIA, type CompileContext, type Criterion, type RawConditionSet } from '../authorize/criteria/index.js'
 import { routeNeedsIdentity } from '../authorize/decision.js'
@@ -60,16 +60,9 @@ export function loadPolicy (path: string, settings: PolicySettings): { policy: P
   /** What the schema accepted of files it refused, for the other checks to report on in the same run. */
   const partial: Array<Pick<YamlSource, 'file' | 'value' | 'locate'>> = []
   for (const file of files) {
-    let text: string
-    try {
-      text = readFileSync(file, 'utf8')
-    } catch (err) {
-      problems.push({ where: file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, severity: 'error' })
-      continue
-    }
-    const parsed = parseYaml(file, text)
-    problems.push(...parsed.problems)
-    if (parsed.problems.some(p => p.severity === 'error')) continue
+    const parsed = readYamlFile(file, problems)
+    if (parsed === undefined) continue
+    const { text } = parsed
     const value = parsed.source.value ?? {}
     if (!validate(value)) {
       const errors = validate.errors ?? []
