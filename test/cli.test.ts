@@ -12,6 +12,8 @@ function gatehouse (args: string[], env: Record<string, string> = {}): { status:
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+// Each case runs the CLI as a process of its own (a few dozen in all), each start ~0.5 s on a quiet machine and several seconds on a loaded one.
+t.setTimeout(600_000)
 
 /** A complete configuration with this signing key, and these extra lines. */
 const configWith = (key: string, extra = ''): string => `public_url: https://app.example.com

@@ -41,6 +41,7 @@ export interface ErrorPageExtras {
   status?: number
   /** A whole page body (trusted HTML) instead of the generic one. */
   bodyHtml?: string
+  /** The page's heading and title, instead of the one its status gives. */
   title?: string
 }
 
@@ -50,13 +51,14 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, err: Ga
   for (const [k, v] of Object.entries(extras.headers ?? {})) reply.header(k, v)
   setPageHeaders(reply)
   if (isNavigation(request) && request.method !== 'HEAD') {
-    if (extras.bodyHtml !== undefined) return reply.type('text/html; charset=utf-8').send(pagesOf(request).render({ title: extras.title ?? titleFor(extras.status ?? err.statusCode), body: extras.bodyHtml }))
-    const body = `<h1>${escapeHtml(titleFor(extras.status ?? err.statusCode))}</h1>
+    const title = extras.title ?? titleFor(extras.status ?? err.statusCode)
+    if (extras.bodyHtml !== undefined) return reply.type('text/html; charset=utf-8').send(pagesOf(request).render({ title, body: extras.bodyHtml }))
+    const body = `<h1>${escapeHtml(title)}</h1>
 <p>${escapeHtml(err.publicMessage)}</p>
 ${extras.hint === undefined ? '' : `<p>${escapeHtml(extras.hint)}</p>`}
 ${extras.actionsHtml === undefined ? '' : `<div class="actions">${extras.actionsHtml}</div>`}
 <p class="muted">Error <code>${escapeHtml(err.code)}</code> · request <code class="id">${escapeHtml(String(request.id))}</code></p>`
-    return reply.type('text/html; charset=utf-8').send(pagesOf(request).render({ title: titleFor(extras.status ?? err.statusCode), body }))
+    return reply.type('text/html; charset=utf-8').send(pagesOf(request).render({ title, body }))
   }
   return reply.type('application/json; charset=utf-8').send({
     error: { code: err.code, message: err.publicMessage, ...(extras.hint === undefined ? {} : { hint: extras.hint }), request_id: request.id, ...extras.json },

@@ -25,6 +25,8 @@ function pageExtras (page: PageSpec, requestId: string): ErrorPageExtras {
     case 'signin_failed': {
       const idp = page.idp
       return {
+        // Whatever the status (400 for what the browser brought, 502 for the token endpoint), the person's sign-in failed.
+        title: 'Sign-in failed',
         actionsHtml: `<a class="button" href="${escapeHtml(page.retryPath)}">Try again</a>`,
         ...(idp === undefined ? {} : { hint: `${idpErrorWords(idp.error, idp.description)}${idp.description === undefined ? '' : ` The identity provider said: "${idp.description}".`} (${idp.error ?? 'error'})` }),
       }

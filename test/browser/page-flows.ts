@@ -45,7 +45,7 @@ export async function whoAmI (page: Page, stack: Stack): Promise<void> {
 export async function signInCancelled (page: Page, stack: Stack): Promise<void> {
   await page.goto(`${stack.url}/reports/q3`)
   await page.getByRole('button', { name: 'Cancel' }).click()
-  await page.getByRole('heading', { name: 'Sign-in required' }).waitFor()
+  await page.getByRole('heading', { name: 'Sign-in failed' }).waitFor()
 }
 
 /** alice signs out: the gateway's confirmation (the only question), then the signed-out page. */

@@ -88,6 +88,6 @@ t.test('the request id on the 403 and error pages stays on one line on a narrow 
   const lines = async (): Promise<number[]> => await page.locator('code.id').evaluateAll(els => els.map(el => new Set(Array.from({ length: el.getClientRects().length }, (_, i) => Math.round(el.getClientRects()[i]?.top ?? 0))).size))
   t.same(await lines(), [1], '403: the request id is one line')
   await page.goto(`${stack.url}/.gatehouse/callback?code=x&state=forged`)
-  await page.getByRole('heading', { name: 'Bad request' }).waitFor()
+  await page.getByRole('heading', { name: 'Sign-in failed' }).waitFor()
   t.same(await lines(), [1], 'error page: the request id is one line')
 })
