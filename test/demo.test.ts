@@ -12,7 +12,7 @@ interface Demo {
   lines: string[]
   stderr: () => string
   /** Resolves once `count` lines after `from` match. */
-  lines_after: (from: number, count: number, match: RegExp) => Promise<string[]>
+  linesAfter: (from: number, count: number, match: RegExp) => Promise<string[]>
 }
 
 /** A request's line: `14:03:07 GET /admin/ → 403 … 2.1ms`. */
@@ -53,22 +53,23 @@ async function startDemo (t: { teardown (fn: () => unknown): void }, env: Record
     }
   }
   await linesAfter(0, 1, /Press Ctrl-C to stop\./)
-  return { url: `http://localhost:${port}`, lines, stderr: () => stderr, lines_after: linesAfter }
+  return { url: `http://localhost:${port}`, lines, stderr: () => stderr, linesAfter }
 }
 
 t.test('the demo writes one readable line per request, with no JSON and no secrets, and honours GATEHOUSE_REDIS_KEY_PREFIX', async t => {
   const prefix = `demo-test-${randomBytes(6).toString('hex')}:`
-  const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 })
-  t.teardown(async () => {
-    const keys = await redis.keys(`${prefix}*`)
-    if (keys.length > 0) await redis.del(...keys)
-    redis.disconnect()
-  })
   const demo = await startDemo(t, {
     REDIS_URL: 'redis://127.0.0.1:6379',
     GATEHOUSE_REDIS_KEY_PREFIX: prefix,
     GATEHOUSE_OIDC_ISSUER: 'http://127.0.0.1:9/elsewhere',
     GATEHOUSE_PAGES_DENIAL_DETAIL: 'terse',
+  })
+  // Registered after the demo's own teardown: its keys are removed once it has stopped.
+  const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 })
+  t.teardown(async () => {
+    const keys = await redis.keys(`${prefix}*`)
+    if (keys.length > 0) await redis.del(...keys)
+    redis.disconnect()
   })
   t.ok(demo.lines.includes('demo: GATEHOUSE_OIDC_ISSUER ignored: the demo signs people in at its own development OpenID Provider'), 'the ignored setting is named, with why')
   t.ok(demo.lines.includes(`  Sessions: redis://127.0.0.1:6379, keys under ${prefix}`), 'the banner names the key prefix')
@@ -81,14 +82,14 @@ t.test('the demo writes one readable line per request, with no JSON and no secre
   t.equal(sessionKeys.length, 1, 'the session is stored under the prefix from the environment')
 
   // A request's line is written once its response is sent: the sign-in's last page may be answered first.
-  await demo.lines_after(0, 1, / GET \/ → 200 /)
+  await demo.linesAfter(0, 1, / GET \/ → 200 /)
   const mark = demo.lines.length
   const denied = await browser.get(`${demo.url}/admin/`)
   t.equal(denied.status, 403)
   t.notOk(denied.body.includes('group_required'), 'pages.denial_detail from the environment applies')
   await browser.get(`${demo.url}/public/`)
   await browser.get(`${demo.url}/.gatehouse/callback?code=not-a-real-code&state=not-a-real-state`)
-  const requests = await demo.lines_after(mark, 3, REQUEST_LINE)
+  const requests = await demo.linesAfter(mark, 3, REQUEST_LINE)
   t.same(demo.lines.slice(mark), requests, 'nothing but one line per request')
   t.match(requests[0], / GET \/admin\/ → 403 \(admin: group_required\) bob \d+\.\dms$/)
   t.match(requests[1], / GET \/public\/ → 200 \d+\.\dms$/)
