@@ -1,14 +1,21 @@
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { loadConfig } from '../config/load.js'
+import { loadConfig, type LoadedConfig } from '../config/load.js'
+import { ConfigError } from '../errors.js'
+import { createLogger } from '../log/logger.js'
+import { ReadableLog } from '../log/readable-log.js'
 import { DEMO_USERS, startDevIdp } from '../devidp/provider.js'
 import { startGateway } from '../server/start.js'
+import { demoEnv } from './demo-env.js'
 import { startLegacyApp } from './legacy-app.js'
 
 /**
  * `npm run demo`: a development OpenID Provider, a sample legacy app and the
  * gateway in front of it, all on this machine. Sessions are in memory unless
- * REDIS_URL (or GATEHOUSE_REDIS_URL) is set. Ctrl-C stops everything.
+ * REDIS_URL (or GATEHOUSE_REDIS_URL) is set. GATEHOUSE_* variables are
+ * honoured, apart from those the demo must set itself, which it names as
+ * ignored. Log lines are readable text, one per request. Ctrl-C stops
+ * everything.
  */
 const DEFAULT_PORT = 8080
 
@@ -26,11 +33,9 @@ async function main (): Promise<void> {
     }],
   })
   const app = await startLegacyApp({ gatewayUrl: publicUrl })
-  const redisUrl = process.env.GATEHOUSE_REDIS_URL ?? process.env.REDIS_URL
-
-  const loaded = loadConfig({
-    allowGeneratedKey: true,
-    env: {
+  const redisUrl = process.env.REDIS_URL
+  const settings = demoEnv(process.env, {
+    own: {
       GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
       GATEHOUSE_PUBLIC_URL: publicUrl,
       GATEHOUSE_OIDC_ISSUER: idp.issuer,
@@ -39,14 +44,26 @@ async function main (): Promise<void> {
       GATEHOUSE_OIDC_CLIENT_SECRET: clientSecret,
       GATEHOUSE_SESSION_SECRET: randomBytes(32).toString('base64url'),
       GATEHOUSE_UPSTREAM_URL: app.url,
-      GATEHOUSE_POLICIES: process.env.GATEHOUSE_POLICIES ?? fileURLToPath(new URL('../../policies/demo', import.meta.url)),
-      GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_LOG_LEVEL ?? 'info',
-      GATEHOUSE_ADMIN_LISTEN: process.env.GATEHOUSE_ADMIN_LISTEN ?? '127.0.0.1:9464',
-      ...(process.env.GATEHOUSE_LOG_AUDIT === undefined ? {} : { GATEHOUSE_LOG_AUDIT: process.env.GATEHOUSE_LOG_AUDIT }),
+    },
+    defaults: {
+      GATEHOUSE_POLICIES: fileURLToPath(new URL('../../policies/demo', import.meta.url)),
       ...(redisUrl === undefined || redisUrl === '' ? {} : { GATEHOUSE_REDIS_URL: redisUrl }),
     },
   })
-  const { gateway } = await startGateway({ loaded, allowGeneratedKey: true })
+  for (const { name, why } of settings.ignored) process.stdout.write(`demo: ${name} ignored: ${why}\n`)
+
+  let loaded: LoadedConfig
+  try {
+    loaded = loadConfig({ allowGeneratedKey: true, env: settings.env })
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    for (const p of err.problems) process.stderr.write(`${p.where}: ${p.severity}: ${p.message}\n`)
+    process.stderr.write('demo: not starting, the configuration is not valid\n')
+    process.exit(1)
+  }
+  const { config } = loaded
+  const log = createLogger({ level: config.log.level, destination: new ReadableLog(process.stdout) })
+  const { gateway } = await startGateway({ loaded, log, allowGeneratedKey: true })
   await gateway.oidc.whenReady()
 
   const users = DEMO_USERS.map(u => `    ${u.id.padEnd(6)} password ${u.password.padEnd(11)} groups ${u.groups.join(', ')}${u.roles.length > 0 ? `; roles ${u.roles.join(', ')}` : ''}`).join('\n')
@@ -58,8 +75,9 @@ ${users}
 
   Development OpenID Provider: ${idp.issuer}
   Sample legacy app (behind the gateway): ${app.url}
-  Sessions: ${redisUrl === undefined || redisUrl === '' ? 'in memory (set REDIS_URL to use Redis)' : redisUrl.replace(/\/\/[^@/]*@/, '//***@')}
-  Policy: ${loaded.config.policies ?? ''} (edit it: changes apply at once)
+  Sessions: ${config.redis.url === undefined ? 'in memory (set REDIS_URL to use Redis)' : `${config.redis.url.replace(/\/\/[^@/]*@/, '//***@')}, keys under ${config.redis.keyPrefix}`}
+  Policy: ${config.policies ?? ''} (edit it: changes apply at once)
+  Settings from the environment: ${settings.taken.length === 0 ? 'none' : settings.taken.join(', ')}
   Try ${publicUrl}/admin/ as alice and as bob; ${publicUrl}/public/ needs no sign-in.
   Sign out: ${publicUrl}/.gatehouse/logout    Health: ${publicUrl}/.gatehouse/readyz
   Metrics: ${gateway.adminAddress === undefined ? 'off (GATEHOUSE_ADMIN_LISTEN=off)' : `http://${gateway.adminAddress.host}:${gateway.adminAddress.port}/metrics`}

@@ -1,12 +1,12 @@
-import { pino, type Logger, type LoggerOptions } from 'pino'
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
 import { REDACT_PATHS, redactUrl } from './redaction.js'
 
 export type { Logger } from 'pino'
 
 export interface LoggerSettings {
   level: string
-  /** Extra pino destination (tests capture log lines through it). */
-  destination?: NodeJS.WritableStream
+  /** Where lines go instead of stdout (tests capture them; the demo writes readable lines). */
+  destination?: DestinationStream
 }
 
 interface RawRequestLike {
