@@ -314,12 +314,14 @@ function decisionLogging (text: string): GatewayConfig['log']['decisions'] {
 }
 
 /** Present only when the file or environment sets it; then its defaults are filled in. */
-interface RawEntra { tenant?: string, allowed_tenants?: string[], authority_host: string, graph_url: string, graph_timeout: string, groups_cache_ttl: string, group_names?: Record<string, string>, only_named_groups: boolean, mfa_auth_contexts?: string[] }
+interface RawEntra { tenant?: string, allowed_tenants?: string[], authority_host: string, graph_url: string, graph_timeout: string, groups_cache_ttl: string, group_names?: Record<string, string>, only_named_groups: boolean, mfa_auth_contexts?: string[], directory_watch: { enabled: boolean, interval: string } }
 interface RawTransmitter { issuer: string, jwks_url: string, audience: string, bearer_secret?: string, bearer_secret_file?: string }
 interface RawBearer { audiences?: string[], issuers?: string[], jwks_url?: string, clock_tolerance: string }
 
 const MULTI_TENANT = new Set(['organizations', 'common'])
 const GUID = new RegExp(GUID_PATTERN)
+/** Microsoft Graph throttles a tenant's delta queries polled more often than this. */
+const MIN_DIRECTORY_INTERVAL_MS = 10_000
 
 function entraSettings (e: RawEntra | undefined, where: Where, problems: Problem[], file: string | undefined, allowInsecureHttp: boolean): EntraSettings | undefined {
   if (e?.tenant === undefined) {
@@ -345,6 +347,7 @@ function entraSettings (e: RawEntra | undefined, where: Where, problems: Problem
   if (e.only_named_groups === true && Object.keys(groupNames).length === 0) {
     problems.push({ where: where(['entra', 'only_named_groups']), message: 'only_named_groups keeps no group at all while entra.group_names is empty', severity: 'error' })
   }
+  const watchTenant = directoryWatchTenant(e, tenant, multiTenant, allowed, where, problems)
   return {
     tenant,
     multiTenant,
@@ -357,7 +360,26 @@ function entraSettings (e: RawEntra | undefined, where: Where, problems: Problem
     groupNames,
     onlyNamedGroups: e.only_named_groups,
     mfaAuthContexts: e.mfa_auth_contexts ?? [],
+    directoryWatch: watchTenant === undefined ? undefined : { tenant: watchTenant, intervalMs: parseDuration(e.directory_watch.interval) },
   }
+}
+
+/**
+ * The tenant whose directory entra.directory_watch reads (its users are
+ * known by tid/oid), or undefined when the watch is off. One tenant only:
+ * the gateway's app credentials read one directory.
+ */
+function directoryWatchTenant (e: RawEntra, tenant: string, multiTenant: boolean, allowed: readonly string[], where: Where, problems: Problem[]): string | undefined {
+  if (!e.directory_watch.enabled) return undefined
+  if (parseDuration(e.directory_watch.interval) < MIN_DIRECTORY_INTERVAL_MS) {
+    problems.push({ where: where(['entra', 'directory_watch', 'interval']), message: 'entra.directory_watch.interval must be at least 10s (Microsoft Graph throttles faster polling)', severity: 'error' })
+  }
+  if (!multiTenant && GUID.test(tenant)) return tenant
+  if (!multiTenant && allowed.length === 1) return allowed[0]
+  problems.push({ where: where(['entra', 'directory_watch', 'enabled']), message: multiTenant
+    ? `entra.directory_watch reads one tenant's directory; a multi-tenant app (${tenant}) cannot use it`
+    : `entra.directory_watch needs the tenant id: set entra.tenant to it, or list it alone in entra.allowed_tenants (${tenant} is a domain)`, severity: 'error' })
+  return undefined
 }
 
 function transmitterSettings (raw: readonly RawTransmitter[], where: Where, problems: Problem[], file: string | undefined, allowInsecureHttp: boolean): SsfTransmitter[] {

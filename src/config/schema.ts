@@ -57,6 +57,16 @@ export const CONFIG_SCHEMA = {
         group_names: { type: 'object', additionalProperties: { type: 'string', minLength: 1, pattern: '^[^,]+$' }, propertyNames: { pattern: GUID_PATTERN }, description: 'Group object id -> name used in policies and headers' },
         mfa_auth_contexts: { type: 'array', items: { type: 'string', pattern: '^c[0-9]{1,2}$' }, description: 'Conditional-access authentication contexts (acrs) that require MFA: they satisfy mfa conditions' },
         only_named_groups: { type: 'boolean', default: false, description: 'Keep only the groups listed in group_names (for example the groups assigned to the app)' },
+        directory_watch: {
+          type: 'object',
+          default: {},
+          additionalProperties: false,
+          description: 'Poll Microsoft Graph for disabled and deleted users, revoked sign-in sessions and group removals, with the gateway\'s own app credentials',
+          properties: {
+            enabled: { type: 'boolean', default: false },
+            interval: { ...duration, default: '60s', description: 'Time between two polls' },
+          },
+        },
       },
     },
     bearer: {

@@ -112,6 +112,8 @@ export interface EntraSettings {
   readonly groupNames: Readonly<Record<string, string>>
   readonly onlyNamedGroups: boolean
   readonly mfaAuthContexts: readonly string[]
+  /** entra.directory_watch when enabled: the tenant id it reads and the time between polls. */
+  readonly directoryWatch: { readonly tenant: string, readonly intervalMs: number } | undefined
 }
 
 export interface BearerSettings {

@@ -1,5 +1,6 @@
 import type { EntraSettings } from '../config/types.js'
 import { GatehouseError } from '../errors.js'
+import { retryAfterMs } from './retry-after.js'
 
 /** At most this many pages are followed (999 groups a page). */
 const MAX_PAGES = 50
@@ -95,12 +96,4 @@ export class GraphGroups {
 
 function unavailable (detail: string, cause?: unknown): GatehouseError {
   return new GatehouseError('GH_GROUPS_UNAVAILABLE', `Microsoft Graph: ${detail}`, { cause })
-}
-
-/** Retry-After as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
-function retryAfterMs (value: string | null): number | undefined {
-  if (value === null) return undefined
-  if (/^\d{1,6}$/.test(value.trim())) return Number(value.trim()) * 1000
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
 }

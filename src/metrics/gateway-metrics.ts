@@ -9,6 +9,9 @@ export const GATEWAY_ROUTE = '(gateway)'
 
 export type RefreshResult = 'success' | 'rejected' | 'error'
 
+/** How a poll of the directory went: `standby` when another gateway holds the lock and polls. */
+export type DirectoryPollResult = 'success' | 'failed' | 'throttled' | 'standby'
+
 /** What the metrics read when scraped: counts kept by the parts themselves, at no cost per request. */
 export interface MetricSources {
   sessionCache: () => { hits: number, misses: number }
@@ -50,6 +53,8 @@ export class GatewayMetrics {
   readonly #refreshes: Counter<'result'>
   readonly #redisErrors: Counter<'command'>
   readonly #revoked: Counter<'source'>
+  readonly #directoryPolls: Counter<'result'>
+  readonly #groupsStale: Counter
   #sources: MetricSources | undefined
 
   constructor () {
@@ -75,6 +80,8 @@ export class GatewayMetrics {
     this.#signinFailures = new Counter({ name: 'gatehouse_signin_failures_total', help: 'Failed sign-ins, by error code', labelNames: ['reason'] as const, registers })
     this.#refreshes = new Counter({ name: 'gatehouse_token_refreshes_total', help: 'Token refreshes at the identity provider: success, rejected (the session ends), error (the provider could not be reached)', labelNames: ['result'] as const, registers })
     this.#redisErrors = new Counter({ name: 'gatehouse_redis_errors_total', help: 'Redis commands that failed or timed out, and connection errors (command="connection")', labelNames: ['command'] as const, registers })
+    this.#directoryPolls = new Counter({ name: 'gatehouse_directory_polls_total', help: 'Polls of Microsoft Graph by the Entra directory watch: success, failed, throttled, standby (another gateway holds the lock)', labelNames: ['result'] as const, registers })
+    this.#groupsStale = new Counter({ name: 'gatehouse_directory_groups_stale_total', help: 'Sessions whose groups the directory watch marked to be read again (a member left a group that policies name)', registers })
     this.#revoked = new Counter({ name: 'gatehouse_sessions_revoked_total', help: 'Sessions ended by someone other than their user, by source: frontchannel, backchannel, ssf, directory, cli, refresh', labelNames: ['source'] as const, registers })
     new Counter({
       name: 'gatehouse_session_cache_hits_total',
@@ -152,6 +159,14 @@ export class GatewayMetrics {
   /** Sessions ended by a revocation (none is still counted, so that the source shows). */
   sessionsRevoked (source: string, sessions: number): void {
     this.#revoked.inc({ source }, sessions)
+  }
+
+  directoryPoll (result: DirectoryPollResult): void {
+    this.#directoryPolls.inc({ result })
+  }
+
+  groupsStale (sessions: number): void {
+    this.#groupsStale.inc(sessions)
   }
 
   redisError (command: string): void {

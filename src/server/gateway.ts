@@ -21,6 +21,7 @@ import type { LifetimeSettings } from '../session/lifetime.js'
 import '../session/session-data.js'
 import { AssertionSigner } from '../sign/assertion.js'
 import { SetVerifier } from '../signals/set-verifier.js'
+import { DirectoryWatch } from '../signals/directory-watch.js'
 import { SsfReceiver } from '../signals/ssf-receiver.js'
 import type { SigningKey } from '../sign/keys.js'
 import { BackchannelLogout } from '../signin/backchannel-logout.js'
@@ -28,6 +29,8 @@ import { gatewayCookies, type GatewayCookies } from '../signin/cookies.js'
 import { FrontchannelLogout } from '../signin/frontchannel-logout.js'
 import { IdentityBuilder } from '../signin/identity-builder.js'
 import { OidcProvider } from '../signin/oidc-provider.js'
+import { AppToken } from '../signin/app-token.js'
+import { GraphDelta } from '../entra/graph-delta.js'
 import { SigninFlow } from '../signin/signin-flow.js'
 import { TokenRefresh } from '../signin/token-refresh.js'
 import { buildAdminServer } from './admin.js'
@@ -61,6 +64,8 @@ export interface Gateway {
   policies: PolicyStore
   store: SessionStore
   metrics: GatewayMetrics
+  /** The Entra directory watch, when entra.directory_watch is enabled. */
+  directoryWatch: DirectoryWatch | undefined
   /** The admin listener's bound address once listening; undefined when admin.listen is off. */
   adminAddress: { host: string, port: number } | undefined
   /** How long a shutdown waits for requests in flight. */
@@ -70,6 +75,9 @@ export interface Gateway {
   listen (): Promise<{ host: string, port: number }>
   close (): Promise<void>
 }
+
+/** How long the directory watch waits for the session store before its first poll. */
+const STORE_WAIT_MS = 30_000
 
 /** Session cookies whose signature was verified, remembered (about 200 bytes each). */
 const VERIFIED_COOKIES_MAX = 10_000
@@ -91,6 +99,7 @@ interface GatewayParts {
   readonly backchannel: BackchannelLogout
   /** How every revocation ends sessions (IdP logouts, security events, the directory, refusals). */
   readonly ender: SessionEnder
+  readonly directoryWatch: DirectoryWatch | undefined
   readonly steps: RequestSteps
 }
 
@@ -141,7 +150,27 @@ function gatewayParts (opts: GatewayOptions): GatewayParts {
     },
   }
   const backchannel = new BackchannelLogout({ config, oidc, store, audit, ender })
-  return { config, log, store, signingKey, clock, metrics, auditSink, cookies, cookieSigner, lifetimes, oidc, policies, backchannel, ender, steps }
+  const directoryWatch = directoryWatchOf({ config, oidc, store, ender, policies, lifetimes, clock, metrics, log })
+  return { config, log, store, signingKey, clock, metrics, auditSink, cookies, cookieSigner, lifetimes, oidc, policies, backchannel, ender, directoryWatch, steps }
+}
+
+/** The Entra directory watch, reading Graph with the gateway's own token for Graph (client credentials). */
+function directoryWatchOf (parts: Pick<GatewayParts, 'config' | 'oidc' | 'store' | 'ender' | 'policies' | 'lifetimes' | 'clock' | 'metrics' | 'log'>): DirectoryWatch | undefined {
+  const entra = parts.config.entra
+  if (entra?.directoryWatch === undefined) return undefined
+  const token = new AppToken(parts.oidc, `${new URL(entra.graphUrl).origin}/.default`)
+  return new DirectoryWatch({
+    entra,
+    watch: entra.directoryWatch,
+    graph: new GraphDelta(entra, async () => await token.get()),
+    store: parts.store,
+    ender: parts.ender,
+    mentionedGroups: () => parts.policies.current.mentionedGroups,
+    lifetimes: parts.lifetimes,
+    clock: parts.clock,
+    metrics: parts.metrics,
+    log: parts.log,
+  })
 }
 
 /** Routing, then the gateway's own endpoints, forward-auth, and the proxy for everything else. */
@@ -215,11 +244,15 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
     policies,
     store,
     metrics,
+    directoryWatch: parts.directoryWatch,
     get adminAddress () { return adminAddress },
     gracePeriodMs: config.shutdown.gracePeriodMs,
     cookies: parts.cookies,
     async listen () {
       oidc.start()
+      const watch = parts.directoryWatch
+      // The first poll needs the IdP's token endpoint and the session store (a round without them only fails and waits an interval).
+      if (watch !== undefined) void Promise.all([oidc.whenReady(), store.backend.connected(STORE_WAIT_MS).catch(() => undefined)]).then(() => { watch.start() })
       await app.listen({ host: config.listen.host, port: config.listen.port })
       if (admin !== undefined && config.admin.listen !== undefined) {
         const { host, port } = config.admin.listen
@@ -236,6 +269,8 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
     async close () {
       closing = true
       oidc.stop()
+      // No new poll starts; one under way finishes before the session store closes.
+      const watchStopped = parts.directoryWatch?.stop()
       policies.close()
       // Keep-alive connections would hold the close open until they time out:
       // each one is closed as soon as its last request has been answered.
@@ -248,6 +283,7 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
       }
       // The admin listener stays up until the requests in flight are done: readyz says 503, metrics still count.
       await admin?.close()
+      await watchStopped
       await store.close()
       parts.auditSink.close()
     },

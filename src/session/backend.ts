@@ -39,6 +39,8 @@ export interface SessionBackend {
   /** A short exclusive lock; resolves to a token to release it with, or undefined when someone else holds it. */
   lock (key: string, ttlMs: number): Promise<string | undefined>
   unlock (key: string, token: string): Promise<void>
+  /** Extends a lock held with `token` to `ttlMs` from now (a lease); false when it is no longer held with it. */
+  renew (key: string, token: string, ttlMs: number): Promise<boolean>
   /** Tells every other gateway sharing this backend that these sessions changed (or were deleted). */
   publish (ids: readonly string[]): Promise<void>
   /** Called with session ids changed by other gateways, or with undefined when changes may have been missed (drop everything). */

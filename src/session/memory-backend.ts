@@ -83,6 +83,13 @@ export class MemoryBackend implements SessionBackend {
     if (this.#locks.get(key)?.token === token) this.#locks.delete(key)
   }
 
+  async renew (key: string, token: string, ttlMs: number): Promise<boolean> {
+    const held = this.#locks.get(key)
+    if (held?.token !== token || held.until <= Date.now()) return false
+    held.until = Date.now() + ttlMs
+    return true
+  }
+
   /** No other gateway shares an in-memory backend: nobody to tell. */
   async publish (_ids: readonly string[]): Promise<void> {}
 

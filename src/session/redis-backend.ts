@@ -20,6 +20,8 @@ const MAX_RECONNECT_DELAY_MS = 2000
 const HEARTBEAT_MS = 1000
 const UNLOCK_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
+const RENEW_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+
 type Client = Redis | Cluster
 
 /**
@@ -189,6 +191,11 @@ export class RedisBackend implements SessionBackend {
 
   async unlock (key: string, token: string): Promise<void> {
     await this.#call('EVAL', () => this.#client.eval(UNLOCK_SCRIPT, 1, `${this.#prefix}lock:${key}`, token))
+  }
+
+  async renew (key: string, token: string, ttlMs: number): Promise<boolean> {
+    const result = await this.#call('EVAL', () => this.#client.eval(RENEW_SCRIPT, 1, `${this.#prefix}lock:${key}`, token, Math.max(1, Math.ceil(ttlMs))))
+    return result === 1
   }
 
   async publish (ids: readonly string[]): Promise<void> {

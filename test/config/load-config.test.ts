@@ -269,6 +269,20 @@ t.test('Entra ID and bearer mistakes are all reported', async t => {
   t.match(missing, /entra\.tenant is required with oidc\.provider: entra/)
 })
 
+t.test('entra.directory_watch: off by default; one tenant, known by id; an interval of at least 10s', async t => {
+  const entra = { ...MINIMAL_ENV, GATEHOUSE_OIDC_ISSUER: undefined, GATEHOUSE_OIDC_PROVIDER: 'entra' }
+  const tenant = 'AAAAAAAA-0000-4000-8000-000000000001'
+  t.equal(loadConfig({ env: { ...entra, GATEHOUSE_ENTRA_TENANT: tenant } }).config.entra?.directoryWatch, undefined, 'off by default')
+  const on = { GATEHOUSE_ENTRA_DIRECTORY_WATCH_ENABLED: 'true' }
+  t.same(loadConfig({ env: { ...entra, ...on, GATEHOUSE_ENTRA_TENANT: tenant } }).config.entra?.directoryWatch, { tenant: tenant.toLowerCase(), intervalMs: 60_000 }, 'the schema\'s interval, the tenant id')
+  t.same(loadConfig({ env: { ...entra, ...on, GATEHOUSE_ENTRA_TENANT: 'contoso.com', GATEHOUSE_ENTRA_ALLOWED_TENANTS: tenant, GATEHOUSE_ENTRA_DIRECTORY_WATCH_INTERVAL: '5m' } }).config.entra?.directoryWatch, { tenant: tenant.toLowerCase(), intervalMs: 300_000 }, 'a domain with its one allowed tenant')
+  const errors = (env: Record<string, string>): string => located(problemsOf(() => loadConfig({ env: { ...entra, ...on, ...env } })))
+  t.match(errors({ GATEHOUSE_ENTRA_TENANT: 'contoso.com' }), 'env GATEHOUSE_ENTRA_DIRECTORY_WATCH_ENABLED: entra.directory_watch needs the tenant id')
+  t.match(errors({ GATEHOUSE_ENTRA_TENANT: 'organizations', GATEHOUSE_ENTRA_ALLOWED_TENANTS: tenant }), 'a multi-tenant app (organizations) cannot use it')
+  t.match(errors({ GATEHOUSE_ENTRA_TENANT: tenant, GATEHOUSE_ENTRA_DIRECTORY_WATCH_INTERVAL: '2s' }), 'env GATEHOUSE_ENTRA_DIRECTORY_WATCH_INTERVAL: entra.directory_watch.interval must be at least 10s')
+  t.match(errors({ GATEHOUSE_ENTRA_TENANT: tenant, GATEHOUSE_ENTRA_DIRECTORY_WATCH_ENABLED: 'sometimes' }), 'env GATEHOUSE_ENTRA_DIRECTORY_WATCH_ENABLED: must be true or false')
+})
+
 t.test('admin.listen: loopback 9464 by default, host:port, or off; never the public listener\'s address', async t => {
   t.same(loadConfig({ env: MINIMAL_ENV }).config.admin.listen, { host: '127.0.0.1', port: 9464 }, 'default')
   t.same(loadConfig({ env: { ...MINIMAL_ENV, GATEHOUSE_ADMIN_LISTEN: '[::]:9100' } }).config.admin.listen, { host: '::', port: 9100 })

@@ -18,6 +18,7 @@ const settings: EntraSettings = {
   groupNames: { [GROUP]: 'admins' },
   onlyNamedGroups: false,
   mfaAuthContexts: ['c1'],
+  directoryWatch: undefined,
 }
 const names = { groupsClaim: 'groups', rolesClaim: 'roles' }
 const entra = entraClaims(settings, names)

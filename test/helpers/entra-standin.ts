@@ -46,6 +46,8 @@ export interface EntraStandin {
   idp: DevIdp
   /** Graph access tokens issued, by token value. */
   graphTokens: Map<string, EntraUser>
+  /** Client-credentials tokens issued, by token value, with their audience (a Graph origin for Graph). */
+  appTokens: Map<string, string>
   /** Signs a token with the stand-in's key (for tokens it would not issue by itself). */
   sign (payload: JWTPayload, header?: Record<string, unknown>): Promise<string>
   /** A client-credentials token, as a service would get from /{tenant}/oauth2/v2.0/token. */
@@ -65,6 +67,7 @@ export async function startEntraStandin (t: Teardown, opts: { users: EntraUser[]
   idp.provider.on('authorization.success', (_ctx: unknown, out: Record<string, unknown>) => { delete out.iss })
   const users = new Map(opts.users.map(u => [u.id, u]))
   const graphTokens = new Map<string, EntraUser>()
+  const appTokens = new Map<string, string>()
   const server = http.createServer((req, res) => { handle(req, res).catch((err: unknown) => { res.statusCode = 500; res.end(String(err)) }) })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -130,7 +133,8 @@ export async function startEntraStandin (t: Teardown, opts: { users: EntraUser[]
       const body = await readBody(req)
       const form = new URLSearchParams(body)
       if (form.get('grant_type') === 'client_credentials') {
-        const app = opts.apps?.find(a => a.clientId === form.get('client_id') && a.clientSecret === form.get('client_secret'))
+        const [clientId, clientSecret] = clientAuth(req, form)
+        const app = opts.apps?.find(a => a.clientId === clientId && a.clientSecret === clientSecret)
         if (app === undefined) return json(res, 401, { error: 'invalid_client' })
         return json(res, 200, { token_type: 'Bearer', expires_in: 3600, access_token: await appToken(app, form.get('scope') ?? '') })
       }
@@ -153,13 +157,16 @@ export async function startEntraStandin (t: Teardown, opts: { users: EntraUser[]
 
   async function appToken (app: EntraApp, scope: string): Promise<string> {
     const audience = scope.replace(/\/\.default$/, '')
-    return await idp.signJwt({ iss: issuerOf(app.tid), aud: audience, tid: app.tid, oid: app.oid, sub: app.oid, azp: app.clientId, azpacr: '1', idtyp: 'app', roles: app.roles, ver: '2.0', iat: now(), nbf: now(), exp: now() + 3600, uti: randomUUID() }, { typ: 'JWT' })
+    const token = await idp.signJwt({ iss: issuerOf(app.tid), aud: audience, tid: app.tid, oid: app.oid, sub: app.oid, azp: app.clientId, azpacr: '1', idtyp: 'app', roles: app.roles, ver: '2.0', iat: now(), nbf: now(), exp: now() + 3600, uti: randomUUID() }, { typ: 'JWT' })
+    appTokens.set(token, audience)
+    return token
   }
 
   const standin: EntraStandin = {
     url,
     idp,
     graphTokens,
+    appTokens,
     sign: async (payload, header = {}) => await idp.signJwt(payload, { typ: 'JWT', ...header }),
     clientCredentials: async (app, scope) => {
       const response = await fetch(`${url}/${app.tid}/oauth2/v2.0/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: app.clientSecret, scope }) })
@@ -175,6 +182,14 @@ export async function startEntraStandin (t: Teardown, opts: { users: EntraUser[]
   }
   t.teardown(() => standin.close())
   return standin
+}
+
+/** The client's id and secret: in the form (client_secret_post) or as HTTP Basic (client_secret_basic, form-encoded parts). */
+function clientAuth (req: http.IncomingMessage, form: URLSearchParams): [string | null, string | null] {
+  const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '')
+  if (basic === null) return [form.get('client_id'), form.get('client_secret')]
+  const [id = '', secret = ''] = Buffer.from(basic[1] as string, 'base64').toString('utf8').split(':')
+  return [decodeURIComponent(id.replace(/\+/g, ' ')), decodeURIComponent(secret.replace(/\+/g, ' '))]
 }
 
 function json (res: http.ServerResponse, status: number, body: unknown): void {

@@ -154,6 +154,20 @@ export function sessionBackendConformance (t: Test, target: BackendUnderTest): v
     t.equal(await b.lock('refresh:s1', LONG_TTL_MS), undefined, 'an old token does not release the new holder')
   })
 
+  t.test('a lock is a lease: renewed only with its token while it is held', async t => {
+    const b = await open(t)
+    const token = await b.lock('lease', SHORT_TTL_MS) ?? ''
+    t.equal(await b.renew('lease', 'not-the-token', LONG_TTL_MS), false, 'another token does not renew it')
+    t.equal(await b.renew('lease', token, LONG_TTL_MS), true, 'its own token does')
+    t.equal(await b.renew('lease', token, LONG_TTL_MS), true, 'again and again')
+    const expired = await b.lock('expiring', SHORT_TTL_MS) ?? ''
+    t.ok(await eventually(async () => await b.lock('expiring', LONG_TTL_MS) !== undefined), 'an unrenewed lease expires')
+    t.equal(await b.renew('expiring', expired, LONG_TTL_MS), false, 'and its old token cannot take it back')
+    t.equal(await b.lock('lease', LONG_TTL_MS), undefined, 'the renewed lease outlived its first time to live')
+    await b.unlock('lease', token)
+    t.equal(await b.renew('lease', token, LONG_TTL_MS), false, 'a released lock is not renewed')
+  })
+
   t.test('everything kept for a time is gone after it', async t => {
     const b = await open(t)
     await b.set('short', 'a', SHORT_TTL_MS, { user: 'alice', idpSession: 'idp-1' })

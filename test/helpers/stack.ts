@@ -33,7 +33,7 @@ export interface StackOptions {
   /** Register the gateway's back-channel logout endpoint at the IdP. */
   backchannel?: boolean
   /** Sign in with the Entra ID stand-in (and its Graph stand-in) instead of the generic dev IdP. */
-  entra?: { tenant: string, users: EntraUser[], apps?: EntraApp[], graphPageSize?: number }
+  entra?: { tenant: string, users: EntraUser[], apps?: EntraApp[], graphPageSize?: number, deltaPageSize?: number }
   /** Start the admin listener (metrics, health) on a free loopback port; off by default. */
   admin?: boolean
   /** The URL people use, when a proxy in front is how they reach the gateway (default: the gateway's own URL). */
@@ -117,8 +117,10 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
   }
   const idpProxy = opts.idpProxy === true ? await FaultProxy.start(t) : undefined
   const idpPort = idpProxy === undefined ? undefined : await freePort()
-  const entra = opts.entra === undefined ? undefined : await startEntraStandin(t, { users: opts.entra.users, clients: [client], ...(opts.entra.apps === undefined ? {} : { apps: opts.entra.apps }), ...(opts.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: opts.accessTokenTtlSeconds }) })
-  const graph = entra === undefined ? undefined : await startGraphStandin(t, entra.graphTokens, opts.entra?.graphPageSize)
+  // The gateway is an application too: its client credentials get it a token for Graph (the directory watch).
+  const gatewayApp: EntraApp = { clientId, clientSecret, tid: opts.entra?.tenant ?? '', oid: 'e0000000-0000-4000-8000-0000000gate', roles: ['User.Read.All', 'GroupMember.Read.All'] }
+  const entra = opts.entra === undefined ? undefined : await startEntraStandin(t, { users: opts.entra.users, clients: [client], apps: [...(opts.entra.apps ?? []), gatewayApp], ...(opts.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: opts.accessTokenTtlSeconds }) })
+  const graph = entra === undefined ? undefined : await startGraphStandin(t, entra.graphTokens, opts.entra?.graphPageSize, { users: opts.entra?.users ?? [], appTokens: entra.appTokens, pageSize: opts.entra?.deltaPageSize ?? 100 })
   const idp = entra?.idp ?? await startDevIdp({
     host: 'localhost',
     ...(idpProxy === undefined ? {} : { port: idpPort, issuer: idpProxy.url }),
