@@ -179,8 +179,9 @@ t.test('open redirects', async t => {
         const endSession = new URL(res.headers.get('location') ?? '')
         t.equal(endSession.origin, idp, 'to the IdP\'s end-session endpoint')
         t.equal(endSession.searchParams.get('post_logout_redirect_uri'), `${stack.url}/.gatehouse/signed-out`, 'which sends the browser back to the gateway')
+        // With a valid id_token_hint the IdP asks nothing more: its page only carries the sign-out on.
         const confirm = await fresh.get(endSession.href)
-        const done = await fresh.submitForm(confirm, {}, { button: 'logout' })
+        const done = await fresh.submitForm(confirm, {}, { button: 'Continue signing out' })
         t.equal(done.url, `${stack.url}/.gatehouse/signed-out`, 'signed out, on the gateway')
       })
     }

@@ -133,7 +133,7 @@ t.test('request smuggling and framing', async t => {
       ['a session cookie over the limit', `Cookie: gatehouse=s%3A${big(17_000)}\r\n`, 431, false],
       ['a large cookie under the limit is forwarded', `Cookie: ${cookies(1, 8_000)}\r\n`, 200, true],
       ['a large session cookie under the limit is ignored', `Cookie: gatehouse=s%3A${big(8_000)}.sig\r\n`, 200, true],
-      ['a thousand small headers', Array.from({ length: 1000 }, (_, i) => `X-N${i}: 1\r\n`).join(''), 200, true],
+      ['five hundred small headers', Array.from({ length: 500 }, (_, i) => `X-N${i}: 1\r\n`).join(''), 200, true],
     ]
     for (const [name, lines, status, forwarded] of cases) {
       t.test(name, async t => {
