@@ -32,8 +32,10 @@ export interface SessionStoreOptions {
  * a short time so steady-state requests make no round trip, and dropped from
  * every gateway's cache through the backend's pub/sub when one gateway
  * changes or deletes them (revocation reaches all replicas in milliseconds;
- * the cache TTL is the bound if a message is lost, and a reconnect of the
- * subscriber clears the whole cache). Whoever holds on to a session beyond a
+ * a reconnect of the subscriber clears the whole cache). Where the backend
+ * reports every change to a session's key (Redis client-side caching,
+ * `backend.sessionCache` exact), changes made outside the gateway drop it
+ * too; elsewhere the cache TTL is the bound. Whoever holds on to a session beyond a
  * request (open WebSockets) listens for its end with `onChange`. The cache is bounded by count and by
  * size, and entries past their TTL are dropped every TTL, so memory follows
  * the sessions in use now, not every session seen since the start.
