@@ -42,9 +42,9 @@ t.test('a session key deleted or flushed in Redis is refused at once on every ga
   t.teardown(() => redis.stop())
   const stack = await startStack(t, { redis: redis.url, admin: true, env: { GATEHOUSE_SESSION_CACHE_TTL: '1h' } })
   const b = await stack.startReplica()
+  await Promise.all([stack.logs.waitFor(r => r.event === 'session_cache.exact'), b.logs.waitFor(r => r.event === 'session_cache.exact')])
   const ready = await (await fetch(`${stack.adminUrl ?? ''}/readyz`)).json() as { checks: Record<string, string> }
-  t.equal(ready.checks.session_cache, 'exact', '/readyz says the cache is exact')
-  await stack.logs.waitFor(r => r.event === 'session_cache.exact')
+  t.equal(ready.checks.session_cache, 'exact', '/readyz says the cache is exact, as the start-up log did')
 
   for (const [label, command] of [['DEL', (id: string) => ['DEL', `${stack.keyPrefix}session:{${id}}`]], ['FLUSHDB', () => ['FLUSHDB']]] as const) {
     const { cookie, id } = await signedIn(stack)
