@@ -164,7 +164,7 @@ t.test('a refused unauthenticated upgrade does not take a WebSocket slot', async
   const url = `${stack.url.replace(/^http/, 'ws')}/ws`
   for (let i = 0; i < 3; i++) t.equal((await openWs(url, {})).status, 401)
   const { browser } = await stack.signIn('alice')
-  const open = await openWs(url, { cookie: `${stack.gateway.cookies.session}=${stack.sessionCookie(browser) ?? ''}` })
+  const open = await openWs(url, { cookie: `${stack.gateway.cookies.session}=${stack.sessionCookie(browser) ?? ''}`, origin: stack.url })
   t.ok(open.socket, 'the one slot is still free')
   open.socket?.close()
 })
@@ -172,7 +172,7 @@ t.test('a refused unauthenticated upgrade does not take a WebSocket slot', async
 t.test('an open WebSocket is not cut by limits.request_timeout, which is about receiving a request', async t => {
   const stack = await startStack(t, { env: { GATEHOUSE_LIMITS_HEADERS_TIMEOUT: '200ms', GATEHOUSE_LIMITS_REQUEST_TIMEOUT: '300ms' } })
   const { browser } = await stack.signIn('alice')
-  const ws = await openWs(`${stack.url.replace(/^http/, 'ws')}/ws`, { cookie: `${stack.gateway.cookies.session}=${stack.sessionCookie(browser) ?? ''}` })
+  const ws = await openWs(`${stack.url.replace(/^http/, 'ws')}/ws`, { cookie: `${stack.gateway.cookies.session}=${stack.sessionCookie(browser) ?? ''}`, origin: stack.url })
   t.ok(ws.socket, 'open')
   // A request started after the handshake times out: the timeouts have been checked since the WebSocket opened.
   const slow = await untilServerCloses(portOf(stack.url), 'POST /.gatehouse/backchannel-logout HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\nx')

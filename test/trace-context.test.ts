@@ -111,7 +111,7 @@ t.test('a signed-in request and a WebSocket handshake carry the trace context to
   t.equal(res.upstream?.['x-gatehouse-user'], 'alice')
 
   const { WebSocket } = await import('ws')
-  const ws = new WebSocket(`${stack.url.replace('http', 'ws')}/ws`, { headers: { cookie, traceparent: VALID, tracestate: 'a=b' } })
+  const ws = new WebSocket(`${stack.url.replace('http', 'ws')}/ws`, { headers: { cookie, origin: stack.url, traceparent: VALID, tracestate: 'a=b' } })
   t.teardown(() => { ws.terminate() })
   await new Promise<void>((resolve, reject) => { ws.once('open', () => { resolve() }); ws.once('error', reject) })
   // The upstream has answered a message: its side of the connection is open.

@@ -17,6 +17,7 @@ export type DecisionReason =
   | 'not_signed_in' | 'network_denied' | 'denied_by_rule' | 'no_rule_allows'
   // A WebSocket handshake on a route that does not take WebSockets (decided before the rules).
   | 'websockets_disabled'
+  | 'websocket_origin'
   | CriterionReason
 
 /**

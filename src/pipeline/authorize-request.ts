@@ -6,9 +6,10 @@ import { auditRequest, auditUser, type AuditLog } from '../log/audit.js'
 import type { Answer } from './answer.js'
 import { identifyCaller, type Caller, type CallerDeps } from './caller.js'
 import { bearerChallenge } from './challenges.js'
-import { accessDenied, websocketsDisabled } from './denial.js'
+import { accessDenied, websocketOriginDenied, websocketsDisabled } from './denial.js'
 import type { PipelineRequest } from './request.js'
 import type { RoutedRequest } from './routed-request.js'
+import { websocketOriginRefused } from './websocket-origin.js'
 
 export type Allowed = Extract<Decision, { allow: true }>
 
@@ -26,12 +27,15 @@ export interface AuthorizeDeps extends CallerDeps {
   readonly detailedDenials: boolean
   /** log.decisions: which decisions become access.decision audit records. */
   readonly decisions: DecisionLogging
+  /** public_url's origin: WebSocket handshakes that rely on the session cookie must come from it (or a route's websocket_origins). */
+  readonly publicOrigin: string
 }
 
 /**
  * The step proxied and forward-auth requests share: WebSocket upgrades on a
  * route that refuses them, the caller (only where the route's decision can
- * depend on it), and the decision. Every refusal is audited here, with the
+ * depend on it), a WebSocket handshake's origin when the session cookie
+ * authenticates it (websocket-origin.ts), and the decision. Every refusal is audited here, with the
  * rule that decided.
  */
 export async function authorizeRequest (request: PipelineRequest, routed: RoutedRequest, sessionCookie: string | undefined, returnTo: () => string, deps: AuthorizeDeps): Promise<Verdict> {
@@ -46,6 +50,12 @@ export async function authorizeRequest (request: PipelineRequest, routed: Routed
     request.log.info({ event: 'bearer.refused', route: route.name, err: { code: caller.error.code, detail: caller.error.detail } }, 'bearer token refused')
     deps.audit('access.denied', { ...auditRequest(request), route: route.name, reason: 'invalid_token', detail: caller.error.detail, credential: 'bearer' })
     return { kind: 'refused', answer: bearerChallenge(caller.error) }
+  }
+  if (websocketOriginRefused(request, route, caller, deps.publicOrigin)) {
+    const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined
+    deps.audit('access.denied', { ...auditUser(caller.kind === 'session' ? caller.identity : undefined), ...auditRequest(request), route: route.name, reason: 'websocket_origin', origin })
+    // No decision record: it does not keep the origin, so a replay would decide the handshake differently.
+    return { kind: 'refused', answer: websocketOriginDenied(route) }
   }
   const identity = caller.kind === 'anonymous' ? undefined : caller.identity
   const decision = decide(route, { identity, clientIp })

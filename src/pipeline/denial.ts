@@ -33,3 +33,8 @@ export function accessDenied (facts: DenialFacts): Answer {
 export function websocketsDisabled (route: Route): Answer {
   return refusal(new GatehouseError('GH_FORBIDDEN', 'websockets disabled'), { json: { route: route.name, reason: 'websockets_disabled' } })
 }
+
+/** 403 for a WebSocket handshake that relies on the session cookie from an origin the route does not trust. */
+export function websocketOriginDenied (route: Route): Answer {
+  return refusal(new GatehouseError('GH_FORBIDDEN', 'websocket origin not allowed'), { json: { route: route.name, reason: 'websocket_origin' } })
+}

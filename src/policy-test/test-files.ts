@@ -23,6 +23,9 @@ export interface PolicyTestCase {
   readonly url: string
   readonly clientIp: Address
   readonly upgrade: boolean
+  /** The `Origin` header, and the origin of an absolute URL, which stands for public_url's. */
+  readonly origin: string | undefined
+  readonly publicOrigin: string | undefined
   readonly identity: Identity | undefined
   readonly credential: 'session' | 'bearer'
   readonly expect: { readonly decision: ExpectedDecision, readonly route?: string, readonly reason?: string, readonly upstream?: string, readonly rule?: string }
@@ -103,6 +106,8 @@ export function loadTestFiles (files: readonly string[]): { cases: PolicyTestCas
         url,
         clientIp,
         upgrade: headers.upgrade !== undefined,
+        origin: headers.origin,
+        publicOrigin: /^https?:\/\//i.test(url) ? new URL(url).origin : undefined,
         identity: c.identity === undefined ? undefined : testIdentity(c.identity),
         credential: c.identity?.credentials ?? 'session',
         expect: typeof c.expect === 'string' ? { decision: c.expect } : c.expect,

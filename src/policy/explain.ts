@@ -6,6 +6,7 @@ import { canonicalizeTarget } from './canonical-path.js'
 import type { Policy } from './load-policy.js'
 import { findRoute, FORWARDED_METHODS } from './find-route.js'
 import type { Route } from './types.js'
+import { websocketOriginAllowed } from './websocket-origins.js'
 
 export interface ExplainRequest {
   method: string
@@ -17,6 +18,13 @@ export interface ExplainRequest {
   credential?: 'session' | 'bearer'
   /** A WebSocket handshake (an `Upgrade` header). */
   upgrade?: boolean
+  /**
+   * The handshake's `Origin`. When given, a handshake the session cookie
+   * authenticates is checked as the gateway checks it: public_url's origin
+   * (`publicOrigin`) or one of the route's websocket_origins.
+   */
+  origin?: string | undefined
+  publicOrigin?: string | undefined
 }
 
 export interface Explanation {
@@ -59,6 +67,10 @@ export function explain (policy: Policy, req: ExplainRequest): Explanation {
   const route = found.route
   if (req.upgrade === true && !route.websockets) {
     const decision: Decision = { allow: false, kind: 'forbidden', reason: 'websockets_disabled', message: 'does not accept WebSocket connections', rule: route.where }
+    return { method, host, path, outcome: 'forbidden', route, decision, because: `${decision.message} [${decision.reason}] (${route.where})` }
+  }
+  if (req.upgrade === true && req.origin !== undefined && req.credential !== 'bearer' && req.identity !== undefined && presented(route, req) && !websocketOriginAllowed(route, req.origin, req.publicOrigin ?? '')) {
+    const decision: Decision = { allow: false, kind: 'forbidden', reason: 'websocket_origin', message: `does not take WebSockets with the session cookie from ${req.origin}`, rule: route.where }
     return { method, host, path, outcome: 'forbidden', route, decision, because: `${decision.message} [${decision.reason}] (${route.where})` }
   }
   const decision = decide(route, { identity: presented(route, req) ? req.identity : undefined, clientIp: req.clientIp })

@@ -13,6 +13,7 @@ import { FOLDED_IDENTITY_PREFIX, foldHeaderName } from '../net/header-name.js'
 import { canonicalizeTarget } from './canonical-path.js'
 import { RouteTable } from './route-table.js'
 import { POLICY_SCHEMA } from './schema.js'
+import { parseOrigin } from './websocket-origins.js'
 import type { ConditionSet, HostPattern, IdentityHeaderNames, PathPattern, Route, Upstream } from './types.js'
 import { deepFreeze } from '../deep-freeze.js'
 
@@ -147,6 +148,7 @@ interface RawRoute {
   rewrite_prefix?: string
   timeout?: string
   websockets?: boolean
+  websocket_origins?: string[]
   pass_access_token?: boolean
   credentials?: Array<'session' | 'bearer'>
 }
@@ -236,6 +238,12 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
         if (FORBIDDEN_HEADER_NAMES.has(folded) || folded.startsWith(FOLDED_IDENTITY_PREFIX)) error(at('headers', kind), `"${name}" cannot carry identity: the name is reserved`)
       }
 
+      const websocketOrigins = (r.websocket_origins ?? []).flatMap((text, k) => {
+        const origin = parseOrigin(text)
+        if (origin === undefined) error(at('websocket_origins', k), `"${text}" is not an origin: give scheme://host[:port], e.g. https://app.example.com (no path, query or credentials)`)
+        return origin === undefined ? [] : [origin]
+      })
+
       if (problems.slice(before).some(p => p.severity === 'error') || path === undefined || upstream === undefined) return
       const route: Route = {
         index: routes.length,
@@ -252,6 +260,7 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
         rewrite,
         timeoutMs: r.timeout === undefined ? upstream.timeoutMs : parseDuration(r.timeout),
         websockets: r.websockets ?? true,
+        websocketOrigins,
         passAccessToken: r.pass_access_token ?? false,
         credentials: { session: (r.credentials ?? ['session']).includes('session'), bearer: (r.credentials ?? []).includes('bearer') },
         needsIdentity: routeNeedsIdentity({ allow, deny }),

@@ -84,6 +84,12 @@ export const POLICY_SCHEMA = {
           rewrite_prefix: { type: 'string', pattern: '^/', description: 'Replaces the literal prefix of a /x/** path before forwarding' },
           timeout: { ...duration, description: 'Overrides the upstream\'s timeout for this route' },
           websockets: { type: 'boolean', description: 'Allow WebSocket upgrades (default true)' },
+          websocket_origins: {
+            type: 'array',
+            minItems: 1,
+            items: { type: 'string', minLength: 1 },
+            description: 'Origins (https://app.example.com) besides public_url\'s whose pages may open WebSockets with the session cookie',
+          },
           pass_access_token: { type: 'boolean', description: 'Send the user\'s access token as X-Gatehouse-Access-Token (default false)' },
           credentials: {
             type: 'array',

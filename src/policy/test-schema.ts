@@ -34,7 +34,7 @@ export const TEST_SCHEMA = {
               method: { type: 'string', minLength: 1, description: 'HTTP method (default GET)' },
               url: { type: 'string', pattern: '^(/|https?://)', description: 'A path as sent on the request line (not decoded, not cleaned), or an absolute URL for routes with match.host' },
               ip: { type: 'string', minLength: 1, description: 'The client address the gateway resolves (default 127.0.0.1)' },
-              headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Request headers that change the decision: host, upgrade (WebSocket)' },
+              headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Request headers that change the decision: host, upgrade (WebSocket), origin (of a WebSocket handshake with the session)' },
             },
           },
           identity: {

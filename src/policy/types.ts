@@ -50,6 +50,8 @@ export interface Route extends RouteRules {
   readonly rewrite: { readonly from: string, readonly to: string } | undefined
   readonly timeoutMs: number | undefined
   readonly websockets: boolean
+  /** Origins besides public_url's whose pages may open WebSockets with the session cookie (lower-case scheme://host[:port]). */
+  readonly websocketOrigins: readonly string[]
   readonly passAccessToken: boolean
   /** How callers may identify themselves on this route. */
   readonly credentials: { readonly session: boolean, readonly bearer: boolean }

@@ -10,6 +10,7 @@ import { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import { UpstreamIdentity } from '../pipeline/upstream-identity.js'
 import { errorAnswer } from '../pipeline/error-answer.js'
 import { registerProxy } from '../proxy/register-proxy.js'
+import { OpenWebSockets } from '../proxy/open-websockets.js'
 import { WebSocketSlots } from '../proxy/websocket-slots.js'
 import { PolicyStore } from '../policy/policy-store.js'
 import { CookieSigner } from '../session/cookie-signer.js'
@@ -39,6 +40,7 @@ import { registerForwardAuth } from './forward-auth.js'
 import { registerFrontchannelLogout } from './frontchannel-logout.js'
 import { registerSsfEndpoint } from './ssf-endpoint.js'
 import { registerGatewayRoutes } from './gateway-routes.js'
+import { closeEndedWebSockets } from './close-ended-websockets.js'
 import { readiness } from './readiness.js'
 import { sendError } from './respond.js'
 import { guardProxied, type RequestSteps } from './request-steps.js'
@@ -135,16 +137,20 @@ function gatewayParts (opts: GatewayOptions): GatewayParts {
     bearerConfigured: config.bearer !== undefined,
   }, log, audit, policyGate(config.policy.tests))
   metrics.readFrom({ sessionCache: () => store.cacheStats, policy: () => policies.status })
+  const openWebSockets = new OpenWebSockets()
+  closeEndedWebSockets(store, openWebSockets, log)
   const steps: RequestSteps = {
     config,
     signin,
     sessionCookie: cookies.session,
     webSockets: new WebSocketSlots(config.limits.maxWebSockets),
+    openWebSockets,
     upstreamIdentity: new UpstreamIdentity({ signer: new AssertionSigner(signingKey, config.publicUrl, config.signing.assertionTtlMs), forwardGroups: config.upstream.forwardGroups, clock }),
     authorize: {
       audit,
       detailedDenials: config.pages.denialDetail === 'detailed',
       decisions: config.log.decisions,
+      publicOrigin: config.publicUrl,
       bearer: config.bearer === undefined ? undefined : new BearerVerifier(config.bearer, identities.mapper, () => oidc.keys()),
       live: { sessions: new SessionReader(cookieSigner, { store, lifetimes, clock }), store, refresh, identities, lifetimes, audit, clock },
     },

@@ -17,7 +17,7 @@ export interface Readiness {
 export async function readiness (store: SessionStore, oidc: OidcProvider, policies: PolicyStore): Promise<Readiness> {
   const redis = await withTimeout(store.backend.ping(), READY_PING_TIMEOUT_MS).then(() => true, () => false)
   const policy = policies.status
-  const checks = { session_store: redis ? 'ok' : 'unavailable', idp_metadata: oidc.isReady ? 'ok' : 'not_loaded', policy: policy.ok ? 'ok' : policy.testsFailed > 0 ? 'tests_failed' : 'reload_failed' }
+  const checks = { session_store: redis ? 'ok' : 'unavailable', idp_metadata: oidc.isReady ? 'ok' : 'not_loaded', policy: policy.ok ? 'ok' : policy.testsFailed > 0 ? 'tests_failed' : 'reload_failed', session_cache: store.backend.sessionCache }
   const ready = redis && oidc.isReady
   return {
     ready,

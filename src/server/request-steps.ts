@@ -7,6 +7,7 @@ import { signinChallenge, bearerChallenge } from '../pipeline/challenges.js'
 import { forwardPlan, upstreamTarget } from '../pipeline/forward-plan.js'
 import type { RoutedRequest } from '../pipeline/routed-request.js'
 import type { UpstreamIdentity } from '../pipeline/upstream-identity.js'
+import type { OpenWebSockets } from '../proxy/open-websockets.js'
 import type { WebSocketSlots } from '../proxy/websocket-slots.js'
 import { safeReturnPath } from '../signin/return-to.js'
 import type { SigninFlow } from '../signin/signin-flow.js'
@@ -19,6 +20,8 @@ export interface RequestSteps {
   readonly upstreamIdentity: UpstreamIdentity
   readonly signin: SigninFlow
   readonly webSockets: WebSocketSlots
+  /** The WebSockets open by session, closed when their session ends. */
+  readonly openWebSockets: OpenWebSockets
   /** The session cookie's name. */
   readonly sessionCookie: string
 }
@@ -57,7 +60,12 @@ export async function guardProxied (request: FastifyRequest, reply: FastifyReply
     return false
   }
   // Node marks a request that takes the connection over (a WebSocket handshake) with `upgrade`.
-  if ((request.raw as { upgrade?: boolean }).upgrade === true && !holdWebSocketSlot(request, reply, steps)) return false
+  if ((request.raw as { upgrade?: boolean }).upgrade === true) {
+    if (!holdWebSocketSlot(request, reply, steps)) return false
+    // A WebSocket opened with a session lives as long as the session.
+    const { caller } = outcome
+    if (caller.kind === 'session' && caller.session !== undefined && caller.identity !== undefined) steps.openWebSockets.add(caller.session.id, request.raw.socket)
+  }
   const target = upstreamTarget(routed)
   if (target !== undefined) request.raw.url = target
   request.forward = forwardPlan({

@@ -18,6 +18,13 @@ export interface SessionBackend {
    * need a session fail with 503 until it is back.
    */
   readonly available: boolean
+  /**
+   * `exact`: every gateway hears of every change to a session's key (deleted,
+   * expired, flushed, written), so a cached copy is dropped at once. `bounded`:
+   * only of changes gateways announce; a cached copy may outlive its key by up
+   * to session.cache_ttl.
+   */
+  readonly sessionCache: 'exact' | 'bounded'
   get (id: string): Promise<string | undefined>
   /**
    * Stores the session for `ttlMs` and adds it to the index sets of its user

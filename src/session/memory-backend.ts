@@ -11,6 +11,8 @@ const DEFAULT_MAX_ENTRIES = 100_000
  */
 export class MemoryBackend implements SessionBackend {
   readonly kind = 'memory'
+  /** One process: nothing else changes the sessions. */
+  readonly sessionCache = 'exact'
   readonly available = true
   readonly #sessions: LRUCache<string, string>
   readonly #index = new Map<string, Set<string>>()

@@ -18,6 +18,8 @@ export interface RedisBackendOptions {
 const MAX_RECONNECT_DELAY_MS = 2000
 /** How often an idle gateway checks that Redis still answers (a frozen Redis keeps its sockets open). */
 const HEARTBEAT_MS = 1000
+/** Where Redis sends the invalidations of tracked keys to a RESP2 connection. */
+const INVALIDATE_CHANNEL = '__redis__:invalidate'
 const UNLOCK_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 const RENEW_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
@@ -42,7 +44,15 @@ export class RedisBackend implements SessionBackend {
   readonly #listeners: Array<(ids: readonly string[] | undefined) => void> = []
   readonly #heartbeat: NodeJS.Timeout
   readonly #onError: (command: string) => void
+  readonly #log: Logger
   #available = false
+  #tracking = false
+  /** The subscriber connection's id, where Redis sends the invalidations of tracked keys. */
+  #subscriberId: number | undefined
+
+  get sessionCache (): 'exact' | 'bounded' {
+    return this.#tracking ? 'exact' : 'bounded'
+  }
 
   get available (): boolean {
     return this.#available
@@ -53,12 +63,15 @@ export class RedisBackend implements SessionBackend {
     this.#onError = opts.onError ?? (() => {})
     this.#channel = `${opts.keyPrefix}invalidate`
     const log = opts.log.child({ module: 'redis' })
+    this.#log = log
     this.#client = connect(opts)
-    this.#subscriber = connect(opts)
+    // RESP2: Redis sends the invalidations of tracked keys to a RESP2 connection as pub/sub messages.
+    this.#subscriber = connect(opts, 2)
     watch(this.#client, log, 'redis')
     watch(this.#subscriber, log, 'redis subscriber')
     const down = (): void => { this.#setAvailable(false) }
     this.#client.on('ready', () => { this.#setAvailable(true) })
+    this.#client.on('ready', () => { void this.#track() })
     this.#client.on('error', down)
     this.#client.on('error', () => { this.#onError('connection') })
     this.#client.on('close', down)
@@ -67,14 +80,23 @@ export class RedisBackend implements SessionBackend {
       this.ping().then(() => { this.#setAvailable(true) }, down)
     }, HEARTBEAT_MS)
     this.#heartbeat.unref()
-    this.#subscriber.on('ready', () => { void this.#subscriber.subscribe(this.#channel).catch(() => { /* retried on the next ready */ }) })
+    this.#subscriber.on('ready', () => {
+      void this.#subscribe().catch(() => { /* retried on the next ready */ })
+    })
     let subscribedOnce = false
     this.#subscriber.on('ready', () => {
       // After a reconnect, messages may have been missed: every cached session is suspect.
       if (subscribedOnce) for (const l of this.#listeners) l(undefined)
       subscribedOnce = true
     })
-    this.#subscriber.on('message', (_channel: string, message: string) => {
+    this.#subscriber.on('messageBuffer', (channel: Buffer, message: Buffer | Buffer[] | null) => {
+      if (channel.toString() !== INVALIDATE_CHANNEL) return
+      // null: the database was flushed; else the keys that changed, deleted or expired.
+      const ids = message === null ? undefined : (Array.isArray(message) ? message : [message]).flatMap(key => this.#sessionIdOf(key.toString()))
+      if (ids === undefined || ids.length > 0) for (const l of this.#listeners) l(ids)
+    })
+    this.#subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.#channel) return
       let parsed: { o?: unknown, ids?: unknown }
       try {
         parsed = JSON.parse(message) as typeof parsed
@@ -85,6 +107,54 @@ export class RedisBackend implements SessionBackend {
       const ids = parsed.ids.filter((x): x is string => typeof x === 'string')
       for (const l of this.#listeners) l(ids)
     })
+  }
+
+  /** Subscribes to the announcements and, outside a Cluster, to the invalidations of tracked keys (after learning the connection's id). */
+  async #subscribe (): Promise<void> {
+    if (this.#subscriber instanceof Cluster) {
+      await this.#subscriber.subscribe(this.#channel)
+      return
+    }
+    this.#subscriberId = Number(await this.#subscriber.client('ID'))
+    await this.#subscriber.subscribe(this.#channel, INVALIDATE_CHANNEL)
+    await this.#track()
+  }
+
+  /**
+   * Server-assisted client-side caching: Redis tells the subscriber of every
+   * change to a session key (any client's write, DEL, UNLINK, expiry,
+   * FLUSHDB), so cached sessions are exact. Turned on for the command
+   * connection at every (re)connect of either connection; where Redis refuses
+   * (before 6, a proxy, a Cluster), the cache stays bounded by cache_ttl.
+   */
+  async #track (): Promise<void> {
+    const id = this.#subscriberId
+    if (this.#client instanceof Cluster) {
+      this.#bounded('a Redis Cluster spreads the keys over nodes; tracking is not set up there')
+      return
+    }
+    if (id === undefined || this.#client.status !== 'ready') return
+    try {
+      await this.#client.call('CLIENT', 'TRACKING', 'on', 'REDIRECT', String(id), 'BCAST', 'PREFIX', `${this.#prefix}session:`, 'NOLOOP')
+      if (!this.#tracking) this.#log.info({ event: 'session_cache.exact' }, 'session cache exact: Redis reports every change to a session key')
+      this.#tracking = true
+    } catch (err) {
+      this.#bounded((err as Error).message)
+    }
+  }
+
+  #bounded (reason: string): void {
+    if (this.#tracking || !this.#boundedSaid) this.#log.warn({ event: 'session_cache.bounded', reason }, 'session cache bounded by session.cache_ttl: Redis cannot report changes to session keys (CLIENT TRACKING refused); a session deleted in Redis by other means than the gateway may be served from memory until its cached copy expires')
+    this.#boundedSaid = true
+    this.#tracking = false
+  }
+
+  #boundedSaid = false
+
+  /** The session id of a session key of this prefix, or none. */
+  #sessionIdOf (key: string): string[] {
+    const start = `${this.#prefix}session:{`
+    return key.startsWith(start) && key.endsWith('}') ? [key.slice(start.length, -1)] : []
   }
 
   #setAvailable (available: boolean): void {
@@ -246,8 +316,9 @@ export class RedisBackend implements SessionBackend {
 }
 
 /** Builds the ioredis client the URL asks for. */
-function connect (opts: RedisBackendOptions): Client {
+function connect (opts: RedisBackendOptions, protocol?: 2): Client {
   const common: RedisOptions = {
+    ...(protocol === undefined ? {} : { protocol }),
     enableOfflineQueue: false,
     commandTimeout: opts.commandTimeoutMs,
     connectTimeout: Math.max(1000, opts.commandTimeoutMs),

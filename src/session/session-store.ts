@@ -6,6 +6,16 @@ import type { SessionRecord } from './session-data.js'
 import { SessionTokens, type TokenSet } from './session-tokens.js'
 import { deepFreeze } from '../deep-freeze.js'
 
+/**
+ * What a gateway learns about sessions it may be holding on to (open WebSockets):
+ * `ended` here (deleted through this store), or `changed` elsewhere (written or
+ * deleted by another gateway, or by Redis itself); `ids` undefined: any of them
+ * may have changed (changes may have been missed).
+ */
+export type SessionChange =
+  | { readonly kind: 'ended', readonly ids: readonly string[] }
+  | { readonly kind: 'changed', readonly ids: readonly string[] | undefined }
+
 export interface SessionStoreOptions {
   backend: SessionBackend
   cipher: SessionCipher
@@ -22,8 +32,11 @@ export interface SessionStoreOptions {
  * a short time so steady-state requests make no round trip, and dropped from
  * every gateway's cache through the backend's pub/sub when one gateway
  * changes or deletes them (revocation reaches all replicas in milliseconds;
- * the cache TTL is the bound if a message is lost, and a reconnect of the
- * subscriber clears the whole cache). The cache is bounded by count and by
+ * a reconnect of the subscriber clears the whole cache). Where the backend
+ * reports every change to a session's key (Redis client-side caching,
+ * `backend.sessionCache` exact), changes made outside the gateway drop it
+ * too; elsewhere the cache TTL is the bound. Whoever holds on to a session beyond a
+ * request (open WebSockets) listens for its end with `onChange`. The cache is bounded by count and by
  * size, and entries past their TTL are dropped every TTL, so memory follows
  * the sessions in use now, not every session seen since the start.
  */
@@ -39,6 +52,7 @@ export class SessionStore {
   #generation = 0
   /** When this gateway last began writing back a session's last-seen time. */
   readonly #touches = new LRUCache<string, number>({ max: 10_000 })
+  readonly #changeListeners: Array<(change: SessionChange) => void> = []
   #hits = 0
   #misses = 0
 
@@ -50,7 +64,25 @@ export class SessionStore {
     this.#cache = new LRUCache({ max: opts.cacheMax, maxSize: opts.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES, ttl })
     this.#purge = setInterval(() => { this.#cache.purgeStale() }, Math.max(1000, ttl))
     this.#purge.unref()
-    this.backend.subscribe(ids => { this.#drop(ids) })
+    this.backend.subscribe(ids => {
+      this.#drop(ids)
+      this.#tell({ kind: 'changed', ids })
+    })
+  }
+
+  /** Calls `listener` when sessions end through this store, or change or disappear elsewhere. */
+  onChange (listener: (change: SessionChange) => void): void {
+    this.#changeListeners.push(listener)
+  }
+
+  #tell (change: SessionChange): void {
+    for (const listener of this.#changeListeners) {
+      try {
+        listener(change)
+      } catch (err) {
+        this.#log.error({ event: 'session.change_listener_failed', err: { message: (err as Error).message } }, 'a listener of session changes failed')
+      }
+    }
   }
 
   get kind (): SessionBackend['kind'] {
@@ -122,6 +154,7 @@ export class SessionStore {
     const known = this.#cache.get(id)
     this.#drop([id])
     await this.backend.delete(id, known === undefined ? undefined : indexOf(known))
+    this.#tell({ kind: 'ended', ids: [id] })
     await this.#announce([id])
   }
 
@@ -140,6 +173,7 @@ export class SessionStore {
     const ids = await this.backend.idsBy(by, value)
     this.#drop(ids)
     await Promise.all(ids.map(async id => await this.backend.delete(id, by === 'user' ? { user: value, idpSession: undefined } : { user: undefined, idpSession: value })))
+    this.#tell({ kind: 'ended', ids })
     await this.#announce(ids)
     return ids.length
   }

@@ -55,6 +55,10 @@ export const POLICY = `routes:
     credentials: [bearer]
     allow:
       - { scopes: [read] }
+  - name: chat
+    match: { path: /chat/** }
+    websocket_origins: [https://Chat.Example.com/, "http://localhost:8080"]
+    allow: authenticated
   - name: rewritten
     match: { path: /old/** }
     rewrite_prefix: /new
@@ -75,7 +79,7 @@ export function routed (policy: Policy, target: string, clientIp = '203.0.113.7'
   return { policy, route: found.route, method: 'GET', host: 'app.example.com', canonical: canonical.value, clientIp: parseAddress(clientIp) }
 }
 
-export function request (url: string, headers: Record<string, string> = {}, method = 'GET'): PipelineRequest {
+export function request (url: string, headers: Record<string, string | string[]> = {}, method = 'GET'): PipelineRequest {
   return { log, method, url, headers, id: 'req-1', clientIp: '203.0.113.7', trace: { traceId: 'a'.repeat(32) } }
 }
 
@@ -96,6 +100,7 @@ export function steps (now: () => number): { deps: AuthorizeDeps, store: Session
     audit,
     detailedDenials: true,
     decisions: { kind: 'denied' },
+    publicOrigin: 'https://app.example.com',
     bearer: undefined,
     live: { sessions: new SessionReader(signer, { store, lifetimes, clock: now }), store, refresh, identities, lifetimes, audit, clock: now },
   }

@@ -180,3 +180,36 @@ t.test('without file names, the *.test.yaml files of the policy folder', async t
   t.match(result.stdout, /^1 passed, 0 failed$/m)
   t.equal(gatehouse(['check', '--policies', folder]).status, 0, 'test files beside the policies are not read as policies')
 })
+
+t.test('a WebSocket handshake with an Origin is checked as the gateway checks it', async t => {
+  const chatFile = write('chat-policy.yaml', `routes:
+  - name: chat
+    match: { path: /chat/** }
+    upstream: default
+    websocket_origins: [https://embed.example.com]
+    allow: authenticated
+`)
+  const chat = loadPolicy(chatFile, { defaultUpstream: { url: 'http://127.0.0.1:3000', timeoutMs: 5000 } }).policy
+  const file = write('chat.test.yaml', `cases:
+  - name: the gateway's own origin (the URL's)
+    request: { url: https://app.example.com/chat/s, headers: { upgrade: websocket, origin: https://app.example.com } }
+    identity: { user: bob }
+    expect: allow
+  - name: a listed origin
+    request: { url: /chat/s, headers: { upgrade: websocket, origin: https://embed.example.com } }
+    identity: { user: bob }
+    expect: allow
+  - name: another site
+    request: { url: https://app.example.com/chat/s, headers: { upgrade: websocket, origin: https://evil.example.com } }
+    identity: { user: bob }
+    expect: { decision: deny, reason: websocket_origin }
+  - name: another site, nobody signed in
+    request: { url: /chat/s, headers: { upgrade: websocket, origin: https://evil.example.com } }
+    expect: signin
+`)
+  const loaded = loadTestFiles([file])
+  t.same(loaded.problems, [])
+  const run = runPolicyTests(chat, loaded.cases)
+  for (const r of run.results) t.ok(r.ok, `${r.case.name}: ${JSON.stringify(r.actual)}`)
+  t.equal(run.passed, 4)
+})

@@ -203,6 +203,15 @@ routes:
     errors: [['p.yaml:4:21', 'rewrite_prefix must be a plain path such as /v2 (got "/v2/../x")']],
   },
   {
+    name: 'websocket_origins that are not origins',
+    files: { 'p.yaml': route('    websocket_origins:\n      - https://ok.example.com\n      - https://app.example.com/path\n      - app.example.com\n      - "ftp://files.example.com"\n    allow: anyone\n') },
+    errors: [
+      ['p.yaml:6:9', '"https://app.example.com/path" is not an origin: give scheme://host[:port], e.g. https://app.example.com (no path, query or credentials)'],
+      ['p.yaml:7:9', '"app.example.com" is not an origin: give scheme://host[:port], e.g. https://app.example.com (no path, query or credentials)'],
+      ['p.yaml:8:9', '"ftp://files.example.com" is not an origin: give scheme://host[:port], e.g. https://app.example.com (no path, query or credentials)'],
+    ],
+  },
+  {
     name: 'reserved header names',
     files: { 'p.yaml': route('    headers:\n      user: Cookie\n      email: X-Gatehouse-User\n      name: Remote-Name\n    allow: anyone\n') },
     errors: [

@@ -11,3 +11,10 @@ sessionBackendConformance(t, {
   shared: true,
   unreachable: () => redisBackend(`redis+cluster://127.0.0.1:${closedPort}`, 'unreachable'),
 })
+
+t.test('a Cluster keeps the session cache bounded by cache_ttl (no tracking across nodes), and says so', async t => {
+  const backend = redisBackend(cluster.url(), 'tracking')
+  t.teardown(() => backend.close())
+  await backend.connected(10_000)
+  t.equal(backend.sessionCache, 'bounded')
+})

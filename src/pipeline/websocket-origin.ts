@@ -1,0 +1,20 @@
+import { websocketOriginAllowed } from '../policy/websocket-origins.js'
+import type { Route } from '../policy/types.js'
+import type { Caller } from './caller.js'
+import type { PipelineRequest } from './request.js'
+
+/**
+ * Cross-site WebSocket hijacking: a browser sends the session cookie with a
+ * WebSocket handshake that any page opens, even a page of another site (and
+ * `SameSite=Lax` lets a sibling subdomain's page through: it is the same
+ * site). A handshake that the session cookie authenticates must come from
+ * the gateway's public origin or one of the route's `websocket_origins`.
+ * Handshakes with a bearer token are decided by the token, which a page of
+ * another origin cannot send for the user; anonymous ones carry no
+ * credential, so another origin gets nothing it could not get directly.
+ */
+export function websocketOriginRefused (request: Pick<PipelineRequest, 'headers'>, route: Pick<Route, 'websocketOrigins'>, caller: Caller, publicOrigin: string): boolean {
+  if (request.headers.upgrade === undefined) return false
+  if (caller.kind !== 'session' || caller.identity === undefined) return false
+  return !websocketOriginAllowed(route, request.headers.origin, publicOrigin)
+}
