@@ -25,3 +25,16 @@ export function isNavigation (request: Pick<PipelineRequest, 'headers'>): boolea
   const accept = request.headers.accept
   return typeof accept === 'string' && accept.includes('text/html')
 }
+
+/**
+ * Whether the request asks to take the connection over (a WebSocket
+ * handshake), as Node reads it: an `Upgrade` header and `upgrade` among the
+ * `Connection` tokens. An `Upgrade` header alone is a hop-by-hop header the
+ * proxy drops, and the request stays an ordinary one.
+ */
+export function isUpgradeHandshake (request: Pick<PipelineRequest, 'headers'>): boolean {
+  const { upgrade, connection } = request.headers
+  if (upgrade === undefined || connection === undefined) return false
+  const tokens = Array.isArray(connection) ? connection.join(',') : connection
+  return tokens.split(',').some(token => token.trim().toLowerCase() === 'upgrade')
+}

@@ -1,7 +1,7 @@
 import { websocketOriginAllowed } from '../policy/websocket-origins.js'
 import type { Route } from '../policy/types.js'
 import type { Caller } from './caller.js'
-import type { PipelineRequest } from './request.js'
+import { isUpgradeHandshake, type PipelineRequest } from './request.js'
 
 /**
  * Cross-site WebSocket hijacking: a browser sends the session cookie with a
@@ -14,7 +14,7 @@ import type { PipelineRequest } from './request.js'
  * credential, so another origin gets nothing it could not get directly.
  */
 export function websocketOriginRefused (request: Pick<PipelineRequest, 'headers'>, route: Pick<Route, 'websocketOrigins'>, caller: Caller, publicOrigin: string): boolean {
-  if (request.headers.upgrade === undefined) return false
+  if (!isUpgradeHandshake(request)) return false
   if (caller.kind !== 'session' || caller.identity === undefined) return false
   return !websocketOriginAllowed(route, request.headers.origin, publicOrigin)
 }

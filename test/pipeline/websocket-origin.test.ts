@@ -1,3 +1,4 @@
+import { isUpgradeHandshake } from '../../src/pipeline/request.js'
 import t from 'tap'
 import { authorizeRequest } from '../../src/pipeline/authorize-request.js'
 import { alice, request, routed, steps, testPolicy } from '../helpers/pipeline-fixtures.js'
@@ -41,4 +42,12 @@ t.test('a WebSocket handshake that the session cookie authenticates must come fr
     const origin = typeof headers.origin === 'string' ? headers.origin : undefined
     t.match(audited.filter(a => a.event === 'access.denied'), [{ fields: { user: 'alice', reason: 'websocket_origin', origin } }], `${label}: audited`)
   }
+})
+
+t.test('an Upgrade header without Connection: upgrade is no handshake: an ordinary request, not checked for its origin', async t => {
+  t.equal(isUpgradeHandshake({ headers: { upgrade: 'websocket' } }), false)
+  t.equal(isUpgradeHandshake({ headers: { upgrade: 'websocket', connection: 'keep-alive' } }), false)
+  t.equal(isUpgradeHandshake({ headers: { upgrade: 'websocket', connection: 'keep-alive, Upgrade' } }), true)
+  t.equal(isUpgradeHandshake({ headers: { upgrade: 'websocket', connection: 'UPGRADE' } }), true)
+  t.equal(isUpgradeHandshake({ headers: { connection: 'upgrade' } }), false)
 })

@@ -98,12 +98,13 @@ t.test('hop-by-hop headers', async t => {
     const cases: Array<[string, string, Array<[string, string]>, number, boolean]> = [
       ['h2c upgrade on a public route', '/public/x', [['Upgrade', 'h2c'], ['Connection', 'Upgrade, HTTP2-Settings'], ['HTTP2-Settings', 'AAMAAABkAARAAAAAAAIAAAAA']], 400, false],
       ['h2c upgrade on a route that needs a session', '/api/x', [['Upgrade', 'h2c'], ['Connection', 'Upgrade, HTTP2-Settings'], ['HTTP2-Settings', 'AAMAAABkAARAAAAAAAIAAAAA']], 401, false],
-      ['h2c upgrade by a signed-in user', '/api/x', [['Cookie', alice], ['Upgrade', 'h2c'], ['Connection', 'Upgrade, HTTP2-Settings'], ['HTTP2-Settings', 'AAMAAABkAARAAAAAAAIAAAAA']], 400, false],
+      // A signed-in browser's handshake comes from the gateway's own origin (others are refused, see websocket-attacks).
+      ['h2c upgrade by a signed-in user', '/api/x', [['Cookie', alice], ['Origin', s.stack.url], ['Upgrade', 'h2c'], ['Connection', 'Upgrade, HTTP2-Settings'], ['HTTP2-Settings', 'AAMAAABkAARAAAAAAAIAAAAA']], 400, false],
       ['an unknown protocol', '/public/x', [['Upgrade', 'tls/1.3'], ['Connection', 'Upgrade']], 400, false],
       ['WebSocket without a session', '/api/ws', [['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ...WS_HANDSHAKE], 401, false],
       ['WebSocket, odd case, several Connection tokens, without a session', '/api/ws', [['Upgrade', 'WebSocket'], ['Connection', 'keep-alive, UPGRADE'], ...WS_HANDSHAKE], 401, false],
-      ['WebSocket by a signed-in user outside the route\'s group', '/admin/ws', [['Cookie', await s.cookie('bob')], ['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ...WS_HANDSHAKE], 403, false],
-      ['WebSocket by a signed-in user (allowed)', '/api/ws', [['Cookie', alice], ['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ...WS_HANDSHAKE], 101, true],
+      ['WebSocket by a signed-in user outside the route\'s group', '/admin/ws', [['Cookie', await s.cookie('bob')], ['Origin', s.stack.url], ['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ...WS_HANDSHAKE], 403, false],
+      ['WebSocket by a signed-in user (allowed)', '/api/ws', [['Cookie', alice], ['Origin', s.stack.url], ['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ...WS_HANDSHAKE], 101, true],
     ]
     for (const [name, path, lines, status, forwarded] of cases) {
       t.test(name, async t => {
