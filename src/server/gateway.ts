@@ -41,7 +41,7 @@ import { registerFrontchannelLogout } from './frontchannel-logout.js'
 import { registerSsfEndpoint } from './ssf-endpoint.js'
 import { registerGatewayRoutes } from './gateway-routes.js'
 import { closeEndedWebSockets } from './close-ended-websockets.js'
-import { readiness } from './readiness.js'
+import { readiness, type Readiness } from './readiness.js'
 import { sendError } from './respond.js'
 import { guardProxied, type RequestSteps } from './request-steps.js'
 import { routeRequest } from './route-request.js'
@@ -72,6 +72,8 @@ export interface Gateway {
   adminAddress: { host: string, port: number } | undefined
   /** How long a shutdown waits for requests in flight. */
   gracePeriodMs: number
+  /** What /readyz says: not ready once closing. */
+  readiness (): Promise<Readiness>
   cookies: GatewayCookies
   /** Starts discovery and listens; resolves with the bound address. */
   listen (): Promise<{ host: string, port: number }>
@@ -236,14 +238,11 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
   const { config, oidc, policies, store, metrics } = parts
   let closing = false
   let adminAddress: { host: string, port: number } | undefined
+  // While shutting down the gateway is not ready, so that load balancers stop sending it requests.
+  const ready = async (): Promise<Readiness> => closing ? { ready: false, body: { status: 'not_ready', checks: { shutdown: 'in_progress' } } } : await readiness(store, oidc, policies)
   const admin = config.admin.listen === undefined
     ? undefined
-    : buildAdminServer({
-      log: parts.log,
-      metrics,
-      // While shutting down the gateway is not ready, so that load balancers stop sending it requests.
-      readiness: async () => closing ? { ready: false, body: { status: 'not_ready', checks: { shutdown: 'in_progress' } } } : await readiness(store, oidc, policies),
-    })
+    : buildAdminServer({ log: parts.log, scrape: async () => await metrics.scrape(), readiness: ready })
   return {
     app,
     oidc,
@@ -253,6 +252,7 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
     directoryWatch: parts.directoryWatch,
     get adminAddress () { return adminAddress },
     gracePeriodMs: config.shutdown.gracePeriodMs,
+    readiness: ready,
     cookies: parts.cookies,
     async listen () {
       oidc.start()
