@@ -323,6 +323,8 @@ try {
       }
       gateways[workers] = { url, proc }
     }
+    // Warm each (JIT, connections to Redis and the upstream), as above.
+    for (const { url } of Object.values(gateways)) await runLoad(tool, { url: `${url}/app/home`, headers: { cookie: gw.cookie }, connections: CONNECTIONS, seconds: Math.min(5, SCALING_SECONDS), cpus: loadCpus, dir })
     const runs: Record<string, LoadResult[]> = { 1: [], 2: [] }
     for (let round = 0; round < ROUNDS; round++) {
       for (const workers of round % 2 === 0 ? ['1', '2'] : ['2', '1']) {
