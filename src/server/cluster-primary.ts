@@ -55,6 +55,7 @@ export class ClusterPrimary {
   #starting = true
   #stopping = false
   #done: (code: number) => void = () => {}
+  #allExited: (() => void) | undefined
   readonly #finished: Promise<number>
   #requests = 0
   readonly #waiting = new Map<number, (readiness: Readiness) => void>()
@@ -137,7 +138,6 @@ export class ClusterPrimary {
     return this.#slots.flatMap(s => s.worker === undefined || s.worker.isDead() ? [] : [s.worker])
   }
 
-  #allExited: (() => void) | undefined
   async #whenAllExited (): Promise<void> {
     if (this.#slots.every(s => s.worker === undefined)) return
     await new Promise<void>(resolve => { this.#allExited = resolve })
