@@ -66,14 +66,14 @@ export interface Gateway {
   policies: PolicyStore
   store: SessionStore
   metrics: GatewayMetrics
+  /** What /readyz says: not ready once closing. */
+  readiness (): Promise<Readiness>
   /** The Entra directory watch, when entra.directory_watch is enabled. */
   directoryWatch: DirectoryWatch | undefined
   /** The admin listener's bound address once listening; undefined when admin.listen is off. */
   adminAddress: { host: string, port: number } | undefined
   /** How long a shutdown waits for requests in flight. */
   gracePeriodMs: number
-  /** What /readyz says: not ready once closing. */
-  readiness (): Promise<Readiness>
   cookies: GatewayCookies
   /** Starts discovery and listens; resolves with the bound address. */
   listen (): Promise<{ host: string, port: number }>
@@ -238,21 +238,25 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
   const { config, oidc, policies, store, metrics } = parts
   let closing = false
   let adminAddress: { host: string, port: number } | undefined
-  // While shutting down the gateway is not ready, so that load balancers stop sending it requests.
-  const ready = async (): Promise<Readiness> => closing ? { ready: false, body: { status: 'not_ready', checks: { shutdown: 'in_progress' } } } : await readiness(store, oidc, policies)
   const admin = config.admin.listen === undefined
     ? undefined
-    : buildAdminServer({ log: parts.log, scrape: async () => await metrics.scrape(), readiness: ready })
+    : buildAdminServer({
+      log: parts.log,
+      scrape: async () => await metrics.scrape(),
+      readiness: async () => await ready(),
+    })
+  // While shutting down the gateway is not ready, so that load balancers stop sending it requests.
+  const ready = async (): Promise<Readiness> => closing ? { ready: false, body: { status: 'not_ready', checks: { shutdown: 'in_progress' } } } : await readiness(store, oidc, policies)
   return {
     app,
     oidc,
     policies,
     store,
     metrics,
+    readiness: ready,
     directoryWatch: parts.directoryWatch,
     get adminAddress () { return adminAddress },
     gracePeriodMs: config.shutdown.gracePeriodMs,
-    readiness: ready,
     cookies: parts.cookies,
     async listen () {
       oidc.start()
