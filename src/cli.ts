@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster'
 import { existsSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { commandHelp, FLAGS, usage, usageProblem } from './cli-usage.js'
@@ -12,6 +13,8 @@ import { explain, formatExplanation } from './policy/explain.js'
 import { defaultPolicy, loadPolicy, type Policy, type PolicySettings } from './policy/load-policy.js'
 import { createSessionStore, startGateway } from './server/start.js'
 import { preflight } from './server/preflight.js'
+import { ClusterPrimary, workerCount } from './server/cluster-primary.js'
+import { joinCluster } from './server/cluster-worker.js'
 import { createLogger } from './log/logger.js'
 import { createAuditLog } from './log/audit.js'
 import { runSessionsCommand } from './session/sessions-cli.js'
@@ -154,7 +157,19 @@ async function main (argv: string[]): Promise<number> {
     case 'serve': {
       let started
       try {
-        started = await startGateway({ loaded: loadConfig({ file, env: process.env }) })
+        const loaded = loadConfig({ file, env: process.env })
+        const workers = workerCount(loaded.config.workers)
+        if (workers > 1 && cluster.isPrimary) {
+          const log = createLogger({ level: loaded.config.log.level })
+          for (const w of loaded.warnings) log.warn({ where: w.where }, w.message)
+          process.exit(await new ClusterPrimary(loaded.config, log, workers).run())
+        }
+        const worker = cluster.isWorker ? cluster.worker : undefined
+        started = await startGateway(worker === undefined
+          ? { loaded }
+          // A worker: the primary owns the admin listener, and said the config's warnings once.
+          : { loaded: { ...loaded, warnings: [], config: { ...loaded.config, admin: { listen: undefined } } }, log: createLogger({ level: loaded.config.log.level }).child({ worker: worker.id }) })
+        if (worker !== undefined) joinCluster(started.gateway)
       } catch (err) {
         if (err instanceof ConfigError) {
           printProblems(err.problems)
@@ -166,7 +181,11 @@ async function main (argv: string[]): Promise<number> {
       const { gateway, log } = started
       const grace = started.gateway.gracePeriodMs
       await new Promise<void>(resolve => {
+        let stopping = false
         const stop = (signal: string): void => {
+          // A worker hears Ctrl-C from the terminal and SIGTERM from its primary: one shutdown.
+          if (stopping) return
+          stopping = true
           // Stop accepting; requests in flight finish (new ones on open connections get 503) within the grace period.
           log.info({ event: 'shutdown.started', signal, gracePeriodMs: grace }, 'shutting down')
           const timer = setTimeout(() => { log.warn({ event: 'shutdown.grace_period_over', gracePeriodMs: grace }, 'grace period over; exiting with requests still open'); resolve() }, grace)
@@ -240,7 +259,12 @@ async function main (argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(code => { process.exitCode = code }, (err: unknown) => {
+main(process.argv.slice(2)).then(code => {
+  // A worker's IPC channel to its primary would keep it running.
+  if (cluster.isWorker) process.exit(code)
+  process.exitCode = code
+}, (err: unknown) => {
   process.stderr.write(`gatehouse: ${(err as Error).stack ?? String(err)}\n`)
   process.exitCode = 1
+  if (cluster.isWorker) process.exit(1)
 })

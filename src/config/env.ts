@@ -7,10 +7,11 @@ export const CONFIG_FILE_ENV = 'GATEHOUSE_CONFIG'
 export interface EnvKey {
   name: string
   path: string[]
-  type: 'string' | 'boolean' | 'array' | 'integer' | 'map'
+  /** `integer-or-word`: a whole number, or one of the words a `oneOf` beside it allows (workers: auto or 4). */
+  type: 'string' | 'boolean' | 'array' | 'integer' | 'integer-or-word' | 'map'
 }
 
-interface SchemaNode { type?: string; properties?: Record<string, SchemaNode>; additionalProperties?: unknown; enum?: readonly unknown[] }
+interface SchemaNode { type?: string; properties?: Record<string, SchemaNode>; additionalProperties?: unknown; enum?: readonly unknown[]; oneOf?: readonly SchemaNode[] }
 
 /** Lists every leaf of the schema with its environment name: `oidc.client_id` is `GATEHOUSE_OIDC_CLIENT_ID`. */
 export function envKeys (schema: SchemaNode, prefix: string[] = []): EnvKey[] {
@@ -22,6 +23,8 @@ export function envKeys (schema: SchemaNode, prefix: string[] = []): EnvKey[] {
       keys.push({ name: `GATEHOUSE_${path.join('_').toUpperCase()}`, path, type: 'map' })
     } else if (node.type === 'object') {
       keys.push(...envKeys(node, path))
+    } else if (node.type === undefined && node.oneOf?.some(branch => branch.type === 'integer') === true) {
+      keys.push({ name: `GATEHOUSE_${path.join('_').toUpperCase()}`, path, type: 'integer-or-word' })
     } else {
       const type = node.type === 'boolean' || node.type === 'array' || node.type === 'integer' ? node.type : 'string'
       keys.push({ name: `GATEHOUSE_${path.join('_').toUpperCase()}`, path, type })
@@ -95,6 +98,9 @@ export function readEnv (env: Readonly<Record<string, string | undefined>>, keys
         continue
       }
       parsed = Number(raw)
+    } else if (key.type === 'integer-or-word') {
+      // The schema then says whether the word is one it allows.
+      parsed = /^[0-9]{1,15}$/.test(raw) ? Number(raw) : raw
     } else if (key.type === 'array') {
       parsed = raw.split(/[\s,]+/).filter(s => s !== '')
     } else if (key.type === 'map') {

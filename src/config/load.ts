@@ -180,6 +180,9 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   if (redis.url !== undefined) {
     checkUrl(singleHostUrl(redis.url), ['redis:', 'rediss:', 'redis+sentinel:', 'rediss+sentinel:', 'redis+cluster:', 'rediss+cluster:'], where(['redis', 'url']), problems)
   } else {
+    if (r.workers !== 1 && opts.purpose !== 'sessions' && !invalid.has('workers')) {
+      problems.push({ where: where(['workers']), message: `workers: ${r.workers} needs redis.url: sessions kept in memory cannot be shared between worker processes (set redis.url, or workers: 1)`, severity: 'error' })
+    }
     warnings.push({ where: 'redis.url', message: 'no Redis configured: sessions are kept in memory, lost on restart, and not shared between replicas (single instance only)', severity: 'warning' })
   }
 
@@ -217,6 +220,7 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const cookieBase = session.cookie_name
   const config: GatewayConfig = deepFreeze({
     listen: listen as { host: string, port: number },
+    workers: r.workers,
     // Absent only for purpose 'sessions', which reads session and redis alone.
     publicUrl: publicUrl?.origin ?? '',
     publicParts: { protocol: secure ? 'https' : 'http', host: publicUrl?.host ?? '' },
@@ -287,6 +291,7 @@ export function envName (path: readonly string[]): string {
 /** The config after validation: every key with a schema default is present. */
 interface RawConfig {
   listen: string
+  workers: number | 'auto'
   public_url?: string
   policies?: string
   trusted_proxies?: string[]

@@ -22,6 +22,7 @@ export const CONFIG_SCHEMA = {
   additionalProperties: false,
   properties: {
     listen: { type: 'string', description: 'host:port to listen on', default: '0.0.0.0:8080' },
+    workers: { oneOf: [{ const: 'auto' }, { type: 'integer', minimum: 1, maximum: 256 }], default: 1, description: 'auto (one per CPU the process may use) or a whole number of worker processes from 1 to 256' },
     public_url: { type: 'string', description: 'The URL people and the IdP use to reach the gateway' },
     policies: { type: 'string', description: 'Policy file or folder' },
     trusted_proxies: { type: 'array', items: { type: 'string' }, description: 'CIDRs of proxies in front of the gateway whose X-Forwarded-For is believed' },

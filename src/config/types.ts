@@ -3,6 +3,8 @@ import type { Cidr } from '../net/address.js'
 /** The validated, frozen gateway configuration. Built once at start-up by loadConfig(). */
 export interface GatewayConfig {
   readonly listen: { readonly host: string; readonly port: number }
+  /** Worker processes that serve the listener: a number, or `auto` (one per CPU the process may use). */
+  readonly workers: number | 'auto'
   /** Origin people and the IdP use, without a trailing slash, e.g. `https://app.example.com`. */
   readonly publicUrl: string
   /** The public URL's parts, parsed once: what X-Forwarded-Proto and X-Forwarded-Host tell the upstream. */

@@ -100,6 +100,8 @@ export class GatewayMetrics {
       help: 'Policy reloads, by result (failure: the previous policy stays in force)',
       labelNames: ['result'] as const,
       registers,
+      // Every worker process reloads the same files: added up, one reload would count once per worker.
+      aggregator: 'max',
       collect () {
         const { reloads, failedReloads } = sources()?.policy() ?? { reloads: 0, failedReloads: 0 }
         this.reset()
@@ -112,6 +114,8 @@ export class GatewayMetrics {
       help: 'The policy in force: 1, labelled with its hash',
       labelNames: ['hash'] as const,
       registers,
+      // 1 for each hash some worker process has in force (two only while they reload).
+      aggregator: 'max',
       collect () {
         this.reset()
         const policy = sources()?.policy()

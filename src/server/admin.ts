@@ -1,11 +1,11 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from '../log/logger.js'
-import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
 import type { Readiness } from './readiness.js'
 
 export interface AdminDeps {
   log: Logger
-  metrics: GatewayMetrics
+  /** The metrics in the text exposition format (this gateway's, or every worker's added up). */
+  scrape: () => Promise<{ contentType: string, text: string }>
   readiness: () => Promise<Readiness>
 }
 
@@ -19,7 +19,7 @@ export function buildAdminServer (deps: AdminDeps): FastifyInstance {
   const app = Fastify({ loggerInstance: deps.log.child({ module: 'admin' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), return503OnClosing: true })
 
   app.get('/metrics', async (_request, reply) => {
-    const { contentType, text } = await deps.metrics.scrape()
+    const { contentType, text } = await deps.scrape()
     return reply.header('cache-control', 'no-store').type(contentType).send(text)
   })
 

@@ -41,7 +41,7 @@ import { registerFrontchannelLogout } from './frontchannel-logout.js'
 import { registerSsfEndpoint } from './ssf-endpoint.js'
 import { registerGatewayRoutes } from './gateway-routes.js'
 import { closeEndedWebSockets } from './close-ended-websockets.js'
-import { readiness } from './readiness.js'
+import { readiness, type Readiness } from './readiness.js'
 import { sendError } from './respond.js'
 import { guardProxied, type RequestSteps } from './request-steps.js'
 import { routeRequest } from './route-request.js'
@@ -66,6 +66,8 @@ export interface Gateway {
   policies: PolicyStore
   store: SessionStore
   metrics: GatewayMetrics
+  /** What /readyz says: not ready once closing. */
+  readiness (): Promise<Readiness>
   /** The Entra directory watch, when entra.directory_watch is enabled. */
   directoryWatch: DirectoryWatch | undefined
   /** The admin listener's bound address once listening; undefined when admin.listen is off. */
@@ -240,16 +242,18 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
     ? undefined
     : buildAdminServer({
       log: parts.log,
-      metrics,
-      // While shutting down the gateway is not ready, so that load balancers stop sending it requests.
-      readiness: async () => closing ? { ready: false, body: { status: 'not_ready', checks: { shutdown: 'in_progress' } } } : await readiness(store, oidc, policies),
+      scrape: async () => await metrics.scrape(),
+      readiness: async () => await ready(),
     })
+  // While shutting down the gateway is not ready, so that load balancers stop sending it requests.
+  const ready = async (): Promise<Readiness> => closing ? { ready: false, body: { status: 'not_ready', checks: { shutdown: 'in_progress' } } } : await readiness(store, oidc, policies)
   return {
     app,
     oidc,
     policies,
     store,
     metrics,
+    readiness: ready,
     directoryWatch: parts.directoryWatch,
     get adminAddress () { return adminAddress },
     gracePeriodMs: config.shutdown.gracePeriodMs,

@@ -13,6 +13,13 @@
  * (BENCH_PIN=0 turns this off). Each proxy's own CPU time per request is
  * read from /proc, which does not depend on who else was busy.
  *
+ * Then, latency at a fixed offered load: half the requests per second the
+ * bare proxy managed above, offered to each in turn (autocannon at a fixed
+ * rate, latency counted from when each request was due), so that p50 and p99
+ * are those a person feels when the gateway is not saturated. And requests/s
+ * with 1 and with 2 worker processes (`workers`): the load generator pinned
+ * to CPU 0, the gateway's processes on any CPU (BENCH_SCALING=0 skips it).
+ *
  * Then: RSS with 100,000 sessions in Redis and after serving many different
  * ones, and a soak (GATEHOUSE_BENCH_SOAK_SECONDS, default 30; 600 for the
  * 10-minute run) that samples the gateway's RSS under load across 1,000
@@ -43,6 +50,10 @@ const SOAK_SECONDS = Number(process.env.GATEHOUSE_BENCH_SOAK_SECONDS ?? 30)
 const SESSIONS_IN_REDIS = Number(process.env.BENCH_SESSIONS ?? 100_000)
 const DISTINCT_SERVED = Math.min(SESSIONS_IN_REDIS, Number(process.env.BENCH_DISTINCT_SESSIONS ?? 10_000))
 const SOAK_SESSIONS = 1000
+/** Seconds of each fixed-load run and of each workers run (default BENCH_SECONDS). */
+const FIXED_SECONDS = Number(process.env.BENCH_FIXED_SECONDS ?? DURATION)
+const SCALING_SECONDS = Number(process.env.BENCH_SCALING_SECONDS ?? DURATION)
+const SCALING = process.env.BENCH_SCALING !== '0'
 /**
  * Node options for the gateway process: by default those of the container
  * image's ENTRYPOINT (the gateway as it ships), else BENCH_NODE_FLAGS, e.g.
@@ -126,6 +137,7 @@ function slope (points: Array<[number, number]>): number {
 }
 
 const round2 = (n: number): number => Number(n.toFixed(2))
+const round3 = (n: number): number => Number(n.toFixed(3))
 
 try {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'))
@@ -154,14 +166,16 @@ try {
   const sessionSecret = randomBytes(32).toString('hex')
 
   /** The gateway process, signed in for real as alice; resolves with its session cookie. */
+  /** The gateway's settings: every gateway of the run shares Redis, its key prefix and the session secret, so one sign-in serves them all. */
+  const gatehouseEnv = (port: number): Record<string, string> => ({
+    GATEHOUSE_LISTEN: `127.0.0.1:${port}`, GATEHOUSE_PUBLIC_URL: gwUrl, GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'true',
+    GATEHOUSE_OIDC_CLIENT_ID: 'bench', GATEHOUSE_OIDC_CLIENT_SECRET: secret, GATEHOUSE_SESSION_SECRET: sessionSecret,
+    GATEHOUSE_SIGNING_KEY_FILE: keyFile, GATEHOUSE_UPSTREAM_URL: upstreamUrl, GATEHOUSE_POLICIES: policy, GATEHOUSE_REDIS_URL: redisServer.url,
+    GATEHOUSE_REDIS_KEY_PREFIX: prefix, GATEHOUSE_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', GATEHOUSE_ADMIN_LISTEN: '127.0.0.1:0',
+  })
   async function startGatehouse (port: number, profile: string[]): Promise<{ proc: ChildProcess, url: string, cookie: string }> {
     const url = `http://127.0.0.1:${port}`
-    const proc = await child(pin.server, [...profile, ...NODE_FLAGS, 'dist/cli.js', 'serve'], {
-      GATEHOUSE_LISTEN: `127.0.0.1:${port}`, GATEHOUSE_PUBLIC_URL: url, GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_ALLOW_INSECURE_HTTP: 'true',
-      GATEHOUSE_OIDC_CLIENT_ID: 'bench', GATEHOUSE_OIDC_CLIENT_SECRET: secret, GATEHOUSE_SESSION_SECRET: sessionSecret,
-      GATEHOUSE_SIGNING_KEY_FILE: keyFile, GATEHOUSE_UPSTREAM_URL: upstreamUrl, GATEHOUSE_POLICIES: policy, GATEHOUSE_REDIS_URL: redisServer.url,
-      GATEHOUSE_REDIS_KEY_PREFIX: prefix, GATEHOUSE_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', GATEHOUSE_ADMIN_LISTEN: '127.0.0.1:0',
-    }, `${url}/.gatehouse/healthz`)
+    const proc = await child(pin.server, [...profile, ...NODE_FLAGS, 'dist/cli.js', 'serve'], gatehouseEnv(port), `${url}/.gatehouse/healthz`)
     // Wait until the gateway has loaded the IdP's metadata, then sign in for real.
     for (let i = 0; i < 100 && (await fetch(`${url}/.gatehouse/readyz`)).status !== 200; i++) await new Promise(resolve => setTimeout(resolve, 100))
     const browser = new Browser()
@@ -236,6 +250,28 @@ try {
   const perRound = results.gatehouse.map((r, i) => r.rps / (results.bare[i]?.rps ?? r.rps))
   const p99PerRound = results.gatehouse.map((r, i) => r.p99 - (results.bare[i]?.p99 ?? r.p99))
 
+  // A fixed offered load, half of what the bare proxy managed: the latency people feel when the gateway is not saturated.
+  const rate = Math.max(1, Math.round(b.rps / 2))
+  const fixed: Record<Target, LoadResult[]> = { bare: [], gatehouse: [] }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const target of round % 2 === 0 ? measured : [...measured].reverse()) {
+      const { url, headers } = targets[target]
+      const r = await runLoad(tool, { url, headers, connections: CONNECTIONS, seconds: FIXED_SECONDS, cpus: pin.rest, dir, rate })
+      fixed[target].push(r)
+      process.stderr.write(`${target} at ${rate} req/s: p50 ${r.p50} ms, p99 ${r.p99} ms (${Math.round(r.rps)} req/s answered)\n`)
+    }
+  }
+  const fixedSummary = (list: LoadResult[]): { rps: number, p50: number, p99: number, errors: number } => ({
+    rps: Math.round(list.reduce((a, r) => a + r.rps, 0) / list.length),
+    p50: round3(list.reduce((a, r) => a + r.p50, 0) / list.length),
+    p99: round3(list.reduce((a, r) => a + r.p99, 0) / list.length),
+    errors: list.reduce((a, r) => a + r.errors + r.non2xx, 0),
+  })
+  const fixedLoad = { offered_rps: rate, seconds: FIXED_SECONDS, bare: fixedSummary(fixed.bare), gatehouse: fixedSummary(fixed.gatehouse), runs: fixed, p99_delta_ms: 0 }
+  fixedLoad.p99_delta_ms = round3(fixedLoad.gatehouse.p99 - fixedLoad.bare.p99)
+
+  const scaling = SCALING ? await workersScaling() : undefined
+
   const sessions = await manySessions()
   const soak = SOAK_SECONDS > 0 ? await soakRun(sessions.cookies.length > 0 ? sessions.cookies : [gw.cookie]) : undefined
 
@@ -256,12 +292,60 @@ try {
     ratio_cpu_per_request: Number((b.cpu_us_per_request / g.cpu_us_per_request).toFixed(3)),
     p99_delta_ms: round2(g.p99 - b.p99),
     p99_delta_ms_per_round: { median: round2(median(p99PerRound)), min: round2(Math.min(...p99PerRound)), max: round2(Math.max(...p99PerRound)) },
+    fixed_load: fixedLoad,
+    workers: scaling,
     redis_commands_per_request: Number(([...redisCommands.values()].reduce((a, n) => a + n, 0) / Math.max(1, gatehouseRequests)).toFixed(5)),
     redis_commands: Object.fromEntries(redisCommands),
     gatehouse_rss_mb: { start: rss[0], max: Math.max(...rss), end: rss.at(-1), ...sessions.rss },
     bare_rss_mb: rssMb(bare.pid),
     soak,
-    goals: { ratio_rps: '>= 0.9', p99_delta_ms: '<= 1', redis_commands_per_request: '0', rss_mb: '< 150, flat' },
+    goals: { ratio_rps: '>= 0.9', p99_delta_ms: '<= 1', fixed_load_p99_delta_ms: '<= 1', workers_2_vs_1: '> 1 (scaling on machines with more CPUs is measured there)', redis_commands_per_request: '0', rss_mb: '< 150, flat' },
+  }
+
+  /**
+   * Requests/s of the gateway with 1 and with 2 worker processes, each run
+   * interleaved with the other: the load generator pinned to CPU 0 (with the
+   * upstream, Redis and the IdP), the gateway's processes free to run on any
+   * CPU. Gateways started here are stopped when done.
+   */
+  async function workersScaling (): Promise<{ setup: string, seconds: number, rounds: number, runs: Record<string, LoadResult[]>, by_workers: Record<string, { rps: number, p50: number, p99: number, errors: number }>, ratio_2_to_1: number }> {
+    const loadCpus = pin.rest === undefined ? undefined : '0'
+    const gateways: Record<string, { url: string, proc: ChildProcess }> = {}
+    for (const workers of ['1', '2']) {
+      const port = await freePort()
+      const url = `http://127.0.0.1:${port}`
+      const proc = await child(undefined, [...NODE_FLAGS, 'dist/cli.js', 'serve'], { ...gatehouseEnv(port), GATEHOUSE_WORKERS: workers }, `${url}/.gatehouse/healthz`)
+      // The session of the sign-in above, from the same Redis: every worker must serve it.
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`${url}/app/home`, { headers: { cookie: gw.cookie } })
+        await res.arrayBuffer()
+        if (res.status !== 200) throw new Error(`workers ${workers}: authenticated request answered ${res.status}`)
+      }
+      gateways[workers] = { url, proc }
+    }
+    // Warm each (JIT, connections to Redis and the upstream), as above.
+    for (const { url } of Object.values(gateways)) await runLoad(tool, { url: `${url}/app/home`, headers: { cookie: gw.cookie }, connections: CONNECTIONS, seconds: Math.min(5, SCALING_SECONDS), cpus: loadCpus, dir })
+    const runs: Record<string, LoadResult[]> = { 1: [], 2: [] }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const workers of round % 2 === 0 ? ['1', '2'] : ['2', '1']) {
+        const r = await runLoad(tool, { url: `${gateways[workers]?.url ?? ''}/app/home`, headers: { cookie: gw.cookie }, connections: CONNECTIONS, seconds: SCALING_SECONDS, cpus: loadCpus, dir })
+        runs[workers]?.push(r)
+        process.stderr.write(`workers ${workers}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms\n`)
+      }
+    }
+    for (const { proc } of Object.values(gateways)) {
+      proc.kill('SIGTERM')
+      await new Promise(resolve => proc.once('exit', resolve))
+    }
+    const by = Object.fromEntries(Object.entries(runs).map(([n, list]) => [n, fixedSummary(list)]))
+    return {
+      setup: loadCpus === undefined ? 'nothing pinned' : `load generator, upstream, Redis and IdP on CPU 0; the gateway's primary and workers on any of the ${availableParallelism()} CPUs`,
+      seconds: SCALING_SECONDS,
+      rounds: ROUNDS,
+      runs,
+      by_workers: by,
+      ratio_2_to_1: Number(((by['2']?.rps ?? 0) / Math.max(1, by['1']?.rps ?? 0)).toFixed(3)),
+    }
   }
 
   /** RSS with many sessions in Redis, and after many different ones were used through the gateway. */
@@ -346,6 +430,28 @@ try {
     `req/s ratio per round: median ${result.ratio_rps_per_round.median}, ${result.ratio_rps_per_round.min}-${result.ratio_rps_per_round.max} (goal >= 0.9); CPU per request, bare/Gatehouse: ${result.ratio_cpu_per_request}`,
     `p99 difference: ${result.p99_delta_ms} ms, per round ${result.p99_delta_ms_per_round.min} to ${result.p99_delta_ms_per_round.max} (goal <= 1); Redis commands per request: ${result.redis_commands_per_request} (goal 0) ${JSON.stringify(result.redis_commands)}`,
     `Gatehouse RSS: ${result.gatehouse_rss_mb.start} MB at start, ${result.gatehouse_rss_mb.max} MB under load, ${result.gatehouse_rss_mb.with_sessions_in_redis} MB with ${result.gatehouse_rss_mb.sessions_in_redis} sessions in Redis, ${result.gatehouse_rss_mb.after_distinct_sessions} MB after serving ${result.gatehouse_rss_mb.distinct_sessions_served} different sessions (goal < 150 MB); bare proxy ${result.bare_rss_mb} MB`,
+    '',
+    `Fixed load: ${fixedLoad.offered_rps} req/s offered (half the bare proxy's capacity above), ${CONNECTIONS} connections, ${ROUNDS} x ${FIXED_SECONDS} s per target, evenly paced (latency from when each request was due):`,
+    '',
+    '| target                      | p50 ms  | p99 ms  | req/s answered | errors |',
+    '|-----------------------------|---------|---------|----------------|--------|',
+    ...(['bare', 'gatehouse'] as const).map(target => `| ${(target === 'bare' ? 'bare @fastify/http-proxy' : 'Gatehouse (session, policy)').padEnd(27)} | ${fixedLoad[target].p50.toFixed(3).padStart(7)} | ${fixedLoad[target].p99.toFixed(3).padStart(7)} | ${String(fixedLoad[target].rps).padStart(14)} | ${String(fixedLoad[target].errors).padStart(6)} |`),
+    '',
+    ...(['bare', 'gatehouse'] as const).filter(target => fixedLoad[target].rps < rate * 0.98).map(target => `NOTE: ${target} answered ${fixedLoad[target].rps} of ${rate} req/s offered: the load generator, or what shares its CPU, could not keep the rate, and its latencies include the queue`),
+    `p99 difference at the fixed load: ${fixedLoad.p99_delta_ms} ms (goal <= 1); at saturation (above): ${result.p99_delta_ms} ms; p50 difference at the fixed load: ${round3(fixedLoad.gatehouse.p50 - fixedLoad.bare.p50)} ms`,
+    ...(scaling === undefined
+      ? []
+      : [
+          '',
+          `Workers: ${CONNECTIONS} connections, ${ROUNDS} x ${SCALING_SECONDS} s each, interleaved; ${tool}; ${scaling.setup}:`,
+          '',
+          '| workers | req/s   | p50 ms  | p99 ms  | errors |',
+          '|---------|---------|---------|---------|--------|',
+          ...(['1', '2'] as const).map(n => { const w = scaling.by_workers[n] ?? { rps: 0, p50: 0, p99: 0, errors: 0 }; return `| ${n.padEnd(7)} | ${String(w.rps).padStart(7)} | ${w.p50.toFixed(2).padStart(7)} | ${w.p99.toFixed(2).padStart(7)} | ${String(w.errors).padStart(6)} |` }),
+          '',
+          `2 workers / 1 worker: ${scaling.ratio_2_to_1} (goal > 1 here; with ${availableParallelism()} CPUs the second worker shares a CPU with the load generator, upstream and Redis; scaling on larger machines is measured there)`,
+        ]),
+    '',
     ...(soak === undefined ? [] : [`soak, ${soak.seconds} s across ${soak.sessions} sessions (${soak.rps} req/s, ${soak.errors} errors): RSS first ${soak.first_mb} MB, last ${soak.last_mb} MB, max ${soak.max_mb} MB, slope ${soak.slope_mb_per_min} MB/min (second half ${soak.slope_second_half_mb_per_min} MB/min)`]),
   ]
   process.stdout.write(`${out.join('\n')}\n`)

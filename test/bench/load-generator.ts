@@ -2,7 +2,9 @@
  * Drives a URL for a fixed time at a fixed number of connections, always from
  * a process of its own: wrk when it is installed (a small C program that
  * leaves more of the machine to the servers), else autocannon. Set
- * BENCH_LOADGEN=autocannon or =wrk to choose.
+ * BENCH_LOADGEN=autocannon or =wrk to choose. A fixed offered load (`rate`)
+ * is fixed-rate-run.ts's, which paces requests evenly and counts latency
+ * from when each was due, in microseconds.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
@@ -19,6 +21,8 @@ export interface LoadOptions {
   cpus?: string
   /** Where a wrk script may be written. */
   dir: string
+  /** Requests per second offered across all connections (a fixed load); as many as answered when not given. */
+  rate?: number
 }
 
 export interface LoadResult {
@@ -46,6 +50,7 @@ export function loadTool (): LoadTool {
 }
 
 export async function runLoad (tool: LoadTool, opts: LoadOptions): Promise<LoadResult> {
+  if (opts.rate !== undefined) return await runFixedRate(opts, opts.rate)
   return tool === 'wrk' ? await runWrk(opts) : await runAutocannon(opts)
 }
 
@@ -64,6 +69,12 @@ async function run (command: string, args: string[], cpus: string | undefined, e
 async function runAutocannon (opts: LoadOptions): Promise<LoadResult> {
   const args = JSON.stringify({ url: opts.url, connections: opts.connections, seconds: opts.seconds, headers: opts.headers ?? {}, cookieFile: opts.cookieFile })
   const out = await run(process.execPath, ['--import', 'tsx', 'test/bench/autocannon-run.ts', args], opts.cpus)
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as LoadResult
+}
+
+async function runFixedRate (opts: LoadOptions, rate: number): Promise<LoadResult> {
+  const args = JSON.stringify({ url: opts.url, connections: opts.connections, seconds: opts.seconds, headers: opts.headers ?? {}, rate })
+  const out = await run(process.execPath, ['--import', 'tsx', 'test/bench/fixed-rate-run.ts', args], opts.cpus)
   return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as LoadResult
 }
 
