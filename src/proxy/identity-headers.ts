@@ -44,7 +44,7 @@ export function otherSpellingsOfReserved (headers: IncomingHttpHeaders, exact: R
 
 /**
  * Removes from the client's headers everything that could pass for identity,
- * the hop-by-hop `connection` header and every header it names (so a client
+ * HTTP/2 pseudo-headers, the hop-by-hop `connection` header and every header it names (so a client
  * cannot make a proxy drop headers the gateway adds), and the gateway's own
  * cookies, and whatever `alsoDrop` names. Returns a new object.
  */
@@ -56,6 +56,8 @@ export function sanitizeClientHeaders (headers: IncomingHttpHeaders, gatewayCook
     const value = headers[name]
     if (value === undefined) continue
     const lower = name.toLowerCase()
+    // HTTP/2 pseudo-headers (:authority, :path, …) describe the client's hop; Host carries the authority on.
+    if (lower.charCodeAt(0) === 58 /* : */) continue
     if (lower === 'connection' || lower === 'proxy-connection' || lower === 'keep-alive' || named.has(lower) || isReservedHeader(lower, extraReserved) || alsoDrop?.(lower) === true) continue
     if (lower === 'cookie' && typeof value === 'string') {
       const kept = withoutCookies(value, gatewayCookies)

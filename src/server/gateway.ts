@@ -35,6 +35,11 @@ import { GraphDelta } from '../entra/graph-delta.js'
 import { SigninFlow } from '../signin/signin-flow.js'
 import { TokenRefresh } from '../signin/token-refresh.js'
 import { buildAdminServer } from './admin.js'
+import type { Server as TlsServer } from 'node:tls'
+import { CertificateReload } from '../tls/certificate-reload.js'
+import type { TlsMaterial } from '../tls/tls-files.js'
+import { createHttpsRedirect } from './https-redirect.js'
+import { readTlsMaterial, secureContextOptions } from './public-listener.js'
 import { createApp } from './create-app.js'
 import { registerForwardAuth } from './forward-auth.js'
 import { registerFrontchannelLogout } from './frontchannel-logout.js'
@@ -70,6 +75,10 @@ export interface Gateway {
   directoryWatch: DirectoryWatch | undefined
   /** The admin listener's bound address once listening; undefined when admin.listen is off. */
   adminAddress: { host: string, port: number } | undefined
+  /** With tls.cert_file: the certificate in service and its reload when the files change. */
+  certificates: CertificateReload | undefined
+  /** The redirect listener's bound address once listening (tls.redirect_listen); undefined when off. */
+  redirectAddress: { host: string, port: number } | undefined
   /** How long a shutdown waits for requests in flight. */
   gracePeriodMs: number
   cookies: GatewayCookies
@@ -112,9 +121,10 @@ interface GatewayParts {
  */
 export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   const parts = gatewayParts(opts)
-  const app = createApp(parts.config, parts.log, parts.metrics)
+  const tls = parts.config.tls === undefined ? undefined : readTlsMaterial(parts.config.tls)
+  const app = createApp(parts.config, parts.log, parts.metrics, tls)
   await registerEndpoints(app, parts)
-  return gatewayHandle(app, parts)
+  return gatewayHandle(app, parts, tls)
 }
 
 function gatewayParts (opts: GatewayOptions): GatewayParts {
@@ -232,10 +242,11 @@ function ssfReceiver (parts: GatewayParts): SsfReceiver {
 }
 
 /** Listening and closing: the public listener, the admin listener, and what the gateway holds open. */
-function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
+function gatewayHandle (app: FastifyInstance, parts: GatewayParts, tls: TlsMaterial | undefined): Gateway {
   const { config, oidc, policies, store, metrics } = parts
   let closing = false
   let adminAddress: { host: string, port: number } | undefined
+  const https = httpsParts(app, parts, tls)
   const admin = config.admin.listen === undefined
     ? undefined
     : buildAdminServer({
@@ -252,6 +263,8 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
     metrics,
     directoryWatch: parts.directoryWatch,
     get adminAddress () { return adminAddress },
+    certificates: https.certificates,
+    get redirectAddress () { return https.redirectAddress },
     gracePeriodMs: config.shutdown.gracePeriodMs,
     cookies: parts.cookies,
     async listen () {
@@ -260,6 +273,7 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
       // The first poll needs the IdP's token endpoint and the session store (a round without them only fails and waits an interval).
       if (watch !== undefined) void Promise.all([oidc.whenReady(), store.backend.connected(STORE_WAIT_MS).catch(() => undefined)]).then(() => { watch.start() })
       await app.listen({ host: config.listen.host, port: config.listen.port })
+      await https.listen()
       if (admin !== undefined && config.admin.listen !== undefined) {
         const { host, port } = config.admin.listen
         try {
@@ -287,11 +301,55 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
       } finally {
         clearInterval(idle)
       }
+      await https.close()
       // The admin listener stays up until the requests in flight are done: readyz says 503, metrics still count.
       await admin?.close()
       await watchStopped
       await store.close()
       parts.auditSink.close()
+    },
+  }
+}
+
+/**
+ * What HTTPS adds to the public listener: the certificate reload (new
+ * handshakes get the new certificate, open connections keep theirs) and the
+ * plain-HTTP listener that only redirects to public_url.
+ */
+function httpsParts (app: FastifyInstance, parts: GatewayParts, tls: TlsMaterial | undefined): { certificates: CertificateReload | undefined, readonly redirectAddress: { host: string, port: number } | undefined, listen: () => Promise<void>, close: () => Promise<void> } {
+  const settings = parts.config.tls
+  if (settings === undefined || tls === undefined) return { certificates: undefined, redirectAddress: undefined, listen: async () => {}, close: async () => {} }
+  const server = app.server as unknown as TlsServer
+  const certificates = new CertificateReload({
+    paths: settings,
+    current: tls,
+    apply: material => { server.setSecureContext(secureContextOptions(material)) },
+    log: parts.log.child({ module: 'tls' }),
+  })
+  const redirect = settings.redirectListen === undefined ? undefined : createHttpsRedirect(parts.config.publicUrl)
+  let redirectAddress: { host: string, port: number } | undefined
+  return {
+    certificates,
+    get redirectAddress () { return redirectAddress },
+    async listen () {
+      certificates.start()
+      if (redirect === undefined || settings.redirectListen === undefined) return
+      const { host, port } = settings.redirectListen
+      await new Promise<void>((resolve, reject) => {
+        redirect.once('error', (err) => {
+          err.message = `redirect listener (tls.redirect_listen ${host.includes(':') ? `[${host}]` : host}:${port}): ${err.message}`
+          reject(err)
+        })
+        redirect.listen(port, host, () => { resolve() })
+      })
+      const address = redirect.address()
+      if (address !== null && typeof address !== 'string') redirectAddress = { host: address.address, port: address.port }
+    },
+    async close () {
+      certificates.stop()
+      if (redirect?.listening !== true) return
+      redirect.closeAllConnections()
+      await new Promise<void>(resolve => { redirect.close(() => { resolve() }) })
     },
   }
 }
