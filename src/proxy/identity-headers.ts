@@ -19,6 +19,10 @@ export const HEADER_ACCESS_TOKEN = 'x-gatehouse-access-token'
 export const HEADER_KIND = 'x-gatehouse-kind'
 export const HEADER_TENANT = 'x-gatehouse-tenant'
 export const HEADER_CLIENT = 'x-gatehouse-client'
+export const HEADER_CERT_SUBJECT = 'x-gatehouse-client-cert-subject'
+export const HEADER_CERT_ISSUER = 'x-gatehouse-client-cert-issuer'
+export const HEADER_CERT_SAN = 'x-gatehouse-client-cert-san'
+export const HEADER_CERT_THUMBPRINT = 'x-gatehouse-client-cert-thumbprint'
 
 /**
  * Whether a client's header could pass for one of the gateway's identity
@@ -137,6 +141,14 @@ export function identityHeaders (identity: Identity): Readonly<Record<string, st
   // Only text that is exactly one address is sent as an email (a session may predate that check).
   if (identity.email !== undefined && parseEmailAddress(identity.email) !== undefined) headers[HEADER_EMAIL] = headerValue(identity.email)
   if (identity.name !== undefined) headers[HEADER_NAME] = headerValue(identity.name)
+  const cert = identity.certificate
+  if (cert !== undefined) {
+    headers[HEADER_CERT_SUBJECT] = headerValue(cert.subject)
+    headers[HEADER_CERT_ISSUER] = headerValue(cert.issuer)
+    const sans = [...cert.dns.map(d => `DNS:${d}`), ...cert.uris.map(u => `URI:${u}`), ...cert.emails.map(e => `email:${e}`)]
+    if (sans.length > 0) headers[HEADER_CERT_SAN] = listValue(sans)
+    headers[HEADER_CERT_THUMBPRINT] = cert.thumbprint
+  }
   Object.freeze(headers)
   serialized.set(identity, headers)
   return headers
