@@ -35,6 +35,7 @@ import { GraphDelta } from '../entra/graph-delta.js'
 import { SigninFlow } from '../signin/signin-flow.js'
 import { TokenRefresh } from '../signin/token-refresh.js'
 import { buildAdminServer } from './admin.js'
+import type { ServerHttp2Session } from 'node:http2'
 import type { Server as TlsServer } from 'node:tls'
 import { CertificateReload } from '../tls/certificate-reload.js'
 import type { TlsMaterial } from '../tls/tls-files.js'
@@ -295,6 +296,7 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts, tls: TlsMater
       // Keep-alive connections would hold the close open until they time out:
       // each one is closed as soon as its last request has been answered.
       const idle = setInterval(() => { app.server.closeIdleConnections() }, 50)
+      https.closeSessions()
       idle.unref()
       try {
         await app.close()
@@ -316,10 +318,17 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts, tls: TlsMater
  * handshakes get the new certificate, open connections keep theirs) and the
  * plain-HTTP listener that only redirects to public_url.
  */
-function httpsParts (app: FastifyInstance, parts: GatewayParts, tls: TlsMaterial | undefined): { certificates: CertificateReload | undefined, readonly redirectAddress: { host: string, port: number } | undefined, listen: () => Promise<void>, close: () => Promise<void> } {
+function httpsParts (app: FastifyInstance, parts: GatewayParts, tls: TlsMaterial | undefined): { certificates: CertificateReload | undefined, readonly redirectAddress: { host: string, port: number } | undefined, listen: () => Promise<void>, closeSessions: () => void, close: () => Promise<void> } {
   const settings = parts.config.tls
-  if (settings === undefined || tls === undefined) return { certificates: undefined, redirectAddress: undefined, listen: async () => {}, close: async () => {} }
+  if (settings === undefined || tls === undefined) return { certificates: undefined, redirectAddress: undefined, listen: async () => {}, closeSessions: () => {}, close: async () => {} }
   const server = app.server as unknown as TlsServer
+  // Open HTTP/2 connections, told to finish their streams and go (GOAWAY) when the gateway closes: the
+  // server would otherwise wait for each to time out idle (Fastify's own list misses server sessions).
+  const sessions = new Set<ServerHttp2Session>()
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session)
+    session.once('close', () => { sessions.delete(session) })
+  })
   const certificates = new CertificateReload({
     paths: settings,
     current: tls,
@@ -331,6 +340,9 @@ function httpsParts (app: FastifyInstance, parts: GatewayParts, tls: TlsMaterial
   return {
     certificates,
     get redirectAddress () { return redirectAddress },
+    closeSessions () {
+      for (const session of sessions) session.close()
+    },
     async listen () {
       certificates.start()
       if (redirect === undefined || settings.redirectListen === undefined) return

@@ -259,3 +259,48 @@ t.test('a configuration whose TLS files do not serve stops the start with what i
   const ok = loadConfig({ env: { ...base, GATEHOUSE_TLS_CERT_FILE: good.certFile, GATEHOUSE_TLS_KEY_FILE: good.keyFile } }).config
   t.match(ok.tls, { certFile: good.certFile, keyFile: good.keyFile, clientCaFile: undefined, redirectListen: undefined })
 })
+
+t.test('CONNECT is refused with 405 over HTTP/2 and HTTP/1.1 alike', async t => {
+  const { stack, pki, upstream } = await startTlsStack(t)
+  const session = h2connect(stack.url, { ca: pki.ca })
+  t.teardown(() => session.close())
+  const req = session.request({ ':method': 'CONNECT', ':authority': 'example.com:443' })
+  let body = ''
+  req.setEncoding('utf8')
+  req.on('data', (c: string) => { body += c })
+  const headers = await new Promise<H2Headers>((resolve, reject) => { req.once('response', resolve); req.once('error', reject) })
+  await new Promise(resolve => req.once('end', resolve))
+  t.equal(headers[':status'], 405)
+  t.match(JSON.parse(body), { error: { code: 'GH_METHOD_NOT_ALLOWED' } })
+  t.equal((await h2get(session, '/still-open')).headers[':status'], 200, 'the HTTP/2 connection goes on')
+
+  const status = await new Promise<number>((resolve, reject) => {
+    const r = httpsRequest(stack.url, { method: 'CONNECT', path: 'example.com:443', ca: pki.ca, agent: new Agent({ ALPNProtocols: ['http/1.1'] }) })
+    r.once('connect', (res, socket) => { socket.destroy(); resolve(res.statusCode ?? 0) })
+    r.once('error', reject)
+    r.end()
+  })
+  t.equal(status, 405)
+  t.equal(upstream.seen.filter(r => r.method === 'CONNECT').length, 0)
+})
+
+t.test('closing the gateway ends open HTTP/2 and HTTP/1.1 keep-alive connections', async t => {
+  const { stack, pki } = await startTlsStack(t)
+  const session = h2connect(stack.url, { ca: pki.ca })
+  t.equal((await h2get(session, '/a')).headers[':status'], 200)
+  const agent = new Agent({ ALPNProtocols: ['http/1.1'], keepAlive: true, ca: pki.ca })
+  const { closed: socketClosed } = await new Promise<{ closed: Promise<unknown> }>((resolve, reject) => {
+    const r = httpsRequest(`${stack.url}/b`, { agent }, res => {
+      const closed = new Promise(done => res.socket.once('close', done))
+      res.resume()
+      res.once('end', () => { resolve({ closed }) })
+    })
+    r.once('error', reject)
+    r.end()
+  })
+  const sessionClosed = new Promise(resolve => session.once('close', resolve))
+  await stack.gateway.close()
+  await Promise.all([sessionClosed, socketClosed])
+  t.pass('both connections closed with the gateway')
+  agent.destroy()
+})
