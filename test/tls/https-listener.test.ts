@@ -118,10 +118,11 @@ t.test('HTTP/2 by ALPN: proxied with Host from :authority, no pseudo-header upst
   t.equal(own.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains', 'HSTS on the gateway\'s own answer')
 })
 
-t.test('HTTP/1.1 for clients that ask for it; TLS 1.2 and 1.3 only', async t => {
-  const { stack, pki, upstream } = await startTlsStack(t)
+t.test('HTTP/1.1 for clients that ask for it, with the same limits; TLS 1.2 and 1.3 only', async t => {
+  const { stack, pki, upstream } = await startTlsStack(t, { GATEHOUSE_LIMITS_MAX_HEADER_SIZE: '4KiB' })
   const res = await h1get(`${stack.url}/plain?x=1`, pki.ca, { accept: 'application/json' })
   t.equal(res.status, 200)
+  t.equal((await h1get(`${stack.url}/big`, pki.ca, { 'x-big': 'a'.repeat(6000) })).status, 431, 'limits.max_header_size holds over TLS')
   t.equal(res.alpn, 'http/1.1')
   t.notOk(res.headers['strict-transport-security'], 'no HSTS unless configured')
   const seen = await upstream.waitFor(r => r.url === '/plain?x=1')
