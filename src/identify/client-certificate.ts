@@ -80,6 +80,31 @@ export function dnAttributes (text: string): ReadonlySet<string> {
   return set
 }
 
+/** The common name of a distinguished name as written (`O=Example, CN=batch`), or undefined. */
+export function commonNameOf (dn: string): string | undefined {
+  for (const attribute of dnAttributes(dn)) if (attribute.startsWith('CN=')) return attribute.slice(3)
+  return undefined
+}
+
+/**
+ * A certificate described by its names (a policy test case, a decision
+ * record being replayed): what client_certificate conditions test.
+ */
+export function describedCertificate (names: { subject: string, issuer?: string | undefined, dns?: readonly string[], uris?: readonly string[], emails?: readonly string[] }, thumbprint: string): ClientCertificate {
+  const issuer = names.issuer ?? ''
+  return Object.freeze({
+    subject: names.subject,
+    subjectCn: commonNameOf(names.subject),
+    issuer,
+    issuerCn: commonNameOf(issuer),
+    dns: (names.dns ?? []).map(d => d.toLowerCase()),
+    uris: names.uris ?? [],
+    emails: names.emails ?? [],
+    thumbprint,
+    serial: '',
+  })
+}
+
 const identities = new WeakMap<ClientCertificate, Identity>()
 
 /**

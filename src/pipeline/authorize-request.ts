@@ -77,5 +77,5 @@ export async function authorizeRequest (request: PipelineRequest, routed: Routed
 function recordDecision (request: PipelineRequest, routed: RoutedRequest, outcome: { decision: RecordedDecision, reason: string, rule: string | undefined }, identity: Identity | undefined, credential: 'session' | 'bearer' | undefined, deps: AuthorizeDeps): void {
   if (!shouldRecord(deps.decisions, outcome.decision)) return
   const { policy, route, method, host, canonical } = routed
-  deps.audit('access.decision', { ...auditRequest(request), ...decisionRecord({ policy, route, method, host, path: canonical.path, ...outcome, identity, credential, websocket: request.headers.upgrade !== undefined }) })
+  deps.audit('access.decision', { ...auditRequest(request), ...decisionRecord({ policy, route, method, host, path: canonical.path, ...outcome, identity, credential, websocket: request.headers.upgrade !== undefined, certificate: routed.clientCertificate }) })
 }

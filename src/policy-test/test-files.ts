@@ -4,6 +4,7 @@ import { Ajv } from 'ajv'
 import { schemaProblems } from '../config/schema-problems.js'
 import { readYamlFile } from '../config/yaml-source.js'
 import type { Problem } from '../errors.js'
+import { describedCertificate } from '../identify/client-certificate.js'
 import type { ClientCertificate, Identity } from '../identify/identity.js'
 import { parseAddress, type Address } from '../net/address.js'
 import { TEST_FILE } from '../policy/load-policy.js'
@@ -115,7 +116,7 @@ export function loadTestFiles (files: readonly string[]): { cases: PolicyTestCas
         publicOrigin: /^https?:\/\//i.test(url) ? new URL(url).origin : undefined,
         identity: c.identity === undefined ? undefined : testIdentity(c.identity),
         credential: c.identity?.credentials ?? 'session',
-        clientCertificate: c.certificate === undefined ? undefined : testCertificate(c.certificate),
+        clientCertificate: c.certificate === undefined ? undefined : describedCertificate({ subject: c.certificate.subject, issuer: c.certificate.issuer, dns: c.certificate.san_dns, uris: c.certificate.san_uri, emails: c.certificate.san_email }, 'test'),
         expect: typeof c.expect === 'string' ? { decision: c.expect } : c.expect,
       })
     })
@@ -140,29 +141,5 @@ function testIdentity (raw: NonNullable<RawCase['identity']>): Identity {
     acr: raw.acr,
     sid: undefined,
     claims: { ...(raw.claims ?? {}), ...(raw.tenant === undefined ? {} : { tid: raw.tenant }) },
-  })
-}
-
-/** The common name of a distinguished name as written (`O=Example, CN=batch`). */
-function commonName (dn: string): string | undefined {
-  for (const part of dn.split(',')) {
-    const eq = part.indexOf('=')
-    if (eq > 0 && part.slice(0, eq).trim().toUpperCase() === 'CN') return part.slice(eq + 1).trim()
-  }
-  return undefined
-}
-
-function testCertificate (raw: RawCertificate): ClientCertificate {
-  const issuer = raw.issuer ?? ''
-  return Object.freeze({
-    subject: raw.subject,
-    subjectCn: commonName(raw.subject),
-    issuer,
-    issuerCn: commonName(issuer),
-    dns: (raw.san_dns ?? []).map(d => d.toLowerCase()),
-    uris: raw.san_uri ?? [],
-    emails: raw.san_email ?? [],
-    thumbprint: 'test',
-    serial: '',
   })
 }

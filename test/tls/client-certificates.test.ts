@@ -1,7 +1,11 @@
 import { createHash, X509Certificate } from 'node:crypto'
 import { connect as h2connect, type IncomingHttpHeaders as H2Headers } from 'node:http2'
 import { Agent, request as httpsRequest } from 'node:https'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { decodeJwt } from 'jose'
+import { readDecisionRecords } from '../../src/replay/read-records.js'
+import { emptySummary, replayRecord } from '../../src/replay/replay-records.js'
 import t from 'tap'
 import { policyDir } from '../helpers/policy-files.js'
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js'
@@ -44,7 +48,7 @@ interface Teardown { teardown (fn: () => unknown): void }
 
 interface CertStack { stack: Stack, pki: TestPki, upstream: RecordingUpstream }
 
-async function startCertStack (t: Teardown, mode: 'optional' | 'required' = 'optional'): Promise<CertStack> {
+async function startCertStack (t: Teardown, mode: 'optional' | 'required' = 'optional', env: Record<string, string> = {}): Promise<CertStack> {
   const pki = createTestPki(t)
   const server = pki.server()
   const upstream = await startRecordingUpstream(t)
@@ -58,6 +62,7 @@ async function startCertStack (t: Teardown, mode: 'optional' | 'required' = 'opt
       GATEHOUSE_TLS_KEY_FILE: server.keyFile,
       GATEHOUSE_TLS_CLIENT_CA_FILE: pki.caFile,
       GATEHOUSE_TLS_CLIENT_CERTIFICATES: mode,
+      ...env,
     },
   })
   return { stack, pki, upstream }
@@ -166,4 +171,21 @@ t.test('client_certificates: required refuses a connection without a verified ce
   await t.rejects(get(stack, pki, '/open', undefined), 'no certificate: no connection')
   await t.rejects(get(stack, pki, '/open', createTestPki(t).client('stranger')), 'a certificate of another CA: no connection')
   t.equal((await get(stack, pki, '/open', pki.client('anyone'))).status, 200)
+})
+
+t.test('decision records keep the certificate, and gatehouse replay decides them the same', async t => {
+  const { stack, pki } = await startCertStack(t, 'optional', { GATEHOUSE_LOG_DECISIONS: 'all' })
+  t.equal((await get(stack, pki, '/batch/run', pki.client('batch-job', 'URI:spiffe://example.test/batch'))).status, 200)
+  t.equal((await get(stack, pki, '/batch/run', pki.client('intruder', 'URI:spiffe://example.test/other'))).status, 403)
+  t.equal((await get(stack, pki, '/batch/run', undefined)).status, 403)
+  const records = stack.logs.records().filter(r => r.event === 'access.decision' && r.path === '/batch/run')
+  t.equal(records.length, 3)
+  t.match(records[0], { decision: 'allow', certificate: { subject: 'O=Example, CN=batch-job', issuer: 'CN=Gatehouse Test CA', san_uri: ['spiffe://example.test/batch'] } })
+  t.notOk('certificate' in (records[2] ?? {}), 'no certificate, no field')
+  const file = join(pki.dir, 'decisions.jsonl')
+  writeFileSync(file, records.map(r => JSON.stringify(r)).join('\n') + '\n')
+  const summary = emptySummary()
+  for await (const record of readDecisionRecords([file], undefined, new Map())) replayRecord(stack.gateway.policies.current, record, summary)
+  t.equal(summary.records, 3)
+  t.equal(summary.changed, 0, 'the same policy decides every record the same way')
 })
