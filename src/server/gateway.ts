@@ -35,12 +35,10 @@ import { GraphDelta } from '../entra/graph-delta.js'
 import { SigninFlow } from '../signin/signin-flow.js'
 import { TokenRefresh } from '../signin/token-refresh.js'
 import { buildAdminServer } from './admin.js'
-import type { ServerHttp2Session } from 'node:http2'
-import type { Server as TlsServer } from 'node:tls'
-import { CertificateReload } from '../tls/certificate-reload.js'
+import type { CertificateReload } from '../tls/certificate-reload.js'
 import type { TlsMaterial } from '../tls/tls-files.js'
-import { createHttpsRedirect } from './https-redirect.js'
-import { readTlsMaterial, secureContextOptions } from './public-listener.js'
+import { readTlsMaterial } from './public-listener.js'
+import { tlsListener } from './tls-listener.js'
 import { createApp } from './create-app.js'
 import { registerForwardAuth } from './forward-auth.js'
 import { registerFrontchannelLogout } from './frontchannel-logout.js'
@@ -247,7 +245,7 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts, tls: TlsMater
   const { config, oidc, policies, store, metrics } = parts
   let closing = false
   let adminAddress: { host: string, port: number } | undefined
-  const https = httpsParts(app, parts, tls)
+  const https = tlsListener(app, config, tls, parts.log)
   const admin = config.admin.listen === undefined
     ? undefined
     : buildAdminServer({
@@ -309,59 +307,6 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts, tls: TlsMater
       await watchStopped
       await store.close()
       parts.auditSink.close()
-    },
-  }
-}
-
-/**
- * What HTTPS adds to the public listener: the certificate reload (new
- * handshakes get the new certificate, open connections keep theirs) and the
- * plain-HTTP listener that only redirects to public_url.
- */
-function httpsParts (app: FastifyInstance, parts: GatewayParts, tls: TlsMaterial | undefined): { certificates: CertificateReload | undefined, readonly redirectAddress: { host: string, port: number } | undefined, listen: () => Promise<void>, closeSessions: () => void, close: () => Promise<void> } {
-  const settings = parts.config.tls
-  if (settings === undefined || tls === undefined) return { certificates: undefined, redirectAddress: undefined, listen: async () => {}, closeSessions: () => {}, close: async () => {} }
-  const server = app.server as unknown as TlsServer
-  // Open HTTP/2 connections, told to finish their streams and go (GOAWAY) when the gateway closes: the
-  // server would otherwise wait for each to time out idle (Fastify's own list misses server sessions).
-  const sessions = new Set<ServerHttp2Session>()
-  server.on('session', (session: ServerHttp2Session) => {
-    sessions.add(session)
-    session.once('close', () => { sessions.delete(session) })
-  })
-  const certificates = new CertificateReload({
-    paths: settings,
-    current: tls,
-    apply: material => { server.setSecureContext(secureContextOptions(material)) },
-    log: parts.log.child({ module: 'tls' }),
-  })
-  const redirect = settings.redirectListen === undefined ? undefined : createHttpsRedirect(parts.config.publicUrl)
-  let redirectAddress: { host: string, port: number } | undefined
-  return {
-    certificates,
-    get redirectAddress () { return redirectAddress },
-    closeSessions () {
-      for (const session of sessions) session.close()
-    },
-    async listen () {
-      certificates.start()
-      if (redirect === undefined || settings.redirectListen === undefined) return
-      const { host, port } = settings.redirectListen
-      await new Promise<void>((resolve, reject) => {
-        redirect.once('error', (err) => {
-          err.message = `redirect listener (tls.redirect_listen ${host.includes(':') ? `[${host}]` : host}:${port}): ${err.message}`
-          reject(err)
-        })
-        redirect.listen(port, host, () => { resolve() })
-      })
-      const address = redirect.address()
-      if (address !== null && typeof address !== 'string') redirectAddress = { host: address.address, port: address.port }
-    },
-    async close () {
-      certificates.stop()
-      if (redirect?.listening !== true) return
-      redirect.closeAllConnections()
-      await new Promise<void>(resolve => { redirect.close(() => { resolve() }) })
     },
   }
 }
