@@ -114,3 +114,22 @@ t.test('SETs that must end nothing: refused, or acknowledged without effect', as
   t.equal(stack.logs.records().filter(r => r.event === 'session.revoked' && r.sessions !== 0).length, 1, 'one revocation ended anything')
   t.notMatch(stack.logs.lines.join('\n'), tx.bearerSecret, 'the bearer secret is never logged')
 })
+
+t.test('a transmitter whose keys cannot be fetched is asked to push again later; the SET is judged once they can', async t => {
+  const { stack, tx, url } = await start(t)
+  const alice = await signedIn(stack, 'alice')
+  const set = await tx.sign(`${RISC}account-disabled`, { format: 'iss_sub', iss: stack.idp.issuer, sub: 'alice' })
+  for (const how of ['unavailable', 'garbled'] as const) {
+    tx.serveKeys(how)
+    const res = await tx.push(url, set)
+    t.equal(res.status, 503, `keys ${how}: 503, not a refusal the transmitter would give up on`)
+    t.equal(res.body?.err, 'temporarily_unavailable')
+    t.match(String(res.body?.description), /jwks_url/)
+    t.equal(await status(stack, alice), 200, `keys ${how}: nothing ended`)
+  }
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/secevent+jwt', authorization: `Bearer ${tx.bearerSecret}` }, body: set })
+  t.equal(res.headers.get('retry-after'), '30')
+  tx.serveKeys('ok')
+  t.equal((await tx.push(url, set)).status, 202, 'the same SET (its jti not used up) is accepted once the keys can be read')
+  t.equal(await status(stack, alice), 401)
+})

@@ -28,8 +28,8 @@ export const REDACT_PATHS: string[] = [
   'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
 ]
 
-/** Query parameters whose values are replaced before a URL is logged. */
-const SENSITIVE_QUERY = new Set(['code', 'state', 'id_token_hint', 'token', 'access_token', 'id_token', 'refresh_token', 'logout_token', 'session_state', 'client_secret', 'password'])
+/** Query parameters whose values are replaced before a URL is logged. `sid` is an IdP session id on front-channel logout (whoever has it can end that session) and a session id in many legacy apps. */
+const SENSITIVE_QUERY = new Set(['code', 'state', 'sid', 'id_token_hint', 'token', 'access_token', 'id_token', 'refresh_token', 'logout_token', 'session_state', 'client_secret', 'password'])
 
 /** Returns the URL with the values of sensitive query parameters replaced by `[Redacted]`. */
 export function redactUrl (url: string): string {

@@ -15,16 +15,32 @@ export async function withNewerTokens (store: SessionStore, sessionId: string, r
   return current === undefined ? record : keepingNewerTokens(current, record)
 }
 
-/** `record`, with what a later refresh stored in `current` (tokens, identity, whether the groups could be read) when there was one. */
+/**
+ * `record`, with what a later refresh stored in `current` (tokens, identity,
+ * whether the groups could be read) when there was one, and with a directory
+ * watch's mark that `record` was read before: its groups cannot account for
+ * the change the mark stands for, whatever it did with them.
+ */
 function keepingNewerTokens (current: Readonly<SessionRecord>, record: SessionRecord): SessionRecord {
-  if ((current.refreshedAt ?? 0) <= (record.refreshedAt ?? 0)) return record
-  const merged = Object.assign(Object.create(Object.getPrototypeOf(record) as object) as SessionRecord, record)
-  merged.identity = current.identity
-  merged.tokens = current.tokens
-  merged.refreshedAt = current.refreshedAt
-  merged.groupsStale = current.groupsStale
-  if (current.groupsFromGraph === true) merged.groupsFromGraph = true
+  let merged = record
+  if ((current.refreshedAt ?? 0) > (record.refreshedAt ?? 0)) {
+    merged = copyOf(record)
+    merged.identity = current.identity
+    merged.tokens = current.tokens
+    merged.refreshedAt = current.refreshedAt
+    merged.groupsStale = current.groupsStale
+    if (current.groupsFromGraph === true) merged.groupsFromGraph = true
+  }
+  if (current.groupsStale === true && (current.groupsMark ?? 0) > (merged.groupsMark ?? 0)) {
+    if (merged === record) merged = copyOf(record)
+    merged.groupsStale = true
+    merged.groupsMark = current.groupsMark
+  }
   return merged
+}
+
+function copyOf (record: SessionRecord): SessionRecord {
+  return Object.assign(Object.create(Object.getPrototypeOf(record) as object) as SessionRecord, record)
 }
 
 export interface SessionContext {

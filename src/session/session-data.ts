@@ -13,8 +13,14 @@ export interface SessionFields {
   refreshedAt?: number
   /** The groups were read from Microsoft Graph (overage): read again at every refresh. */
   groupsFromGraph?: boolean
-  /** Set when a refresh could not read the groups from Graph: requests are refused until they are read. */
+  /** Set when a refresh could not read the groups from Graph, or the directory watch saw a member leave a group: requests are refused until they are read. */
   groupsStale?: boolean
+  /**
+   * How many times the directory watch has marked the groups stale. A write
+   * that read the session before the latest mark keeps the mark, so a
+   * request that was in flight when the member left a group cannot clear it.
+   */
+  groupsMark?: number
 }
 
 /** A session as stored: the fields plus @fastify/session's cookie data. */

@@ -224,9 +224,10 @@ export class DirectoryWatch {
     let marked = 0
     for (const id of await store.backend.idsBy('user', user)) {
       const record = await store.get(id, { fresh: true })
-      if (record === undefined || record.groupsStale === true) continue
+      // Marked again even when already stale: a request reading the groups now may have read them before this change.
+      if (record === undefined) continue
       const session = new ActiveSession(id, record, { store, lifetimes, clock })
-      session.update({ groupsStale: true })
+      session.update({ groupsStale: true, groupsMark: (record.groupsMark ?? 0) + 1 })
       if (await session.save()) marked++
     }
     if (marked === 0) return

@@ -2,8 +2,12 @@ import { timingSafeEqual, createHash } from 'node:crypto'
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import type { SsfTransmitter } from '../config/types.js'
 
-/** The error codes of RFC 8935 section 2.3 that a receiver answers with. */
-export type SetErrorCode = 'invalid_request' | 'invalid_key' | 'invalid_issuer' | 'invalid_audience'
+/**
+ * The error codes of RFC 8935 section 2.3 that a receiver answers with (400),
+ * and `temporarily_unavailable` when the transmitter's keys could not be
+ * fetched: the SET was not judged, and the transmitter should push it again.
+ */
+export type SetErrorCode = 'invalid_request' | 'invalid_key' | 'invalid_issuer' | 'invalid_audience' | 'temporarily_unavailable'
 
 export type SetVerdict =
   | { ok: true, transmitter: SsfTransmitter, payload: JWTPayload & { jti: string, iat: number } }
@@ -88,5 +92,16 @@ function refused (err: unknown): SetVerdict & { ok: false } {
   if (err instanceof errors.JWSSignatureVerificationFailed || err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JOSEAlgNotAllowed) {
     return { ok: false, err: 'invalid_key', description: `the SET's signature is not by a key of the transmitter (${code})` }
   }
+  if (keysUnavailable(err)) return { ok: false, err: 'temporarily_unavailable', description: `the transmitter's keys could not be fetched from its jwks_url (${(err as Error).message})` }
   return { ok: false, err: 'invalid_request', description: `the SET was refused (${code})` }
+}
+
+/**
+ * Fetching the key set failed (no answer, a timeout, not 200, not a key set):
+ * jose's JWKSTimeout and JWKSInvalid, its generic error for the HTTP status
+ * and the body, and fetch's own TypeError for a connection that failed.
+ */
+function keysUnavailable (err: unknown): boolean {
+  return err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || err instanceof TypeError ||
+    (err instanceof errors.JOSEError && err.code === 'ERR_JOSE_GENERIC')
 }

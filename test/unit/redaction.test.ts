@@ -7,6 +7,7 @@ t.test('sensitive query parameters are redacted from logged URLs', async t => {
   t.equal(redactUrl('/.gatehouse/callback?code=abc&state=def&iss=x'), '/.gatehouse/callback?code=[Redacted]&state=[Redacted]&iss=x')
   t.equal(redactUrl('/p?Code=1&ID_TOKEN_HINT=2&x=3'), '/p?Code=[Redacted]&ID_TOKEN_HINT=[Redacted]&x=3')
   t.equal(redactUrl('/p?c%6Fde=1'), '/p?c%6Fde=[Redacted]', 'encoded names are decoded first')
+  t.equal(redactUrl('/.gatehouse/frontchannel-logout?iss=https%3A%2F%2Fidp&sid=08a5019c'), '/.gatehouse/frontchannel-logout?iss=https%3A%2F%2Fidp&sid=[Redacted]', 'an IdP session id ends that session: not logged')
   t.equal(redactUrl('/plain'), '/plain')
 })
 
