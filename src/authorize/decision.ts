@@ -1,5 +1,6 @@
+import { certificateIdentity } from '../identify/client-certificate.js'
 import type { Identity } from '../identify/identity.js'
-import { CRITERIA, valueIn, type ConditionSet, type Criterion, type CriterionReason, type RequestFacts } from './criteria/index.js'
+import { certificateOnly, CRITERIA, valueIn, type ConditionSet, type Criterion, type CriterionReason, type RequestFacts } from './criteria/index.js'
 
 /** The criteria without their literal types, for loops over all of them. */
 const ALL: readonly Criterion[] = CRITERIA
@@ -42,7 +43,7 @@ export function decide (route: RouteRules, facts: RequestFacts): Decision {
 
   for (const entry of route.deny) {
     if (denyMatches(entry, facts)) {
-      const networkOnly = entry.ip !== undefined && ALL.every(c => !has(entry, c) || !c.needsUser)
+      const networkOnly = entry.ip !== undefined && ALL.every(c => !has(entry, c) || c.field === 'ip')
       return {
         allow: false,
         kind: 'forbidden',
@@ -70,6 +71,10 @@ export function decide (route: RouteRules, facts: RequestFacts): Decision {
       continue
     }
     if (entry.anonymous === true) return { allow: true, identity, reason: 'allowed', rule: entry.where }
+    // The certificate passed above; no sign-in is asked for. Who signed in, if anyone, is still who is asking.
+    if (certificateOnly(entry) && facts.clientCertificate !== undefined) {
+      return { allow: true, identity: identity ?? certificateIdentity(facts.clientCertificate), reason: 'allowed', rule: entry.where }
+    }
     if (identity === undefined) {
       signingInMayHelp = true
       continue
@@ -98,15 +103,15 @@ function firstFailing (entry: ConditionSet, facts: RequestFacts, userConditions:
 
 /**
  * A deny entry matches when all its conditions hold. User conditions cannot
- * hold without a user; an unknown client address matches any ip condition
- * (fail closed).
+ * hold without a user, nor certificate conditions without a verified
+ * certificate; an unknown client address matches any ip condition (fail closed).
  */
 function denyMatches (entry: ConditionSet, facts: RequestFacts): boolean {
   for (const criterion of ALL) {
     const value = valueIn(entry, criterion)
     if (value === undefined) continue
     if (criterion.needsUser && facts.identity === undefined) return false
-    if (!criterion.needsUser && facts.clientIp === undefined) continue
+    if (criterion.field === 'ip' && facts.clientIp === undefined) continue
     if (!criterion.test(value, facts)) return false
   }
   return true
@@ -114,7 +119,7 @@ function denyMatches (entry: ConditionSet, facts: RequestFacts): boolean {
 
 /** Whether any decision on this route can depend on the user. */
 export function routeNeedsIdentity (route: Pick<RouteRules, 'allow' | 'deny'>): boolean {
-  const usesUser = (entry: ConditionSet): boolean => entry.anonymous !== true || ALL.some(c => c.needsUser && has(entry, c))
+  const usesUser = (entry: ConditionSet): boolean => (entry.anonymous !== true && !certificateOnly(entry)) || ALL.some(c => c.needsUser && has(entry, c))
   if (route.deny.some(e => ALL.some(c => c.needsUser && has(e, c)))) return true
   if (route.allow === 'anyone') return false
   if (route.allow === 'authenticated') return true

@@ -7,7 +7,8 @@ import { parseSize } from './size.js'
 import { pointerPath, schemaProblems } from './schema-problems.js'
 import { envKeys, readEnv } from './env.js'
 import { CONFIG_SCHEMA, GUID_PATTERN } from './schema.js'
-import type { BearerSettings, EntraSettings, GatewayConfig, SsfTransmitter } from './types.js'
+import type { BearerSettings, EntraSettings, GatewayConfig, SsfTransmitter, TlsSettings } from './types.js'
+import { readTlsFiles } from '../tls/tls-files.js'
 import { parseRange, type Cidr } from '../net/address.js'
 import { singleHostUrl } from '../net/redis-url.js'
 import { parseYaml, type YamlSource } from './yaml-source.js'
@@ -139,6 +140,12 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     problems.push({ where: where(['admin', 'listen']), message: `admin.listen (${adminText}) must not be the public listener's address (${r.listen}): metrics are never served to the public`, severity: 'error' })
   }
 
+  const tls = tlsSettings(r.tls, publicUrl, listen, admin, where, problems)
+  const hsts = r.tls?.strict_transport_security
+  if (hsts !== undefined && publicUrl !== undefined && publicUrl.protocol !== 'https:') {
+    problems.push({ where: where(['tls', 'strict_transport_security']), message: 'tls.strict_transport_security is sent only over HTTPS: public_url must be https', severity: 'error' })
+  }
+
   // log.audit: stdout, stderr, or a file the gateway can append to
   const auditSink = r.log.audit
   if (auditSink !== undefined && auditSink !== 'stdout' && auditSink !== 'stderr') {
@@ -226,6 +233,8 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     publicParts: { protocol: secure ? 'https' : 'http', host: publicUrl?.host ?? '' },
     secureCookies: secure,
     policies: r.policies,
+    tls,
+    strictTransportSecurity: hsts,
     trustedProxies,
     oidc: {
       provider,
@@ -294,6 +303,7 @@ interface RawConfig {
   workers: number | 'auto'
   public_url?: string
   policies?: string
+  tls?: RawTls
   trusted_proxies?: string[]
   oidc: { provider: 'generic' | 'entra', issuer?: string, client_id?: string, client_secret?: string, client_secret_file?: string, token_auth_method: 'client_secret_basic' | 'client_secret_post', scopes: string[], allow_insecure_http: boolean, discovery_timeout: string, groups_claim: string, roles_claim: string }
   entra?: RawEntra
@@ -310,6 +320,44 @@ interface RawConfig {
   admin: { listen: string }
   log: { level: string, audit?: string, decisions: string }
   policy?: { tests?: string }
+}
+
+interface RawTls { cert_file?: string, key_file?: string, client_ca_file?: string, client_certificates: 'optional' | 'required', redirect_listen: string, strict_transport_security?: string }
+
+type Listen = { host: string, port: number } | undefined
+
+/**
+ * tls.*: both files or neither, an https public_url, a redirect listener on
+ * a port of its own, and files that serve (read and checked here, so that
+ * `gatehouse check` reports them too).
+ */
+function tlsSettings (raw: RawTls | undefined, publicUrl: URL | undefined, listen: Listen, admin: Listen, where: Where, problems: Problem[]): TlsSettings | undefined {
+  if (raw === undefined) return undefined
+  const error = (key: string, message: string): void => { problems.push({ where: where(['tls', key]), message, severity: 'error' }) }
+  const { cert_file: certFile, key_file: keyFile, client_ca_file: clientCaFile } = raw
+  if (certFile === undefined || keyFile === undefined) {
+    if (certFile !== undefined || keyFile !== undefined) error(certFile === undefined ? 'key_file' : 'cert_file', 'tls.cert_file and tls.key_file go together: set both (env GATEHOUSE_TLS_CERT_FILE and GATEHOUSE_TLS_KEY_FILE)')
+    for (const key of ['client_ca_file', 'redirect_listen'] as const) {
+      if (key === 'client_ca_file' ? clientCaFile !== undefined : raw.redirect_listen !== 'off') error(key, `tls.${key} needs the gateway to serve HTTPS itself: set tls.cert_file and tls.key_file`)
+    }
+    return undefined
+  }
+  if (publicUrl !== undefined && publicUrl.protocol !== 'https:') error('cert_file', `the public listener serves HTTPS with tls.cert_file: public_url must be https, got ${publicUrl.origin}`)
+  if (clientCaFile === undefined && raw.client_certificates === 'required') error('client_certificates', 'tls.client_certificates: required needs tls.client_ca_file, the CAs client certificates are verified against')
+  const redirectListen = raw.redirect_listen === 'off' ? undefined : parseListen(raw.redirect_listen)
+  if (raw.redirect_listen !== 'off') {
+    if (redirectListen === undefined) error('redirect_listen', `tls.redirect_listen must be host:port (e.g. 0.0.0.0:80) or off, got "${raw.redirect_listen}"`)
+    else {
+      for (const [other, name] of [[listen, 'listen'], [admin, 'admin.listen']] as const) {
+        if (other !== undefined && redirectListen.port !== 0 && redirectListen.port === other.port && (redirectListen.host === other.host || isWildcard(redirectListen.host) || isWildcard(other.host))) {
+          error('redirect_listen', `tls.redirect_listen (${raw.redirect_listen}) must not be the address of ${name}`)
+        }
+      }
+    }
+  }
+  const read = readTlsFiles({ certFile, keyFile, clientCaFile })
+  if (!read.ok) for (const p of read.problems) error(p.key, `tls.${p.key}: ${p.message}`)
+  return { certFile, keyFile, clientCaFile, clientCertificates: raw.client_certificates, redirectListen }
 }
 
 /** log.decisions, already checked against the schema's pattern. */

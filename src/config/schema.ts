@@ -26,6 +26,19 @@ export const CONFIG_SCHEMA = {
     public_url: { type: 'string', description: 'The URL people and the IdP use to reach the gateway' },
     policies: { type: 'string', description: 'Policy file or folder' },
     trusted_proxies: { type: 'array', items: { type: 'string' }, description: 'CIDRs of proxies in front of the gateway whose X-Forwarded-For is believed' },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'HTTPS on the public listener: HTTP/2 and HTTP/1.1, TLS 1.2 and 1.3, certificates reloaded when their files change',
+      properties: {
+        cert_file: { type: 'string', minLength: 1, description: 'PEM certificate chain: the server certificate first, then the intermediates' },
+        key_file: { type: 'string', minLength: 1, description: 'PEM private key of the certificate' },
+        client_ca_file: { type: 'string', minLength: 1, description: 'PEM CA certificates that client certificates are verified against' },
+        client_certificates: { enum: ['optional', 'required'], default: 'optional', description: 'With client_ca_file: optional (asked for, checked when sent) or required (a connection without a verified one is refused)' },
+        redirect_listen: { type: 'string', minLength: 1, default: 'off', description: 'host:port of a plain-HTTP listener that only redirects to public_url, or off' },
+        strict_transport_security: { type: 'string', pattern: '^max-age=[0-9]+(; ?includeSubDomains)?(; ?preload)?$', description: 'Strict-Transport-Security header on every answer, e.g. max-age=31536000; includeSubDomains' },
+      },
+    },
     oidc: {
       type: 'object',
       default: {},

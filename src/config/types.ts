@@ -12,6 +12,10 @@ export interface GatewayConfig {
   /** True when publicUrl is https: cookies get `Secure` and the `__Host-` prefix. */
   readonly secureCookies: boolean
   readonly policies: string | undefined
+  /** HTTPS on the public listener (tls.cert_file and tls.key_file); undefined: plain HTTP. */
+  readonly tls: TlsSettings | undefined
+  /** The Strict-Transport-Security header on every answer (public_url https only); undefined: none. */
+  readonly strictTransportSecurity: string | undefined
   /** Proxies whose X-Forwarded-For is read; empty: the socket peer is the client. */
   readonly trustedProxies: readonly Cidr[]
   readonly oidc: {
@@ -132,4 +136,16 @@ export interface SsfTransmitter {
   readonly jwksUrl: string
   readonly audience: string
   readonly bearerSecret: string
+}
+
+/** tls.*: the files the public listener serves HTTPS with, and what it asks of clients. */
+export interface TlsSettings {
+  readonly certFile: string
+  readonly keyFile: string
+  /** CA certificates client certificates are verified against; undefined: none asked for. */
+  readonly clientCaFile: string | undefined
+  /** With clientCaFile: `optional` (checked when sent) or `required` (refused at the handshake without one). */
+  readonly clientCertificates: 'optional' | 'required'
+  /** The plain-HTTP listener that only redirects to public_url; undefined when `off`. */
+  readonly redirectListen: { readonly host: string; readonly port: number } | undefined
 }

@@ -9,7 +9,7 @@ import { bearerChallenge } from './challenges.js'
 import { accessDenied, websocketOriginDenied, websocketsDisabled } from './denial.js'
 import type { PipelineRequest } from './request.js'
 import type { RoutedRequest } from './routed-request.js'
-import { websocketOriginRefused } from './websocket-origin.js'
+import { certificateOriginRefused, websocketOriginRefused } from './websocket-origin.js'
 
 export type Allowed = Extract<Decision, { allow: true }>
 
@@ -58,12 +58,18 @@ export async function authorizeRequest (request: PipelineRequest, routed: Routed
     return { kind: 'refused', answer: websocketOriginDenied(route) }
   }
   const identity = caller.kind === 'anonymous' ? undefined : caller.identity
-  const decision = decide(route, { identity, clientIp })
+  const clientCertificate = routed.clientCertificate
+  const decision = decide(route, { identity, clientIp, clientCertificate })
   recordDecision(request, routed, { decision: decision.allow ? 'allow' : decision.kind === 'forbidden' ? 'deny' : 'signin', reason: decision.reason, rule: decision.rule }, identity, caller.kind === 'bearer' ? 'bearer' : 'session', deps)
+  if (decision.allow && decision.identity?.kind === 'certificate' && certificateOriginRefused(request, route, deps.publicOrigin)) {
+    const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined
+    deps.audit('access.denied', { ...auditUser(decision.identity), ...auditRequest(request), route: route.name, reason: 'websocket_origin', origin, certificate: decision.identity.subject })
+    return { kind: 'refused', answer: websocketOriginDenied(route) }
+  }
   if (decision.allow) return { kind: 'allow', decision, caller }
   if (decision.kind === 'unauthenticated') return { kind: 'unauthenticated', caller }
   const bearer = caller.kind === 'bearer'
-  deps.audit('access.denied', { ...auditUser(identity), ...auditRequest(request), route: route.name, reason: decision.reason, rule: decision.rule, ...(bearer ? { credential: 'bearer' } : {}) })
+  deps.audit('access.denied', { ...auditUser(identity), ...auditRequest(request), route: route.name, reason: decision.reason, rule: decision.rule, ...(bearer ? { credential: 'bearer' } : {}), ...(clientCertificate === undefined ? {} : { certificate: clientCertificate.subject }) })
   return { kind: 'refused', answer: accessDenied({ route, decision, identity, bearer, detailed: deps.detailedDenials, returnTo: returnTo() }) }
 }
 
@@ -71,5 +77,5 @@ export async function authorizeRequest (request: PipelineRequest, routed: Routed
 function recordDecision (request: PipelineRequest, routed: RoutedRequest, outcome: { decision: RecordedDecision, reason: string, rule: string | undefined }, identity: Identity | undefined, credential: 'session' | 'bearer' | undefined, deps: AuthorizeDeps): void {
   if (!shouldRecord(deps.decisions, outcome.decision)) return
   const { policy, route, method, host, canonical } = routed
-  deps.audit('access.decision', { ...auditRequest(request), ...decisionRecord({ policy, route, method, host, path: canonical.path, ...outcome, identity, credential, websocket: request.headers.upgrade !== undefined }) })
+  deps.audit('access.decision', { ...auditRequest(request), ...decisionRecord({ policy, route, method, host, path: canonical.path, ...outcome, identity, credential, websocket: request.headers.upgrade !== undefined, certificate: routed.clientCertificate }) })
 }

@@ -1,5 +1,5 @@
 import type { DecisionLogging } from '../config/types.js'
-import type { Identity } from '../identify/identity.js'
+import type { ClientCertificate, Identity } from '../identify/identity.js'
 import type { Policy } from '../policy/load-policy.js'
 import type { Route } from '../policy/types.js'
 
@@ -21,6 +21,17 @@ export interface DecisionFacts {
   readonly identity: Identity | undefined
   readonly credential: 'session' | 'bearer' | undefined
   readonly websocket: boolean
+  /** The verified client certificate the request came with, if any. */
+  readonly certificate?: ClientCertificate | undefined
+}
+
+/** What client_certificate conditions can test of a certificate, in a decision record. */
+export interface RecordedCertificate {
+  readonly subject: string
+  readonly issuer: string
+  readonly san_dns: readonly string[]
+  readonly san_uri: readonly string[]
+  readonly san_email: readonly string[]
 }
 
 /**
@@ -54,6 +65,8 @@ export interface DecisionRecord {
   readonly credential: 'session' | 'bearer' | null
   readonly websocket: boolean
   readonly identity: RecordedIdentity | null
+  /** Present only when the request came with a verified client certificate. */
+  readonly certificate?: RecordedCertificate
 }
 
 const claimsByPolicy = new WeakMap<Policy, readonly string[]>()
@@ -102,6 +115,7 @@ export function decisionRecord (facts: DecisionFacts): DecisionRecord {
     credential: identity === undefined ? null : facts.credential ?? null,
     websocket: facts.websocket,
     identity: recorded,
+    ...(facts.certificate === undefined ? {} : { certificate: { subject: facts.certificate.subject, issuer: facts.certificate.issuer, san_dns: facts.certificate.dns, san_uri: facts.certificate.uris, san_email: facts.certificate.emails } }),
   }
 }
 

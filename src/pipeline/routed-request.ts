@@ -1,3 +1,4 @@
+import type { ClientCertificate } from '../identify/identity.js'
 import type { Address } from '../net/address.js'
 import type { CanonicalPath } from '../policy/canonical-path.js'
 import type { Policy } from '../policy/load-policy.js'
@@ -12,4 +13,6 @@ export interface RoutedRequest {
   readonly host: string
   readonly canonical: CanonicalPath
   readonly clientIp: Address | undefined
+  /** The connection's verified client certificate; never set for forward-auth, whose connection is the proxy's. */
+  readonly clientCertificate?: ClientCertificate | undefined
 }

@@ -1,4 +1,5 @@
 import { withOnlyGroups } from '../identify/build-identity.js'
+import { withCertificate } from '../identify/client-certificate.js'
 import type { Identity } from '../identify/identity.js'
 import type { Policy } from '../policy/load-policy.js'
 import type { RequestLog } from '../log/request-log.js'
@@ -39,7 +40,10 @@ export class UpstreamIdentity {
 
   async context (log: RequestLog, routed: RoutedRequest, decision: Allowed, caller: Caller): Promise<UpstreamIdentityContext> {
     const { route, policy } = routed
-    const who = decision.identity === undefined ? undefined : this.#forwarded(policy, decision.identity)
+    const cert = routed.clientCertificate
+    // A signed-in caller that also presented a verified certificate: the upstream is told of both.
+    const identity = decision.identity === undefined || cert === undefined ? decision.identity : withCertificate(decision.identity, cert)
+    const who = identity === undefined ? undefined : this.#forwarded(policy, identity)
     const assertion = who === undefined ? undefined : await this.#deps.signer.assertion(who, route.audience, this.#deps.clock())
     if (who !== undefined && !this.#sizeChecked.has(who)) {
       this.#sizeChecked.add(who)

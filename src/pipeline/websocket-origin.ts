@@ -18,3 +18,14 @@ export function websocketOriginRefused (request: Pick<PipelineRequest, 'headers'
   if (caller.kind !== 'session' || caller.identity === undefined) return false
   return !websocketOriginAllowed(route, request.headers.origin, publicOrigin)
 }
+
+/**
+ * A browser presents its client certificate to any page's handshake, as it
+ * sends a cookie: a handshake let in by the certificate alone that names
+ * an Origin must name the public origin or one of the route's
+ * `websocket_origins`. Services send no Origin and are not affected.
+ */
+export function certificateOriginRefused (request: Pick<PipelineRequest, 'headers'>, route: Pick<Route, 'websocketOrigins'>, publicOrigin: string): boolean {
+  if (!isUpgradeHandshake(request) || request.headers.origin === undefined) return false
+  return !websocketOriginAllowed(route, request.headers.origin, publicOrigin)
+}

@@ -59,7 +59,7 @@ export function runPolicyTests (policy: Policy, cases: readonly PolicyTestCase[]
   const reachedRoutes = new Set<string>()
   const reachedRules = new Set<string>()
   const results = cases.map(c => {
-    const explanation = explain(policy, { method: c.method, url: c.url, clientIp: c.clientIp, identity: c.identity, credential: c.credential, upgrade: c.upgrade, origin: c.origin, publicOrigin: c.publicOrigin })
+    const explanation = explain(policy, { method: c.method, url: c.url, clientIp: c.clientIp, identity: c.identity, credential: c.credential, clientCertificate: c.clientCertificate, upgrade: c.upgrade, origin: c.origin, publicOrigin: c.publicOrigin })
     const actual = actualOf(explanation)
     if (explanation.route !== undefined) reachedRoutes.add(explanation.route.where)
     if (explanation.decision?.rule !== undefined) reachedRules.add(explanation.decision.rule)

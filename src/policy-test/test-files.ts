@@ -4,7 +4,8 @@ import { Ajv } from 'ajv'
 import { schemaProblems } from '../config/schema-problems.js'
 import { readYamlFile } from '../config/yaml-source.js'
 import type { Problem } from '../errors.js'
-import type { Identity } from '../identify/identity.js'
+import { describedCertificate } from '../identify/client-certificate.js'
+import type { ClientCertificate, Identity } from '../identify/identity.js'
 import { parseAddress, type Address } from '../net/address.js'
 import { TEST_FILE } from '../policy/load-policy.js'
 import { TEST_SCHEMA, type EXPECTED_DECISIONS } from '../policy/test-schema.js'
@@ -28,15 +29,20 @@ export interface PolicyTestCase {
   readonly publicOrigin: string | undefined
   readonly identity: Identity | undefined
   readonly credential: 'session' | 'bearer'
+  /** The verified client certificate the request comes with. */
+  readonly clientCertificate: ClientCertificate | undefined
   readonly expect: { readonly decision: ExpectedDecision, readonly route?: string, readonly reason?: string, readonly upstream?: string, readonly rule?: string }
 }
 
 interface RawCase {
   name: string
   request: { method?: string, url: string, ip?: string, headers?: Record<string, string> }
+  certificate?: RawCertificate
   identity?: { user: string, email?: string, groups?: string[], roles?: string[], amr?: string[], acr?: string, scopes?: string[], client_id?: string, kind?: 'application', tenant?: string, claims?: Record<string, unknown>, credentials?: 'session' | 'bearer' }
   expect: ExpectedDecision | PolicyTestCase['expect']
 }
+
+interface RawCertificate { subject: string, issuer?: string, san_dns?: string[], san_uri?: string[], san_email?: string[] }
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true })
 const validate = ajv.compile(TEST_SCHEMA)
@@ -110,6 +116,7 @@ export function loadTestFiles (files: readonly string[]): { cases: PolicyTestCas
         publicOrigin: /^https?:\/\//i.test(url) ? new URL(url).origin : undefined,
         identity: c.identity === undefined ? undefined : testIdentity(c.identity),
         credential: c.identity?.credentials ?? 'session',
+        clientCertificate: c.certificate === undefined ? undefined : describedCertificate({ subject: c.certificate.subject, issuer: c.certificate.issuer, dns: c.certificate.san_dns, uris: c.certificate.san_uri, emails: c.certificate.san_email }, 'test'),
         expect: typeof c.expect === 'string' ? { decision: c.expect } : c.expect,
       })
     })

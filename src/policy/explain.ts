@@ -1,5 +1,5 @@
 import { decide, type Decision } from '../authorize/decision.js'
-import type { Identity } from '../identify/identity.js'
+import type { ClientCertificate, Identity } from '../identify/identity.js'
 import type { Address } from '../net/address.js'
 import { normalizeHost } from '../net/host.js'
 import { canonicalizeTarget } from './canonical-path.js'
@@ -16,6 +16,8 @@ export interface ExplainRequest {
   identity: Identity | undefined
   /** How the identity is presented: a session cookie (default) or a bearer token; a route only reads the credentials it takes. */
   credential?: 'session' | 'bearer'
+  /** The verified client certificate the request comes with (client_certificate conditions); absent: none. */
+  clientCertificate?: ClientCertificate | undefined
   /** A WebSocket handshake (an `Upgrade` header). */
   upgrade?: boolean
   /**
@@ -73,7 +75,7 @@ export function explain (policy: Policy, req: ExplainRequest): Explanation {
     const decision: Decision = { allow: false, kind: 'forbidden', reason: 'websocket_origin', message: `does not take WebSockets with the session cookie from ${req.origin}`, rule: route.where }
     return { method, host, path, outcome: 'forbidden', route, decision, because: `${decision.message} [${decision.reason}] (${route.where})` }
   }
-  const decision = decide(route, { identity: presented(route, req) ? req.identity : undefined, clientIp: req.clientIp })
+  const decision = decide(route, { identity: presented(route, req) ? req.identity : undefined, clientIp: req.clientIp, clientCertificate: req.clientCertificate })
   const at = decision.rule === undefined ? '' : ` (${decision.rule})`
   if (decision.allow) {
     const because = decision.reason === 'anyone'

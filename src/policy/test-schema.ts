@@ -57,6 +57,19 @@ export const TEST_SCHEMA = {
               credentials: { enum: ['session', 'bearer'], description: 'How the identity is presented (default session): a route reads only the credentials it takes' },
             },
           },
+          certificate: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['subject'],
+            description: 'The verified client certificate the request comes with (tls.client_ca_file), for client_certificate conditions; absent: none',
+            properties: {
+              subject: { type: 'string', minLength: 1, description: 'Subject distinguished name, e.g. "O=Example, CN=batch"' },
+              issuer: { type: 'string', minLength: 1, description: 'Issuer distinguished name (default: empty)' },
+              san_dns: stringList,
+              san_uri: stringList,
+              san_email: stringList,
+            },
+          },
           expect: {
             description: `${EXPECTED_DECISIONS.join(', ')}; or a map with decision and optionally route, reason, upstream, rule`,
             oneOf: [

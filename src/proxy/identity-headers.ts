@@ -19,6 +19,10 @@ export const HEADER_ACCESS_TOKEN = 'x-gatehouse-access-token'
 export const HEADER_KIND = 'x-gatehouse-kind'
 export const HEADER_TENANT = 'x-gatehouse-tenant'
 export const HEADER_CLIENT = 'x-gatehouse-client'
+export const HEADER_CERT_SUBJECT = 'x-gatehouse-client-cert-subject'
+export const HEADER_CERT_ISSUER = 'x-gatehouse-client-cert-issuer'
+export const HEADER_CERT_SAN = 'x-gatehouse-client-cert-san'
+export const HEADER_CERT_THUMBPRINT = 'x-gatehouse-client-cert-thumbprint'
 
 /**
  * Whether a client's header could pass for one of the gateway's identity
@@ -44,7 +48,7 @@ export function otherSpellingsOfReserved (headers: IncomingHttpHeaders, exact: R
 
 /**
  * Removes from the client's headers everything that could pass for identity,
- * the hop-by-hop `connection` header and every header it names (so a client
+ * HTTP/2 pseudo-headers, the hop-by-hop `connection` header and every header it names (so a client
  * cannot make a proxy drop headers the gateway adds), and the gateway's own
  * cookies, and whatever `alsoDrop` names. Returns a new object.
  */
@@ -56,6 +60,8 @@ export function sanitizeClientHeaders (headers: IncomingHttpHeaders, gatewayCook
     const value = headers[name]
     if (value === undefined) continue
     const lower = name.toLowerCase()
+    // HTTP/2 pseudo-headers (:authority, :path, …) describe the client's hop; Host carries the authority on.
+    if (lower.charCodeAt(0) === 58 /* : */) continue
     if (lower === 'connection' || lower === 'proxy-connection' || lower === 'keep-alive' || named.has(lower) || isReservedHeader(lower, extraReserved) || alsoDrop?.(lower) === true) continue
     if (lower === 'cookie' && typeof value === 'string') {
       const kept = withoutCookies(value, gatewayCookies)
@@ -135,6 +141,14 @@ export function identityHeaders (identity: Identity): Readonly<Record<string, st
   // Only text that is exactly one address is sent as an email (a session may predate that check).
   if (identity.email !== undefined && parseEmailAddress(identity.email) !== undefined) headers[HEADER_EMAIL] = headerValue(identity.email)
   if (identity.name !== undefined) headers[HEADER_NAME] = headerValue(identity.name)
+  const cert = identity.certificate
+  if (cert !== undefined) {
+    headers[HEADER_CERT_SUBJECT] = headerValue(cert.subject)
+    headers[HEADER_CERT_ISSUER] = headerValue(cert.issuer)
+    const sans = [...cert.dns.map(d => `DNS:${d}`), ...cert.uris.map(u => `URI:${u}`), ...cert.emails.map(e => `email:${e}`)]
+    if (sans.length > 0) headers[HEADER_CERT_SAN] = listValue(sans)
+    headers[HEADER_CERT_THUMBPRINT] = cert.thumbprint
+  }
   Object.freeze(headers)
   serialized.set(identity, headers)
   return headers

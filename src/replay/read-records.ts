@@ -2,7 +2,7 @@ import { closeSync, createReadStream, openSync, readSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
-import type { RecordedDecision, RecordedIdentity } from '../pipeline/decision-record.js'
+import type { RecordedCertificate, RecordedDecision, RecordedIdentity } from '../pipeline/decision-record.js'
 
 /** An access.decision audit line, as replay reads it. */
 export interface ReplayRecord {
@@ -18,6 +18,7 @@ export interface ReplayRecord {
   readonly credential: 'session' | 'bearer' | null
   readonly websocket: boolean
   readonly identity: RecordedIdentity | null
+  readonly certificate: RecordedCertificate | null
 }
 
 /** Why lines were not replayed, and how many of each. */
@@ -102,5 +103,6 @@ function asRecord (value: unknown): ReplayRecord | string {
     credential: v.credential === 'bearer' ? 'bearer' : v.credential === 'session' ? 'session' : null,
     websocket: v.websocket === true,
     identity: (identity ?? null) as RecordedIdentity | null,
+    certificate: typeof v.certificate === 'object' && v.certificate !== null && typeof (v.certificate as { subject?: unknown }).subject === 'string' ? v.certificate as RecordedCertificate : null,
   }
 }

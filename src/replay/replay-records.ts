@@ -1,6 +1,7 @@
-import type { RecordedIdentity } from '../pipeline/decision-record.js'
+import type { RecordedCertificate, RecordedIdentity } from '../pipeline/decision-record.js'
+import { describedCertificate } from '../identify/client-certificate.js'
 import { optionalString, stringList } from '../identify/claim-values.js'
-import type { Identity } from '../identify/identity.js'
+import type { ClientCertificate, Identity } from '../identify/identity.js'
 import { boundedMemo } from '../bounded-memo.js'
 import { parseAddress } from '../net/address.js'
 import { explain } from '../policy/explain.js'
@@ -32,6 +33,11 @@ export interface ReplaySummary {
 
 export function emptySummary (): ReplaySummary {
   return { records: 0, changed: 0, changes: new Map(), routes: new Map(), rules: new Map(), examples: new Map(), newlyDenied: new Set(), newlyDeniedOverflow: false }
+}
+
+/** A recorded certificate's names, as client_certificate conditions test them. */
+function certificateOf (r: RecordedCertificate): ClientCertificate {
+  return describedCertificate({ subject: r.subject, issuer: optionalString(r.issuer), dns: stringList(r.san_dns), uris: stringList(r.san_uri), emails: stringList(r.san_email) }, 'replay')
 }
 
 /** Audit logs name the same client addresses again and again: each is parsed once (parsing was a sixth of a replay's time). */
@@ -73,6 +79,7 @@ export function replayRecord (policy: Policy, record: ReplayRecord, summary: Rep
     identity: record.identity === null ? undefined : identityOf(record.identity),
     credential: record.credential ?? 'session',
     upgrade: record.websocket,
+    ...(record.certificate === null ? {} : { clientCertificate: certificateOf(record.certificate) }),
   })
   const now = actualOf(explanation)
   const routeName = record.route ?? '(none)'

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { GatewayConfig } from '../config/types.js'
 import { clientAddress, peerAddress } from '../identify/client-address.js'
 import { AccessLog } from '../log/access-log.js'
@@ -10,6 +10,9 @@ import { UNROUTED, type GatewayMetrics } from '../metrics/gateway-metrics.js'
 import { addressText } from '../net/address.js'
 import { traceContext, type TraceContext } from '../net/trace-context.js'
 import { clientErrorHandler } from './client-error.js'
+import { hostFromAuthority } from './http2-host.js'
+import { applyHttp1Limits, publicListenerOptions } from './public-listener.js'
+import type { TlsMaterial } from '../tls/tls-files.js'
 import { PageRenderer } from './html.js'
 import { refuseConnect } from './refuse-connect.js'
 import { rewriteToCanonical } from './route-request.js'
@@ -40,21 +43,12 @@ function requestIdOf (req: IncomingMessage): string {
  * ids, trace context, the canonical path rewrite, and the per-request
  * fields every later step reads. No route and no gateway step is here.
  */
-export function createApp (config: GatewayConfig, log: Logger, metrics: GatewayMetrics): FastifyInstance {
+export function createApp (config: GatewayConfig, log: Logger, metrics: GatewayMetrics, tls?: TlsMaterial): FastifyInstance {
   const { limits } = config
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
-    // Node's own limits on what a client sends, before any of the gateway's code runs.
-    http: {
-      maxHeaderSize: limits.maxHeaderSize,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      // Node checks the two timeouts every 30 s by default: often enough for the configured values to hold.
-      connectionsCheckingInterval: Math.min(5000, Math.max(50, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
-    },
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
-    requestTimeout: limits.requestTimeoutMs,
+    // Node's own limits on what a client sends, before any of the gateway's code runs; HTTPS and HTTP/2 with tls.cert_file.
+    ...publicListenerOptions(config, tls),
     clientErrorHandler: clientErrorHandler(log),
     genReqId: requestIdOf,
     logController: new AccessLog({ requestIdLogLabel: 'reqId' }),
@@ -68,7 +62,11 @@ export function createApp (config: GatewayConfig, log: Logger, metrics: GatewayM
     return503OnClosing: true,
     rewriteUrl: rewriteToCanonical,
     routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 500 },
-  })
+  } as FastifyServerOptions) as unknown as FastifyInstance
+  if (tls !== undefined) {
+    applyHttp1Limits(app.server, limits)
+    hostFromAuthority(app.server)
+  }
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
@@ -77,6 +75,14 @@ export function createApp (config: GatewayConfig, log: Logger, metrics: GatewayM
     if (config.secureCookies) Object.defineProperty(request, 'protocol', { value: 'https' })
     done()
   })
+  const hsts = config.strictTransportSecurity
+  if (hsts !== undefined) {
+    // On every answer, the upstream's included: the gateway decides how its origin is reached.
+    app.addHook('onSend', (_request, reply, payload, done) => {
+      reply.header('strict-transport-security', hsts)
+      done(null, payload)
+    })
+  }
   refuseConnect(app.server, log)
   app.decorate('pages', new PageRenderer(config.branding))
   app.decorateRequest('routed', null)

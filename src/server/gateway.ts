@@ -35,6 +35,10 @@ import { GraphDelta } from '../entra/graph-delta.js'
 import { SigninFlow } from '../signin/signin-flow.js'
 import { TokenRefresh } from '../signin/token-refresh.js'
 import { buildAdminServer } from './admin.js'
+import type { CertificateReload } from '../tls/certificate-reload.js'
+import type { TlsMaterial } from '../tls/tls-files.js'
+import { readTlsMaterial } from './public-listener.js'
+import { tlsListener } from './tls-listener.js'
 import { createApp } from './create-app.js'
 import { registerForwardAuth } from './forward-auth.js'
 import { registerFrontchannelLogout } from './frontchannel-logout.js'
@@ -72,6 +76,10 @@ export interface Gateway {
   directoryWatch: DirectoryWatch | undefined
   /** The admin listener's bound address once listening; undefined when admin.listen is off. */
   adminAddress: { host: string, port: number } | undefined
+  /** With tls.cert_file: the certificate in service and its reload when the files change. */
+  certificates: CertificateReload | undefined
+  /** The redirect listener's bound address once listening (tls.redirect_listen); undefined when off. */
+  redirectAddress: { host: string, port: number } | undefined
   /** How long a shutdown waits for requests in flight. */
   gracePeriodMs: number
   cookies: GatewayCookies
@@ -114,9 +122,10 @@ interface GatewayParts {
  */
 export async function buildGateway (opts: GatewayOptions): Promise<Gateway> {
   const parts = gatewayParts(opts)
-  const app = createApp(parts.config, parts.log, parts.metrics)
+  const tls = parts.config.tls === undefined ? undefined : readTlsMaterial(parts.config.tls)
+  const app = createApp(parts.config, parts.log, parts.metrics, tls)
   await registerEndpoints(app, parts)
-  return gatewayHandle(app, parts)
+  return gatewayHandle(app, parts, tls)
 }
 
 function gatewayParts (opts: GatewayOptions): GatewayParts {
@@ -234,10 +243,11 @@ function ssfReceiver (parts: GatewayParts): SsfReceiver {
 }
 
 /** Listening and closing: the public listener, the admin listener, and what the gateway holds open. */
-function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
+function gatewayHandle (app: FastifyInstance, parts: GatewayParts, tls: TlsMaterial | undefined): Gateway {
   const { config, oidc, policies, store, metrics } = parts
   let closing = false
   let adminAddress: { host: string, port: number } | undefined
+  const https = tlsListener(app, config, tls, parts.log)
   const admin = config.admin.listen === undefined
     ? undefined
     : buildAdminServer({
@@ -256,6 +266,8 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
     readiness: ready,
     directoryWatch: parts.directoryWatch,
     get adminAddress () { return adminAddress },
+    certificates: https.certificates,
+    get redirectAddress () { return https.redirectAddress },
     gracePeriodMs: config.shutdown.gracePeriodMs,
     cookies: parts.cookies,
     async listen () {
@@ -264,6 +276,7 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
       // The first poll needs the IdP's token endpoint and the session store (a round without them only fails and waits an interval).
       if (watch !== undefined) void Promise.all([oidc.whenReady(), store.backend.connected(STORE_WAIT_MS).catch(() => undefined)]).then(() => { watch.start() })
       await app.listen({ host: config.listen.host, port: config.listen.port })
+      await https.listen()
       if (admin !== undefined && config.admin.listen !== undefined) {
         const { host, port } = config.admin.listen
         try {
@@ -285,12 +298,14 @@ function gatewayHandle (app: FastifyInstance, parts: GatewayParts): Gateway {
       // Keep-alive connections would hold the close open until they time out:
       // each one is closed as soon as its last request has been answered.
       const idle = setInterval(() => { app.server.closeIdleConnections() }, 50)
+      https.closeSessions()
       idle.unref()
       try {
         await app.close()
       } finally {
         clearInterval(idle)
       }
+      await https.close()
       // The admin listener stays up until the requests in flight are done: readyz says 503, metrics still count.
       await admin?.close()
       await watchStopped

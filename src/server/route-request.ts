@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { GatehouseError, type ErrorCode } from '../errors.js'
 import { clientAddress, peerAddress } from '../identify/client-address.js'
+import { verifiedClientCertificate, type PeerCertificateSource } from '../identify/client-certificate.js'
 import { inRanges, type Cidr } from '../net/address.js'
 import { canonicalizeTarget, type CanonicalPath } from '../policy/canonical-path.js'
 import type { Policy } from '../policy/load-policy.js'
@@ -182,8 +183,15 @@ function routeOrRefuse (request: FastifyRequest, reply: FastifyReply, deps: Rout
     host: routeHost,
     canonical,
     clientIp: clientAddress(peerAddress(request.socket), request.headers['x-forwarded-for'], deps.trustedProxies),
+    clientCertificate: verifiedClientCertificate(connectionOf(request.raw)),
   }
   return undefined
+}
+
+/** The TLS connection a request came on: an HTTP/2 stream's session's, or the HTTP/1.1 socket. */
+function connectionOf (raw: IncomingMessage): PeerCertificateSource {
+  const stream = (raw as { stream?: { session?: { socket?: PeerCertificateSource } } }).stream
+  return stream?.session?.socket ?? (raw.socket as PeerCertificateSource)
 }
 
 /**

@@ -58,6 +58,12 @@ export class AssertionSigner {
     if (identity.tenant !== undefined) claims.tid = identity.tenant
     if (identity.clientId !== undefined) claims.client_id = identity.clientId
     if (identity.scopes !== undefined) claims.scp = identity.scopes.join(' ')
+    const cert = identity.certificate
+    if (cert !== undefined) {
+      // RFC 8705: the certificate the caller presented, by its thumbprint; and what policies tested of it.
+      claims.cnf = { 'x5t#S256': cert.thumbprint }
+      claims.client_cert = { subject: cert.subject, issuer: cert.issuer, san_dns: cert.dns, san_uri: cert.uris, san_email: cert.emails }
+    }
     return await new SignJWT(claims)
       .setProtectedHeader({ alg: this.#key.alg, kid: this.#key.kid, typ: ASSERTION_TYPE })
       .setIssuer(this.#issuer)

@@ -49,6 +49,8 @@ export interface StackOptions {
   configYaml?: string
   /** The address the gateway binds (default 127.0.0.1; `[::]` for dual stack); the stack's URL stays on 127.0.0.1. */
   listenHost?: string
+  /** The gateway serves HTTPS itself (set tls.cert_file and tls.key_file in `env`): its URL is https. */
+  https?: boolean
 }
 
 export interface Stack {
@@ -104,7 +106,7 @@ export async function startStack (t: Teardown, opts: StackOptions = {}): Promise
 async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> {
   const users = opts.users ?? DEMO_USERS
   const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
+  const url = `${opts.https === true ? 'https' : 'http'}://127.0.0.1:${port}`
   const publicUrl = opts.publicUrl ?? url
   const clientId = 'gatehouse-test'
   const clientSecret = randomBytes(16).toString('hex')

@@ -92,3 +92,22 @@ t.test('WebSocket slots: taken up to the limit, given back when the connection c
   t.same(closed, [1])
   t.equal(slots.take(sockets[2] as EventEmitter), true, 'a closed socket frees its slot')
 })
+
+t.test('a signed-in caller with a verified client certificate: the upstream is told of both, one identity object per pair', async t => {
+  const policy = testPolicy(t)
+  const { log } = collectingLog()
+  const steps = await upstreamIdentity('all')
+  const caller: Caller = { kind: 'session', identity: alice, session: undefined }
+  const clientCertificate = Object.freeze({ subject: 'O=Example, CN=laptop-17', subjectCn: 'laptop-17', issuer: 'CN=Device CA', issuerCn: 'Device CA', dns: ['laptop-17.devices.example'], uris: [], emails: [], thumbprint: 'dGh1bWI', serial: '0A' })
+  const withCert = { ...routed(policy, '/app/x'), clientCertificate }
+  const first = await steps.context(log, withCert, allowed(), caller)
+  const second = await steps.context(log, withCert, allowed(), caller)
+  t.equal(first.identity?.id, alice.id)
+  t.equal(first.identity?.certificate, clientCertificate)
+  t.equal(first.identity, second.identity, 'the same object: the assertion is signed once')
+  t.equal(first.assertion, second.assertion)
+  const claims = JSON.parse(Buffer.from(String(first.assertion).split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>
+  t.match(claims, { sub: alice.id, kind: 'user', cnf: { 'x5t#S256': 'dGh1bWI' }, client_cert: { subject: 'O=Example, CN=laptop-17', san_dns: ['laptop-17.devices.example'] } })
+  const without = await steps.context(log, routed(policy, '/app/x'), allowed(), caller)
+  t.equal(without.identity?.certificate, undefined, 'without a certificate, nothing of one')
+})

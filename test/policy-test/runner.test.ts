@@ -213,3 +213,47 @@ t.test('a WebSocket handshake with an Origin is checked as the gateway checks it
   for (const r of run.results) t.ok(r.ok, `${r.case.name}: ${JSON.stringify(r.actual)}`)
   t.equal(run.passed, 4)
 })
+
+t.test('a case may come with a verified client certificate, for client_certificate conditions', async t => {
+  const certPolicyFile = write('certs.yaml', `upstreams:
+  app: { url: http://127.0.0.1:3000 }
+routes:
+  - name: batch
+    match: { path: /batch/** }
+    upstream: app
+    allow:
+      - client_certificate: { san_uri: [spiffe://example.test/batch], issuer_cn: [Internal CA] }
+  - name: reports
+    match: { path: /reports/** }
+    upstream: app
+    allow:
+      - groups: [finance]
+      - client_certificate: { subject: ["CN=reporter, O=Example"] }
+`)
+  const certPolicy = loadPolicy(certPolicyFile, { defaultUpstream: undefined }).policy
+  const file = write('certs.test.yaml', `cases:
+  - name: the batch service by its certificate
+    request: { url: /batch/run }
+    certificate: { subject: "CN=batch", issuer: "CN=Internal CA", san_uri: [spiffe://example.test/batch] }
+    expect: allow
+  - name: another CA's
+    request: { url: /batch/run }
+    certificate: { subject: "CN=batch", issuer: "CN=Other CA", san_uri: [spiffe://example.test/batch] }
+    expect: { decision: deny, reason: certificate_not_accepted }
+  - name: no certificate on a certificate-only route
+    request: { url: /batch/run }
+    expect: { decision: deny, reason: certificate_not_accepted }
+  - name: no certificate where people pass too
+    request: { url: /reports/q1 }
+    expect: signin
+  - name: the reporter
+    request: { url: /reports/q1 }
+    certificate: { subject: "O=Example, CN=reporter" }
+    expect: { decision: allow, route: reports }
+`)
+  const loaded = loadTestFiles([file])
+  t.same(loaded.problems, [])
+  const run = runPolicyTests(certPolicy, loaded.cases)
+  for (const r of run.results) t.ok(r.ok, `${r.case.name}: ${JSON.stringify(r.actual)}`)
+  t.equal(run.passed, 5)
+})

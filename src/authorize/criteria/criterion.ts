@@ -1,9 +1,11 @@
 import type { Address } from '../../net/address.js'
-import type { Identity } from '../../identify/identity.js'
+import type { ClientCertificate, Identity } from '../../identify/identity.js'
 
-/** What a decision may look at: who (if anyone is signed in) and from where. */
+/** What a decision may look at: who (if anyone is signed in), from where, and with which verified client certificate. */
 export interface RequestFacts {
   readonly identity: Identity | undefined
+  /** The connection's verified client certificate (tls.client_ca_file); absent without one, and for forward-auth (the connection is the proxy's). */
+  readonly clientCertificate?: ClientCertificate | undefined
   /** undefined when the client address cannot be known (a malformed forwarded entry): ip allow rules fail, ip deny rules match. */
   readonly clientIp: Address | undefined
 }

@@ -1,4 +1,5 @@
 import { claims } from './claims.js'
+import { clientCertificate } from './client-certificate.js'
 import { clientIds } from './client-ids.js'
 import type { Criterion } from './criterion.js'
 import { emailDomains, emails } from './emails.js'
@@ -14,11 +15,11 @@ export type { ClaimTest } from './claims.js'
 
 /**
  * Every condition kind, in the order a failing one is reported (network
- * first: it needs no sign-in). The policy schema, the policy loader, the
+ * and client certificate first: they need no sign-in). The policy schema, the policy loader, the
  * ConditionSet type and the reason codes are made from this list: a new
  * condition is its own file plus one line here.
  */
-export const CRITERIA = [ip, users, emails, emailDomains, groups, allGroups, roles, scopes, clientIds, claims, mfa] as const
+export const CRITERIA = [ip, clientCertificate, users, emails, emailDomains, groups, allGroups, roles, scopes, clientIds, claims, mfa] as const
 
 type AnyCriterion = (typeof CRITERIA)[number]
 type ValueOf<C> = C extends Criterion<string, string, never, infer V> ? V : never
@@ -33,6 +34,16 @@ export type ConditionSet = {
   /** The ip ranges as written, for explanations. */
   readonly ipText?: readonly string[]
 } & { readonly [C in AnyCriterion as C['field']]?: ValueOf<C> }
+
+/**
+ * An allow entry that lets a caller in by its verified client certificate
+ * alone: it has a client_certificate condition and no condition on a
+ * signed-in user. The caller need not sign in; the identity is the
+ * certificate's unless someone is signed in.
+ */
+export function certificateOnly (set: ConditionSet): boolean {
+  return set.clientCertificate !== undefined && CRITERIA.every(c => !c.needsUser || valueIn(set, c) === undefined)
+}
 
 /** An allow or deny entry as written in a policy file. */
 export type RawConditionSet = { anonymous?: true } & { [C in AnyCriterion as C['key']]?: RawOf<C> }
