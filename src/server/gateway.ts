@@ -44,6 +44,7 @@ import { closeEndedWebSockets } from './close-ended-websockets.js'
 import { readiness } from './readiness.js'
 import { sendError } from './respond.js'
 import { guardProxied, type RequestSteps } from './request-steps.js'
+import { DownstreamTokens } from '../signin/downstream-tokens.js'
 import { routeRequest } from './route-request.js'
 import { sendAnswer } from './send-answer.js'
 import { policyGate } from '../policy-test/guard.js'
@@ -135,6 +136,7 @@ function gatewayParts (opts: GatewayOptions): GatewayParts {
   const policies = new PolicyStore(config.policies, {
     defaultUpstream: config.upstream.url === undefined ? undefined : { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs },
     bearerConfigured: config.bearer !== undefined,
+    provider: config.oidc.provider,
   }, log, audit, policyGate(config.policy.tests))
   metrics.readFrom({ sessionCache: () => store.cacheStats, policy: () => policies.status })
   const openWebSockets = new OpenWebSockets()
@@ -142,6 +144,7 @@ function gatewayParts (opts: GatewayOptions): GatewayParts {
   const steps: RequestSteps = {
     config,
     signin,
+    downstream: new DownstreamTokens({ config, oidc, store, clock }),
     sessionCookie: cookies.session,
     webSockets: new WebSocketSlots(config.limits.maxWebSockets),
     openWebSockets,

@@ -10,6 +10,7 @@ import type { GatewayCookies } from './cookies.js'
 import type { IdentityBuilder } from './identity-builder.js'
 import { idTokenProblem } from './id-token-checks.js'
 import type { OidcProvider } from './oidc-provider.js'
+import { scopeWithConsent, type SigninConsent } from './signin-consent.js'
 import { signinPrompt, type SigninPrompt } from './signin-prompt.js'
 import { SIGNIN_TTL_MS, SigninStateCodec } from './signin-state.js'
 import { CALLBACK_PATH, SIGNED_OUT_PATH } from '../endpoints.js'
@@ -37,8 +38,11 @@ export class SigninFlow {
     this.#redirectUri = `${deps.config.publicUrl}${CALLBACK_PATH}`
   }
 
-  /** Sends the browser to the IdP; it comes back to `returnTo` (a same-origin path, already checked). */
-  async redirectToIdp (request: FastifyRequest, reply: FastifyReply, returnTo: string, wanted?: SigninPrompt): Promise<FastifyReply> {
+  /**
+   * Sends the browser to the IdP; it comes back to `returnTo` (a same-origin path, already checked).
+   * With `consent`, the IdP is also asked for a downstream API's scopes (incremental consent).
+   */
+  async redirectToIdp (request: FastifyRequest, reply: FastifyReply, returnTo: string, wanted?: SigninPrompt, consent?: SigninConsent): Promise<FastifyReply> {
     const configuration = this.#deps.oidc.configuration()
     const prompt = signinPrompt(wanted, configuration.serverMetadata().prompt_values_supported)
     const { cookies } = this.#deps
@@ -47,7 +51,9 @@ export class SigninFlow {
     const { state, pending } = await this.#codec.create(binding, returnTo)
     const url = client.buildAuthorizationUrl(configuration, {
       redirect_uri: this.#redirectUri,
-      scope: this.#deps.config.oidc.scopes.join(' '),
+      scope: scopeWithConsent(this.#deps.config.oidc.scopes, consent),
+      ...(consent?.resource === undefined ? {} : { resource: consent.resource }),
+      ...(consent?.claims === undefined ? {} : { claims: consent.claims }),
       response_type: 'code',
       state,
       nonce: pending.nonce,
