@@ -23,6 +23,14 @@ export type DownstreamStep =
 const NONE: DownstreamStep = Object.freeze({ kind: 'none' })
 
 /**
+ * A session signed in this recently, asking for the scopes the IdP still
+ * wants consent for, is not sent to sign in again: the consent did not take
+ * (an IdP that signs in without asking would otherwise loop). The person
+ * gets a page with a link to try once more.
+ */
+const CONSENT_RETRY_MS = 5 * 60_000
+
+/**
  * The token for another API that an allowed request's route asks for
  * (`downstream_token`), as its caller: the session's, or one exchanged for a
  * bearer caller's token. When the IdP wants consent or interaction, a
@@ -31,7 +39,7 @@ const NONE: DownstreamStep = Object.freeze({ kind: 'none' })
  * `login_url` that does the same, and a bearer caller gets 401 naming the
  * scopes. Any other failure is 502 GH_DOWNSTREAM_TOKEN_FAILED.
  */
-export async function downstreamToken (request: PipelineRequest, route: Route, caller: Caller, returnTo: string, publicUrl: string, tokens: DownstreamTokens): Promise<DownstreamStep> {
+export async function downstreamToken (request: PipelineRequest, route: Route, caller: Caller, returnTo: string, publicUrl: string, tokens: DownstreamTokens, now: number): Promise<DownstreamStep> {
   const want = route.downstreamToken
   if (want === undefined) return NONE
   const bearerToo = route.credentials.bearer
@@ -47,17 +55,21 @@ export async function downstreamToken (request: PipelineRequest, route: Route, c
     case 'failed': return { kind: 'answer', answer: refusal(new GatehouseError('GH_DOWNSTREAM_TOKEN_FAILED', `${outcome.reason}: ${outcome.detail}`), { json: { reason: outcome.reason } }) }
     case 'consent': {
       const consent: SigninConsent = { scopes: want.scopes, resource: want.resource, claims: outcome.claims }
-      return { kind: 'answer', answer: caller.kind === 'bearer' ? bearerConsentAnswer(consent, outcome.detail) : sessionConsentAnswer(request, returnTo, publicUrl, consent, outcome.detail) }
+      if (caller.kind === 'bearer') return { kind: 'answer', answer: bearerConsentAnswer(consent, outcome.detail) }
+      const record = caller.kind === 'session' ? caller.session?.record : undefined
+      const justAsked = record?.consented !== undefined && want.scopes.every(s => record.consented?.includes(s) === true) && now - (record.createdAt ?? 0) < CONSENT_RETRY_MS
+      return { kind: 'answer', answer: sessionConsentAnswer(request, returnTo, publicUrl, consent, justAsked ? `${outcome.detail}, again right after a sign-in that asked for it` : outcome.detail, !justAsked) }
     }
   }
 }
 
-function sessionConsentAnswer (request: PipelineRequest, returnTo: string, publicUrl: string, consent: SigninConsent, detail: string): Answer {
-  if (isNavigation(request) && (request.method === 'GET' || request.method === 'HEAD')) return { kind: 'signin', returnTo, consent }
+function sessionConsentAnswer (request: PipelineRequest, returnTo: string, publicUrl: string, consent: SigninConsent, detail: string, redirect: boolean): Answer {
+  if (redirect && isNavigation(request) && (request.method === 'GET' || request.method === 'HEAD')) return { kind: 'signin', returnTo, consent }
   const url = loginUrl(publicUrl, returnTo, consentQuery(consent))
   return refusal(new GatehouseError('GH_DOWNSTREAM_CONSENT_REQUIRED', detail), {
     headers: { 'www-authenticate': `Session realm="gatehouse", login_url="${url}"` },
     json: { login_url: url, scopes: consent.scopes },
+    page: { kind: 'action', href: url, label: 'Sign in and consent' },
   })
 }
 

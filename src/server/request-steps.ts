@@ -94,7 +94,7 @@ export async function guardProxied (request: FastifyRequest, reply: FastifyReply
  * instead (consent needed, or no token to be had).
  */
 export async function downstreamOrAnswer (request: FastifyRequest, reply: FastifyReply, routed: RoutedRequest, caller: Parameters<typeof downstreamToken>[2], returnTo: string, steps: RequestSteps): Promise<Exclude<DownstreamStep, { kind: 'answer' }> | undefined> {
-  const step = await downstreamToken(request, routed.route, caller, returnTo, steps.config.publicUrl, steps.downstream)
+  const step = await downstreamToken(request, routed.route, caller, returnTo, steps.config.publicUrl, steps.downstream, steps.authorize.live.clock())
   if (step.kind !== 'answer') return step
   request.decision = 'deny'
   await sendAnswer(request, reply, step.answer, steps.signin)

@@ -15,6 +15,8 @@ export interface SessionFields {
   groupsFromGraph?: boolean
   /** Set when a refresh could not read the groups from Graph: requests are refused until they are read. */
   groupsStale?: boolean
+  /** Scopes of a downstream API the sign-in of this session asked the IdP for (incremental consent). */
+  consented?: readonly string[]
 }
 
 /** A session as stored: the fields plus @fastify/session's cookie data. */

@@ -48,7 +48,7 @@ export class SigninFlow {
     const { cookies } = this.#deps
     const existing = request.cookies[cookies.signin]
     const binding = SigninStateCodec.isBinding(existing) ? existing : SigninStateCodec.newBinding()
-    const { state, pending } = await this.#codec.create(binding, returnTo)
+    const { state, pending } = await this.#codec.create(binding, returnTo, undefined, consent?.scopes)
     const url = client.buildAuthorizationUrl(configuration, {
       redirect_uri: this.#redirectUri,
       scope: scopeWithConsent(this.#deps.config.oidc.scopes, consent),
@@ -179,6 +179,7 @@ export class SigninFlow {
     if (built.groupsFromGraph) request.session.groupsFromGraph = true
     request.session.createdAt = now
     request.session.lastSeenAt = now
+    if (pending.consentScopes !== undefined) request.session.consented = pending.consentScopes
     request.session.tokens = new SessionTokens({
       idToken: tokens.id_token,
       accessToken: tokens.access_token,
