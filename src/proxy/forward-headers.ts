@@ -152,7 +152,7 @@ export function upstreamWebSocketHeaders (clientHeaders: IncomingHttpHeaders, ct
   const all = upstreamRequestHeaders(clientHeaders, ctx, gatewayCookies)
   const out: Record<string, string> = {}
   for (const [name, value] of Object.entries(all)) {
-    if (name.startsWith('x-') || WS_CARRIED.includes(name) || name === 'cookie') out[name] = Array.isArray(value) ? value.join(', ') : value
+    if (name.startsWith('x-') || WS_CARRIED.includes(name) || name === 'cookie' || name === ctx.downstream?.header) out[name] = Array.isArray(value) ? value.join(', ') : value
   }
   return out
 }
