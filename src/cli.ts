@@ -76,7 +76,7 @@ async function main (argv: string[]): Promise<number> {
       const loaded = loadConfig({ file, env: process.env, allowGeneratedKey: values.policies !== undefined })
       warnings.push(...loaded.warnings)
       const { upstream } = loaded.config
-      settings = { defaultUpstream: upstream.url === undefined ? undefined : { url: upstream.url, timeoutMs: upstream.timeoutMs }, bearerConfigured: loaded.config.bearer !== undefined }
+      settings = { defaultUpstream: upstream.url === undefined ? undefined : { url: upstream.url, timeoutMs: upstream.timeoutMs }, bearerConfigured: loaded.config.bearer !== undefined, provider: loaded.config.oidc.provider }
       path ??= loaded.config.policies
       tests = loaded.config.policy.tests
     }

@@ -17,14 +17,15 @@ export const BACKCHANNEL_LOGOUT_PATH = `${GATEHOUSE_PREFIX}/backchannel-logout`
 /** Where proxies ask whether a request may pass (forward-auth). */
 export const FORWARD_AUTH_PATH = `${GATEHOUSE_PREFIX}/auth`
 
-/** The gateway's sign-in endpoint, coming back to `returnTo` (a same-origin path, already checked). */
-export function loginPath (returnTo: string): string {
-  return `${LOGIN_PATH}?return=${encodeURIComponent(returnTo)}`
+/** The gateway's sign-in endpoint, coming back to `returnTo` (a same-origin path, already checked), with `extra` query parameters. */
+export function loginPath (returnTo: string, extra?: Readonly<Record<string, string>>): string {
+  const more = extra === undefined ? '' : Object.entries(extra).map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join('')
+  return `${LOGIN_PATH}?return=${encodeURIComponent(returnTo)}${more}`
 }
 
 /** The same, as an absolute URL under the public URL (an origin, as config gives it). */
-export function loginUrl (publicUrl: string, returnTo: string): string {
-  return `${publicUrl}${loginPath(returnTo)}`
+export function loginUrl (publicUrl: string, returnTo: string, extra?: Readonly<Record<string, string>>): string {
+  return `${publicUrl}${loginPath(returnTo, extra)}`
 }
 
 /** OpenID Connect Front-Channel Logout: the IdP loads this in an iframe with `iss` and `sid`. */

@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   GH_IDP_NOT_READY: { status: 503, message: 'Sign-in is not available yet: the identity provider has not answered.' },
   GH_SESSION_STORE_UNAVAILABLE: { status: 503, message: 'The session store is not answering. Try again in a moment.' },
   GH_TOO_MANY_WEBSOCKETS: { status: 503, message: 'Too many connections are open right now. Try again in a moment.' },
+  GH_DOWNSTREAM_CONSENT_REQUIRED: { status: 401, message: 'This page needs your consent to use another service on your behalf. Sign in again to give it.' },
+  GH_DOWNSTREAM_TOKEN_FAILED: { status: 502, message: 'The gateway could not get a token for a service the application uses on your behalf.' },
   GH_UPSTREAM_UNAVAILABLE: { status: 502, message: 'The application behind the gateway is not answering.' },
   GH_UPSTREAM_TIMEOUT: { status: 504, message: 'The application behind the gateway took too long to answer.' },
   GH_INTERNAL: { status: 500, message: 'Something went wrong inside the gateway.' },

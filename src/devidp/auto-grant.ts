@@ -1,11 +1,12 @@
 /// <reference path="./oidc-provider.d.ts" />
 import type { Interaction, Provider } from 'oidc-provider'
+import type { ConsentLedger } from './downstream-grants.js'
 
 /**
  * Automatic consent: builds (or extends) a grant covering every known scope
  * and claim the request asks for, and returns its id.
  */
-export async function autoGrant (provider: Provider, knownScopes: ReadonlySet<string>, interaction: Interaction, accountId: string): Promise<string> {
+export async function autoGrant (provider: Provider, knownScopes: ReadonlySet<string>, interaction: Interaction, accountId: string, consents?: ConsentLedger): Promise<string> {
   const { params, prompt } = interaction
   const clientId = String(params.client_id)
   let grant = interaction.grantId === undefined ? undefined : await provider.Grant.find(interaction.grantId)
@@ -24,6 +25,7 @@ export async function autoGrant (provider: Provider, knownScopes: ReadonlySet<st
   if (requestedClaims.size > 0) grant.addOIDCClaims([...requestedClaims])
   for (const [indicator, scopes] of Object.entries(prompt.details.missingResourceScopes ?? {})) {
     grant.addResourceScope(indicator, scopes.join(' '))
+    consents?.add(accountId, clientId, indicator, scopes)
   }
   return await grant.save()
 }

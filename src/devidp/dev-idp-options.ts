@@ -14,6 +14,14 @@ export interface DevClient {
   backchannel_logout_session_required?: boolean
 }
 
+/** An API the IdP issues access tokens for (RFC 8707 resource indicator), with the scopes it knows. */
+export interface DevResource {
+  indicator: string
+  scopes: string[]
+  /** Lifetime of its access tokens; default: accessTokenTtlSeconds. */
+  accessTokenTtlSeconds?: number
+}
+
 export interface DevIdpOptions {
   /** Interface to bind; default 127.0.0.1. */
   host?: string
@@ -32,6 +40,8 @@ export interface DevIdpOptions {
   idTokenTtlSeconds?: number
   /** Keys used to sign the IdP's cookies; random by default. */
   cookieKeys?: string[]
+  /** APIs the IdP issues tokens for: refresh tokens redeemed with `resource`, and RFC 8693 token exchange. */
+  resources?: DevResource[]
 }
 
 export type DevIdpMiddleware = (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>
@@ -48,7 +58,9 @@ export interface DevIdp {
    */
   signJwt (payload: JWTPayload, header?: Record<string, unknown>): Promise<string>
   /** Count of successful token endpoint grants, by grant type (for tests). */
-  grants: { authorization_code: number, refresh_token: number }
+  grants: { authorization_code: number, refresh_token: number, token_exchange: number }
+  /** Records that a user consented to an API's scopes for a client (as a sign-in asking for them does). */
+  consent (accountId: string, clientId: string, resource: string, scopes: string[]): void
   /**
    * Adds a Koa middleware around the provider's own handling, in the order
    * added, so tests can see or alter what the IdP answers (e.g. swap the ID

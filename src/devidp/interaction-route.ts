@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Interaction, InteractionResults, Provider } from 'oidc-provider'
 import { autoGrant } from './auto-grant.js'
+import type { ConsentLedger } from './downstream-grants.js'
 import { userFor, type DevUser } from './dev-users.js'
 import { errorPage, sendPage } from './idp-page.js'
 import { accountChoicePage, loginPage } from './interaction-pages.js'
@@ -17,13 +18,13 @@ export type InteractionRoute = (req: IncomingMessage, res: ServerResponse, uid: 
  * The IdP's own pages during a sign-in: the login form, the account choice
  * (prompt=select_account) and automatic consent.
  */
-export function interactionRoute (provider: Provider, users: readonly DevUser[], knownScopes: ReadonlySet<string>): InteractionRoute {
+export function interactionRoute (provider: Provider, users: readonly DevUser[], knownScopes: ReadonlySet<string>, consents?: ConsentLedger): InteractionRoute {
   const finish = async (req: IncomingMessage, res: ServerResponse, result: InteractionResults, merge = true): Promise<void> => {
     await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: merge })
   }
   /** Log in and consent in one go, so the browser goes straight back to the client (also satisfies prompt=consent and select_account). */
   const signIn = async (req: IncomingMessage, res: ServerResponse, interaction: Interaction, user: DevUser): Promise<void> => {
-    const grantId = await autoGrant(provider, knownScopes, interaction, user.id)
+    const grantId = await autoGrant(provider, knownScopes, interaction, user.id, consents)
     await finish(req, res, {
       select_account: {},
       login: { accountId: user.id, amr: user.amr ?? ['pwd'], remember: true },
@@ -54,7 +55,7 @@ export function interactionRoute (provider: Provider, users: readonly DevUser[],
         sendPage(res, 200, loginPage(interaction))
       } else if (prompt === 'consent' && current !== undefined) {
         // Automatic consent: no page, straight back to the authorization endpoint.
-        await finish(req, res, { consent: { grantId: await autoGrant(provider, knownScopes, interaction, current.id) } })
+        await finish(req, res, { consent: { grantId: await autoGrant(provider, knownScopes, interaction, current.id, consents) } })
       } else {
         sendPage(res, 400, errorPage(`Unsupported prompt ${prompt}`))
       }

@@ -226,6 +226,13 @@ declare module 'oidc-provider' {
     keys: Array<string | Buffer>;
     readonly Grant: GrantStatic;
     readonly Client: ClientStatic;
+    readonly RefreshToken: { find(value: string): Promise<{ accountId: string; clientId: string; scope?: string } | undefined> };
+    registerGrantType(
+      name: string,
+      handler: (ctx: KoaContextWithOIDC) => Promise<void>,
+      params?: string[] | Set<string>,
+      dupes?: string[] | Set<string>,
+    ): void;
     callback(): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
     listen(...args: unknown[]): import('node:http').Server;
     use(fn: (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void> | void): this;

@@ -15,6 +15,7 @@ import { claimsConfiguration, userClaims } from './claims-configuration.js'
 import type { DevClient, DevIdp, DevIdpMiddleware, DevIdpOptions } from './dev-idp-options.js'
 import { errorPage, escapeValue, idpPage, sendPage } from './idp-page.js'
 import { devIdpPrompts, promptValues } from './interaction-policy.js'
+import { ConsentLedger, consentRequiredOnRefresh, registerTokenExchange, resourceIndicators, TOKEN_EXCHANGE_GRANT } from './downstream-grants.js'
 import { INTERACTION_PATH, interactionRoute } from './interaction-route.js'
 import { logoutSource, postLogoutSuccessSource } from './logout-pages.js'
 import { memoryAdapterFactory } from './memory-adapter.js'
@@ -32,7 +33,7 @@ function clientMetadata (c: DevClient): ClientMetadata {
     client_secret: c.client_secret,
     redirect_uris: c.redirect_uris,
     post_logout_redirect_uris: c.post_logout_redirect_uris ?? [],
-    grant_types: ['authorization_code', 'refresh_token'],
+    grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE_GRANT],
     response_types: ['code'],
     token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_basic',
     // always put auth_time in ID tokens (handy for max-age style policies)
@@ -53,7 +54,9 @@ function formatHost (host: string): string {
 
 export async function startDevIdp (opts: DevIdpOptions): Promise<DevIdp> {
   const host = opts.host ?? '127.0.0.1'
-  const grants = { authorization_code: 0, refresh_token: 0 }
+  const grants = { authorization_code: 0, refresh_token: 0, token_exchange: 0 }
+  const consents = new ConsentLedger()
+  const resources = opts.resources ?? []
 
   // 1. Bind first so the issuer can carry the real port.
   let handler: http.RequestListener = (_req, res) => {
@@ -120,7 +123,7 @@ export async function startDevIdp (opts: DevIdpOptions): Promise<DevIdp> {
       interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: prompts },
       features: {
         devInteractions: { enabled: false },
-        resourceIndicators: { enabled: false },
+        resourceIndicators: resources.length === 0 ? { enabled: false } : resourceIndicators(resources, opts.accessTokenTtlSeconds ?? 600),
         claimsParameter: { enabled: true },
         revocation: {
           enabled: true,
@@ -153,6 +156,8 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeValue(k)}</strong>: <s
 
     const provider = new Provider(issuer, configuration)
     provider.proxy = false
+    registerTokenExchange(provider, { issuer, keys: jwks.keys, resources, consents, signJwt: jwtSigner(jwks.keys), defaultTtlSeconds: opts.accessTokenTtlSeconds ?? 600, issued: () => { grants.token_exchange += 1 } })
+    provider.use(consentRequiredOnRefresh())
 
     provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
       const type = ctx.oidc.params?.grant_type
@@ -170,7 +175,7 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeValue(k)}</strong>: <s
       await dispatch(0)
     })
     const oidcCallback = provider.callback()
-    const interaction = interactionRoute(provider, opts.users, knownScopes)
+    const interaction = interactionRoute(provider, opts.users, knownScopes, consents)
     handler = (req, res) => {
       const match = INTERACTION_PATH.exec((req.url ?? '/').split('?')[0] ?? '/')
       if (match === null) {
@@ -192,7 +197,7 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeValue(k)}</strong>: <s
       })
       await closing
     }
-    return { issuer, provider, close, grants, signJwt: jwtSigner(jwks.keys), use: middleware => { added.push(middleware) } }
+    return { issuer, provider, close, grants, signJwt: jwtSigner(jwks.keys), use: middleware => { added.push(middleware) }, consent: (accountId, clientId, resource, scopes) => { consents.add(accountId, clientId, resource, scopes) } }
   } catch (err) {
     server.closeAllConnections()
     await new Promise<void>(resolve => server.close(() => { resolve() }))

@@ -6,7 +6,7 @@
 const SENSITIVE_KEYS = [
   'authorization', 'cookie', 'set-cookie', 'proxy-authorization',
   'access_token', 'refresh_token', 'id_token', 'logout_token', 'id_token_hint',
-  'accessToken', 'refreshToken', 'idToken', 'tokens', 'code_verifier', 'codeVerifier',
+  'accessToken', 'refreshToken', 'idToken', 'tokens', 'downstream', 'subject_token', 'code_verifier', 'codeVerifier',
   'client_secret', 'clientSecret', 'secret', 'secrets', 'password', 'private_key', 'privateKey',
   'x-gatehouse-assertion', 'x-gatehouse-access-token', 'assertion',
 ] as const

@@ -1,5 +1,6 @@
 import type { GatehouseError } from '../errors.js'
 import type { Identity } from '../identify/identity.js'
+import type { SigninConsent } from '../signin/signin-consent.js'
 
 /** A page the gateway shows in place of the generic error page, described, not rendered. */
 export type PageSpec =
@@ -15,8 +16,8 @@ export type PageSpec =
  * steps decide, and the server sends (HTML for a navigation, JSON otherwise).
  */
 export type Answer =
-  /** Send the person to the IdP to sign in, coming back to `returnTo`. */
-  | { readonly kind: 'signin', readonly returnTo: string }
+  /** Send the person to the IdP to sign in, coming back to `returnTo`; with `consent`, asking for a downstream API's scopes too. */
+  | { readonly kind: 'signin', readonly returnTo: string, readonly consent?: SigninConsent }
   | { readonly kind: 'redirect', readonly location: string }
   | RefusalAnswer
 

@@ -3,6 +3,7 @@ import { addressText } from '../net/address.js'
 import { rewritePath } from '../proxy/rewrite-path.js'
 import type { Forward } from '../proxy/register-proxy.js'
 import type { Caller } from './caller.js'
+import type { DownstreamHeader } from './downstream-token.js'
 import type { RoutedRequest } from './routed-request.js'
 import type { UpstreamIdentityContext } from './upstream-identity.js'
 
@@ -17,6 +18,8 @@ export interface ForwardPlanFacts {
   readonly publicParts: Forward['publicParts']
   /** upstream.timeout, for routes without their own. */
   readonly defaultTimeoutMs: number
+  /** The route's downstream token, when it has one. */
+  readonly downstream?: DownstreamHeader | undefined
 }
 
 /**
@@ -32,6 +35,7 @@ export function forwardPlan (facts: ForwardPlanFacts): Forward {
     assertion: who.assertion,
     headerNames: who.headerNames,
     accessToken: who.accessToken,
+    downstream: facts.downstream,
     dropAuthorization: facts.caller.kind === 'bearer' && !route.passAccessToken,
     clientIp: clientIp === undefined ? facts.peerAddress ?? '' : addressText(clientIp),
     publicParts: facts.publicParts,

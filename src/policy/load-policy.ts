@@ -14,7 +14,7 @@ import { canonicalizeTarget } from './canonical-path.js'
 import { RouteTable } from './route-table.js'
 import { POLICY_SCHEMA } from './schema.js'
 import { parseOrigin } from './websocket-origins.js'
-import type { ConditionSet, HostPattern, IdentityHeaderNames, PathPattern, Route, Upstream } from './types.js'
+import type { ConditionSet, DownstreamTokenOption, HostPattern, IdentityHeaderNames, PathPattern, Route, Upstream } from './types.js'
 import { deepFreeze } from '../deep-freeze.js'
 
 /** A loaded, validated, compiled and frozen policy. Requests keep the one they started with. */
@@ -36,6 +36,8 @@ export interface PolicySettings {
   defaultUpstream: { url: string, timeoutMs: number } | undefined
   /** Whether the gateway config accepts bearer tokens (bearer.audiences); undefined when unknown (policy checked alone). */
   bearerConfigured?: boolean
+  /** oidc.provider; undefined when unknown (policy checked alone). */
+  provider?: 'generic' | 'entra'
 }
 
 export const DEFAULT_UPSTREAM_NAME = 'default'
@@ -43,6 +45,8 @@ const POLICY_FILE = /\.ya?ml$/
 /** Policy test files (`gatehouse test`) may sit beside the policies: they are not policies. */
 export const TEST_FILE = /\.test\.ya?ml$/
 /** Names a route may not give to identity headers: they carry the request itself. */
+/** The gateway's own headers (src/proxy/identity-headers.ts), folded: a downstream token may not take one of their names. */
+const GATEWAY_HEADER_NAMES = new Set(['user', 'email', 'name', 'groups', 'roles', 'assertion', 'access-token', 'kind', 'tenant', 'client'].map(n => foldHeaderName(`x-gatehouse-${n}`)))
 const FORBIDDEN_HEADER_NAMES = new Set(['host', 'cookie', 'authorization', 'connection', 'content-length', 'content-type', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-authorization', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id'].map(foldHeaderName))
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true })
@@ -150,6 +154,7 @@ interface RawRoute {
   websockets?: boolean
   websocket_origins?: string[]
   pass_access_token?: boolean
+  downstream_token?: { scopes: string[], resource?: string, header: string }
   credentials?: Array<'session' | 'bearer'>
 }
 
@@ -244,6 +249,8 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
         return origin === undefined ? [] : [origin]
       })
 
+      const downstreamToken = compileDownstreamToken(r, headers, settings, at, error)
+
       if (problems.slice(before).some(p => p.severity === 'error') || path === undefined || upstream === undefined) return
       const route: Route = {
         index: routes.length,
@@ -262,6 +269,7 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
         websockets: r.websockets ?? true,
         websocketOrigins,
         passAccessToken: r.pass_access_token ?? false,
+        downstreamToken,
         credentials: { session: (r.credentials ?? ['session']).includes('session'), bearer: (r.credentials ?? []).includes('bearer') },
         needsIdentity: routeNeedsIdentity({ allow, deny }),
       }
@@ -283,6 +291,8 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
 
   const reserved = new Set<string>()
   for (const route of routes) for (const name of Object.values(route.headers)) reserved.add(foldHeaderName(name))
+  // A downstream token's header is the gateway's on every route: a client's copy never reaches an upstream.
+  for (const route of routes) if (route.downstreamToken !== undefined) reserved.add(foldHeaderName(route.downstreamToken.header))
   const mentionedGroups = new Set<string>()
   for (const route of routes) {
     for (const entry of [...route.deny, ...(Array.isArray(route.allow) ? route.allow : [])]) {
@@ -298,6 +308,23 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
     table,
     upstreams: new Map([...upstreams].map(([k, u]) => [k, { name: u.name, url: u.url, timeoutMs: u.timeoutMs }])),
     reservedHeaders: reserved,
+  }
+}
+
+/** A route's `downstream_token`, its header name checked against every name the gateway sets or the request needs. */
+function compileDownstreamToken (r: RawRoute, headers: IdentityHeaderNames, settings: PolicySettings, at: (...path: Array<string | number>) => string, error: (where: string, message: string) => void): DownstreamTokenOption | undefined {
+  const option = r.downstream_token
+  if (option === undefined) return undefined
+  const folded = foldHeaderName(option.header)
+  if (FORBIDDEN_HEADER_NAMES.has(folded) || GATEWAY_HEADER_NAMES.has(folded)) error(at('downstream_token', 'header'), `"${option.header}" cannot carry a downstream token: the name is reserved`)
+  else if (Object.values(headers).some(name => foldHeaderName(name) === folded)) error(at('downstream_token', 'header'), `"${option.header}" already carries identity on this route`)
+  if (option.resource !== undefined && settings.provider === 'entra') error(at('downstream_token', 'resource'), 'Microsoft Entra ID takes no resource indicator: name the API in the scopes (e.g. api://my-api/Read)')
+  const scopes = [...option.scopes]
+  return {
+    scopes,
+    resource: option.resource,
+    header: option.header.toLowerCase(),
+    key: `${option.resource ?? ''} ${[...scopes].sort().join(' ')}`,
   }
 }
 

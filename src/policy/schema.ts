@@ -91,6 +91,17 @@ export const POLICY_SCHEMA = {
             description: 'Origins (https://app.example.com) besides public_url\'s whose pages may open WebSockets with the session cookie',
           },
           pass_access_token: { type: 'boolean', description: 'Send the user\'s access token as X-Gatehouse-Access-Token (default false)' },
+          downstream_token: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['scopes', 'header'],
+            description: 'Get an access token for another API as the caller (a session\'s refresh token, or a bearer caller\'s token exchanged) and send it upstream in `header`',
+            properties: {
+              scopes: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$' }, description: 'Scopes of the other API, e.g. https://graph.microsoft.com/User.Read' },
+              resource: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9+.-]*:[^#\\s]+$', description: 'RFC 8707 resource indicator of the other API (generic OpenID Providers; not with Entra ID, whose scopes name the API)' },
+              header: { ...headerName, description: 'Request header the upstream receives the token in, e.g. X-Gatehouse-Graph-Token' },
+            },
+          },
           credentials: {
             type: 'array',
             minItems: 1,

@@ -33,6 +33,18 @@ export interface IdentityHeaderNames {
   readonly roles?: string
 }
 
+/** `downstream_token`: an access token for another API, obtained as the caller and sent upstream in `header`. */
+export interface DownstreamTokenOption {
+  /** As written, in order: what the token request and an incremental-consent sign-in ask for. */
+  readonly scopes: readonly string[]
+  /** RFC 8707 resource indicator (generic OpenID Providers). */
+  readonly resource: string | undefined
+  /** The header's name in lower case. */
+  readonly header: string
+  /** Names one token the gateway keeps: the same scopes and resource on two routes share it. */
+  readonly key: string
+}
+
 export interface Route extends RouteRules {
   readonly index: number
   readonly name: string
@@ -53,6 +65,7 @@ export interface Route extends RouteRules {
   /** Origins besides public_url's whose pages may open WebSockets with the session cookie (lower-case scheme://host[:port]). */
   readonly websocketOrigins: readonly string[]
   readonly passAccessToken: boolean
+  readonly downstreamToken: DownstreamTokenOption | undefined
   /** How callers may identify themselves on this route. */
   readonly credentials: { readonly session: boolean, readonly bearer: boolean }
   /** False when the decision never depends on who the user is: the session is then not even read. */

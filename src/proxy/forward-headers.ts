@@ -22,6 +22,8 @@ export interface ForwardContext {
   reserved: ReadonlySet<string>
   /** Sent as X-Gatehouse-Access-Token when the route passes it. */
   accessToken: string | undefined
+  /** The route's downstream_token: an access token for another API, under the route's header name (lower case). */
+  downstream?: { readonly header: string, readonly token: string } | undefined
   /** The caller's Authorization header carried a bearer token the gateway consumed: it is not forwarded. */
   dropAuthorization?: boolean
 }
@@ -91,7 +93,7 @@ export function upstreamRequestHeaders (clientHeaders: IncomingHttpHeaders, ctx:
  * and, when the route passes it, the access token. Also the answer of an
  * allowed forward-auth request, for the proxy to copy upstream.
  */
-export function gatewayIdentityHeaders (ctx: Pick<ForwardContext, 'identity' | 'assertion' | 'headerNames' | 'accessToken'>): Record<string, string> {
+export function gatewayIdentityHeaders (ctx: Pick<ForwardContext, 'identity' | 'assertion' | 'headerNames' | 'accessToken' | 'downstream'>): Record<string, string> {
   const headers: Record<string, string> = {}
   if (ctx.identity !== undefined) {
     Object.assign(headers, identityHeaders(ctx.identity))
@@ -105,6 +107,7 @@ export function gatewayIdentityHeaders (ctx: Pick<ForwardContext, 'identity' | '
   }
   if (ctx.assertion !== undefined) headers[HEADER_ASSERTION] = ctx.assertion
   if (ctx.accessToken !== undefined) headers[HEADER_ACCESS_TOKEN] = ctx.accessToken
+  if (ctx.downstream !== undefined) headers[ctx.downstream.header] = ctx.downstream.token
   return headers
 }
 
@@ -149,7 +152,7 @@ export function upstreamWebSocketHeaders (clientHeaders: IncomingHttpHeaders, ct
   const all = upstreamRequestHeaders(clientHeaders, ctx, gatewayCookies)
   const out: Record<string, string> = {}
   for (const [name, value] of Object.entries(all)) {
-    if (name.startsWith('x-') || WS_CARRIED.includes(name) || name === 'cookie') out[name] = Array.isArray(value) ? value.join(', ') : value
+    if (name.startsWith('x-') || WS_CARRIED.includes(name) || name === 'cookie' || name === ctx.downstream?.header) out[name] = Array.isArray(value) ? value.join(', ') : value
   }
   return out
 }

@@ -6,7 +6,7 @@ import { forwardAuthChallenge } from '../pipeline/challenges.js'
 import { exactIdentityHeaderNames, gatewayIdentityHeaders, gatewayIdentityHeaderNames } from '../proxy/forward-headers.js'
 import { otherSpellingsOfReserved } from '../proxy/identity-headers.js'
 import { safeReturnPath } from '../signin/return-to.js'
-import { authorizeOrAnswer, type RequestSteps } from './request-steps.js'
+import { authorizeOrAnswer, downstreamOrAnswer, type RequestSteps } from './request-steps.js'
 import { sendAnswer } from './send-answer.js'
 
 /**
@@ -50,7 +50,9 @@ export function registerForwardAuth (app: FastifyInstance, steps: RequestSteps):
     const outcome = await authorizeOrAnswer(request, reply, routed, () => returnTo, steps)
     if (outcome === undefined) return reply
     if (outcome === 'unauthenticated') return await sendAnswer(request, reply, forwardAuthChallenge(request, original.method, redirect, returnTo, steps.config.publicUrl), steps.signin)
-    const headers = gatewayIdentityHeaders(await steps.upstreamIdentity.context(request.log, routed, outcome.decision, outcome.caller))
+    const downstream = await downstreamOrAnswer(request, reply, routed, outcome.caller, returnTo, steps)
+    if (downstream === undefined) return reply
+    const headers = gatewayIdentityHeaders({ ...await steps.upstreamIdentity.context(request.log, routed, outcome.decision, outcome.caller), downstream: downstream.kind === 'token' ? downstream.value : undefined })
     // Envoy adds the headers it is told to copy but leaves a client's copies of the others in place: it removes those named here.
     const absent = gatewayIdentityHeaderNames(routed.route.headers).filter(name => !(name in headers))
     if (absent.length > 0) headers['x-envoy-auth-headers-to-remove'] = absent.join(', ')

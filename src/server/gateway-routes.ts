@@ -3,6 +3,8 @@ import { GatehouseError } from '../errors.js'
 import { auditRequest } from '../log/audit.js'
 import type { OidcProvider } from '../signin/oidc-provider.js'
 import { safeReturnPath } from '../signin/return-to.js'
+import { consentFromQuery } from '../signin/signin-consent.js'
+import type { Policy } from '../policy/load-policy.js'
 import type { SigninFlow } from '../signin/signin-flow.js'
 import type { SigningKey } from '../sign/keys.js'
 import type { SessionStore } from '../session/session-store.js'
@@ -59,7 +61,9 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
     const query = request.query as Record<string, unknown>
     // "Sign in as someone else" asks the IdP to offer an account choice.
     const prompt = query.prompt === 'select_account' || query.prompt === 'login' ? query.prompt : undefined
-    return await signin.redirectToIdp(request, reply, safeReturnPath(query.return, publicUrl), prompt)
+    // Incremental consent for a downstream API (the login_url of GH_DOWNSTREAM_CONSENT_REQUIRED): only what some route asks for.
+    const consent = consentFromQuery(query, downstreamConsent(policies.current))
+    return await signin.redirectToIdp(request, reply, safeReturnPath(query.return, publicUrl), prompt, consent)
   })
 
   // Who am I: the identity, the session's times, and the routes this user may open (HTML or JSON).
@@ -129,6 +133,18 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
   app.all(`${GATEHOUSE_PREFIX}/*`, async (request, reply) => sendError(request, reply, new GatehouseError('GH_NOT_FOUND', request.url)))
   app.all(GATEHOUSE_PREFIX, async (request, reply) => sendError(request, reply, new GatehouseError('GH_NOT_FOUND', request.url)))
 }
+
+/** The scopes and resources the routes' downstream tokens ask for, once per (frozen) policy. */
+function downstreamConsent (policy: Policy): { scopes: ReadonlySet<string>, resources: ReadonlySet<string> } {
+  let known = consentOf.get(policy)
+  if (known === undefined) {
+    const options = policy.routes.flatMap(r => r.downstreamToken === undefined ? [] : [r.downstreamToken])
+    known = { scopes: new Set(options.flatMap(o => o.scopes)), resources: new Set(options.flatMap(o => o.resource === undefined ? [] : [o.resource])) }
+    consentOf.set(policy, known)
+  }
+  return known
+}
+const consentOf = new WeakMap<Policy, { scopes: ReadonlySet<string>, resources: ReadonlySet<string> }>()
 
 /**
  * State-changing gateway endpoints refuse cross-site requests: browsers send

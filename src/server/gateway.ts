@@ -48,6 +48,7 @@ import { closeEndedWebSockets } from './close-ended-websockets.js'
 import { readiness, type Readiness } from './readiness.js'
 import { sendError } from './respond.js'
 import { guardProxied, type RequestSteps } from './request-steps.js'
+import { DownstreamTokens } from '../signin/downstream-tokens.js'
 import { routeRequest } from './route-request.js'
 import { sendAnswer } from './send-answer.js'
 import { policyGate } from '../policy-test/guard.js'
@@ -146,6 +147,7 @@ function gatewayParts (opts: GatewayOptions): GatewayParts {
   const policies = new PolicyStore(config.policies, {
     defaultUpstream: config.upstream.url === undefined ? undefined : { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs },
     bearerConfigured: config.bearer !== undefined,
+    provider: config.oidc.provider,
   }, log, audit, policyGate(config.policy.tests))
   metrics.readFrom({ sessionCache: () => store.cacheStats, policy: () => policies.status })
   const openWebSockets = new OpenWebSockets()
@@ -153,6 +155,7 @@ function gatewayParts (opts: GatewayOptions): GatewayParts {
   const steps: RequestSteps = {
     config,
     signin,
+    downstream: new DownstreamTokens({ config, oidc, store, clock }),
     sessionCookie: cookies.session,
     webSockets: new WebSocketSlots(config.limits.maxWebSockets),
     openWebSockets,

@@ -65,6 +65,7 @@ export async function preflight (opts: PreflightOptions): Promise<Preflight> {
     : {
         defaultUpstream: loaded.config.upstream.url === undefined ? undefined : { url: loaded.config.upstream.url, timeoutMs: loaded.config.upstream.timeoutMs },
         bearerConfigured: loaded.config.bearer !== undefined,
+        provider: loaded.config.oidc.provider,
       }
   const path = opts.policies ?? loaded?.config.policies ?? named?.policies
   let policy: Preflight['policy']

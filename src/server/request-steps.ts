@@ -4,12 +4,14 @@ import { GatehouseError } from '../errors.js'
 import { refusal } from '../pipeline/answer.js'
 import { authorizeRequest, type AuthorizeDeps, type Verdict } from '../pipeline/authorize-request.js'
 import { signinChallenge, bearerChallenge } from '../pipeline/challenges.js'
+import { downstreamToken, type DownstreamStep } from '../pipeline/downstream-token.js'
 import { forwardPlan, upstreamTarget } from '../pipeline/forward-plan.js'
 import type { RoutedRequest } from '../pipeline/routed-request.js'
 import type { UpstreamIdentity } from '../pipeline/upstream-identity.js'
 import type { OpenWebSockets } from '../proxy/open-websockets.js'
 import type { WebSocketSlots } from '../proxy/websocket-slots.js'
 import { safeReturnPath } from '../signin/return-to.js'
+import type { DownstreamTokens } from '../signin/downstream-tokens.js'
 import type { SigninFlow } from '../signin/signin-flow.js'
 import { sendAnswer } from './send-answer.js'
 
@@ -19,6 +21,8 @@ export interface RequestSteps {
   readonly authorize: AuthorizeDeps
   readonly upstreamIdentity: UpstreamIdentity
   readonly signin: SigninFlow
+  /** Tokens for other APIs, for routes with downstream_token. */
+  readonly downstream: DownstreamTokens
   readonly webSockets: WebSocketSlots
   /** The WebSockets open by session, closed when their session ends. */
   readonly openWebSockets: OpenWebSockets
@@ -59,6 +63,8 @@ export async function guardProxied (request: FastifyRequest, reply: FastifyReply
     await sendAnswer(request, reply, credentials.session ? signinChallenge(request, returnTo(), config.publicUrl, credentials.bearer) : bearerChallenge(undefined), steps.signin)
     return false
   }
+  const downstream = await downstreamOrAnswer(request, reply, routed, outcome.caller, returnTo(), steps)
+  if (downstream === undefined) return false
   // Node marks a request that takes the connection over (a WebSocket handshake) with `upgrade`.
   if ((request.raw as { upgrade?: boolean }).upgrade === true) {
     if (!holdWebSocketSlot(request, reply, steps)) return false
@@ -77,8 +83,22 @@ export async function guardProxied (request: FastifyRequest, reply: FastifyReply
     trace: request.trace,
     publicParts: config.publicParts,
     defaultTimeoutMs: config.upstream.timeoutMs,
+    downstream: downstream.kind === 'token' ? downstream.value : undefined,
   })
   return true
+}
+
+/**
+ * The token for another API the route asks for (downstream_token), or
+ * nothing when it asks for none; undefined when the request was answered
+ * instead (consent needed, or no token to be had).
+ */
+export async function downstreamOrAnswer (request: FastifyRequest, reply: FastifyReply, routed: RoutedRequest, caller: Parameters<typeof downstreamToken>[2], returnTo: string, steps: RequestSteps): Promise<Exclude<DownstreamStep, { kind: 'answer' }> | undefined> {
+  const step = await downstreamToken(request, routed.route, caller, returnTo, steps.config.publicUrl, steps.downstream, steps.authorize.live.clock())
+  if (step.kind !== 'answer') return step
+  request.decision = 'deny'
+  await sendAnswer(request, reply, step.answer, steps.signin)
+  return undefined
 }
 
 function holdWebSocketSlot (request: FastifyRequest, reply: FastifyReply, steps: RequestSteps): boolean {

@@ -21,6 +21,8 @@ export interface SessionFields {
    * request that was in flight when the member left a group cannot clear it.
    */
   groupsMark?: number
+  /** Scopes of a downstream API the sign-in of this session asked the IdP for (incremental consent). */
+  consented?: readonly string[]
 }
 
 /** A session as stored: the fields plus @fastify/session's cookie data. */

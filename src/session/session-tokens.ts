@@ -7,6 +7,15 @@ export interface TokenSet {
   refreshToken: string | undefined
   /** Epoch ms at which the access token expires. */
   expiresAt: number | undefined
+  /** Access tokens for other APIs (routes' downstream_token), by the route option's key; absent when none is held. */
+  downstream?: Readonly<Record<string, DownstreamToken>>
+}
+
+/** An access token for another API, kept until shortly before it expires. */
+export interface DownstreamToken {
+  readonly accessToken: string
+  /** Epoch ms at which it expires. */
+  readonly expiresAt: number
 }
 
 /**
@@ -23,6 +32,7 @@ export class SessionTokens implements TokenSet {
   readonly accessToken: string | undefined
   readonly refreshToken: string | undefined
   readonly expiresAt: number | undefined
+  readonly downstream: Readonly<Record<string, DownstreamToken>> | undefined
   #digest: string | undefined
 
   constructor (tokens: TokenSet) {
@@ -30,12 +40,15 @@ export class SessionTokens implements TokenSet {
     this.accessToken = tokens.accessToken
     this.refreshToken = tokens.refreshToken
     this.expiresAt = tokens.expiresAt
+    this.downstream = tokens.downstream === undefined ? undefined : Object.freeze({ ...tokens.downstream })
     Object.freeze(this)
   }
 
   /** The tokens themselves, as stored. */
   plain (): TokenSet {
-    return { idToken: this.idToken, accessToken: this.accessToken, refreshToken: this.refreshToken, expiresAt: this.expiresAt }
+    const plain: TokenSet = { idToken: this.idToken, accessToken: this.accessToken, refreshToken: this.refreshToken, expiresAt: this.expiresAt }
+    if (this.downstream !== undefined) plain.downstream = this.downstream
+    return plain
   }
 
   toJSON (): string {

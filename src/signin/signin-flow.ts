@@ -10,6 +10,7 @@ import type { GatewayCookies } from './cookies.js'
 import type { IdentityBuilder } from './identity-builder.js'
 import { idTokenProblem } from './id-token-checks.js'
 import type { OidcProvider } from './oidc-provider.js'
+import { scopeWithConsent, type SigninConsent } from './signin-consent.js'
 import { signinPrompt, type SigninPrompt } from './signin-prompt.js'
 import { SIGNIN_TTL_MS, SigninStateCodec } from './signin-state.js'
 import { CALLBACK_PATH, SIGNED_OUT_PATH } from '../endpoints.js'
@@ -37,17 +38,22 @@ export class SigninFlow {
     this.#redirectUri = `${deps.config.publicUrl}${CALLBACK_PATH}`
   }
 
-  /** Sends the browser to the IdP; it comes back to `returnTo` (a same-origin path, already checked). */
-  async redirectToIdp (request: FastifyRequest, reply: FastifyReply, returnTo: string, wanted?: SigninPrompt): Promise<FastifyReply> {
+  /**
+   * Sends the browser to the IdP; it comes back to `returnTo` (a same-origin path, already checked).
+   * With `consent`, the IdP is also asked for a downstream API's scopes (incremental consent).
+   */
+  async redirectToIdp (request: FastifyRequest, reply: FastifyReply, returnTo: string, wanted?: SigninPrompt, consent?: SigninConsent): Promise<FastifyReply> {
     const configuration = this.#deps.oidc.configuration()
     const prompt = signinPrompt(wanted, configuration.serverMetadata().prompt_values_supported)
     const { cookies } = this.#deps
     const existing = request.cookies[cookies.signin]
     const binding = SigninStateCodec.isBinding(existing) ? existing : SigninStateCodec.newBinding()
-    const { state, pending } = await this.#codec.create(binding, returnTo)
+    const { state, pending } = await this.#codec.create(binding, returnTo, undefined, consent?.scopes)
     const url = client.buildAuthorizationUrl(configuration, {
       redirect_uri: this.#redirectUri,
-      scope: this.#deps.config.oidc.scopes.join(' '),
+      scope: scopeWithConsent(this.#deps.config.oidc.scopes, consent),
+      ...(consent?.resource === undefined ? {} : { resource: consent.resource }),
+      ...(consent?.claims === undefined ? {} : { claims: consent.claims }),
       response_type: 'code',
       state,
       nonce: pending.nonce,
@@ -173,6 +179,7 @@ export class SigninFlow {
     if (built.groupsFromGraph) request.session.groupsFromGraph = true
     request.session.createdAt = now
     request.session.lastSeenAt = now
+    if (pending.consentScopes !== undefined) request.session.consented = pending.consentScopes
     request.session.tokens = new SessionTokens({
       idToken: tokens.id_token,
       accessToken: tokens.access_token,

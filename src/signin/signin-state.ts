@@ -15,6 +15,8 @@ export interface PendingSignin {
   codeVerifier: string
   /** Same-origin path (+ query) to land on afterwards. */
   returnTo: string
+  /** Scopes of a downstream API this sign-in asks for besides oidc.scopes (incremental consent). */
+  consentScopes?: string[]
 }
 
 /**
@@ -43,14 +45,15 @@ export class SigninStateCodec {
     return typeof value === 'string' && /^[A-Za-z0-9_-]{43}$/.test(value)
   }
 
-  async create (binding: string, returnTo: string, now = Date.now()): Promise<{ state: string, pending: PendingSignin }> {
+  async create (binding: string, returnTo: string, now = Date.now(), consentScopes?: readonly string[]): Promise<{ state: string, pending: PendingSignin }> {
     const pending: PendingSignin = {
       id: randomBytes(16).toString('base64url'),
       nonce: client.randomNonce(),
       codeVerifier: client.randomPKCECodeVerifier(),
       returnTo,
+      ...(consentScopes === undefined ? {} : { consentScopes: [...consentScopes] }),
     }
-    const state = await new EncryptJWT({ n: pending.nonce, v: pending.codeVerifier, r: pending.returnTo, b: bindingHash(binding) })
+    const state = await new EncryptJWT({ n: pending.nonce, v: pending.codeVerifier, r: pending.returnTo, b: bindingHash(binding), ...(consentScopes === undefined ? {} : { c: [...consentScopes] }) })
       .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
       .setJti(pending.id)
       .setIssuedAt(Math.floor(now / 1000))
@@ -87,6 +90,7 @@ export class SigninStateCodec {
       nonce: String(payload.n),
       codeVerifier: String(payload.v),
       returnTo: String(payload.r),
+      ...(Array.isArray(payload.c) ? { consentScopes: payload.c.map(String) } : {}),
       expiresAt: Number(payload.exp) * 1000,
     }
   }

@@ -128,6 +128,8 @@ export class TokenRefresh {
           // Without rotation the IdP sends no new refresh token: the old one stays valid.
           refreshToken: result.refresh_token ?? tokens.refreshToken,
           expiresAt: typeof result.expires_in === 'number' ? now + result.expires_in * 1000 : undefined,
+          // Tokens for other APIs stay good until they expire, whatever happens to the session's own.
+          ...(tokens.downstream === undefined ? {} : { downstream: tokens.downstream }),
         }),
       })
       if (!await session.save()) {

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { decodeJwt, type JWTPayload } from 'jose'
+import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose'
 import { startDevIdp, type DevClient, type DevIdp } from '../../src/devidp/provider.js'
 
 /**
@@ -14,6 +14,11 @@ import { startDevIdp, type DevClient, type DevIdp } from '../../src/devidp/provi
  */
 export const GRAPH_AUDIENCE = '00000003-0000-0000-c000-000000000000'
 const OVERAGE_LIMIT = 200
+const GRAPH_ORIGIN = 'https://graph.microsoft.com'
+/** Scopes every user of the stand-in has consented to (an app registration's default Graph permission). */
+const DEFAULT_CONSENT = [`${GRAPH_ORIGIN}/User.Read`]
+const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access'])
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 
 export interface EntraUser {
   id: string
@@ -52,6 +57,10 @@ export interface EntraStandin {
   sign (payload: JWTPayload, header?: Record<string, unknown>): Promise<string>
   /** A client-credentials token, as a service would get from /{tenant}/oauth2/v2.0/token. */
   clientCredentials (app: EntraApp, scope: string): Promise<string>
+  /** Scopes of other APIs each user consented to (by user id): every user starts with Graph's User.Read; a sign-in asking for more adds them. */
+  consents: Map<string, Set<string>>
+  /** Tokens issued for other APIs (refresh tokens redeemed for them, On-Behalf-Of), with their audience and scopes. */
+  resourceTokens: Map<string, { aud: string, scp: string, user: string }>
   close (): Promise<void>
 }
 
@@ -68,10 +77,20 @@ export async function startEntraStandin (t: Teardown, opts: { users: EntraUser[]
   const users = new Map(opts.users.map(u => [u.id, u]))
   const graphTokens = new Map<string, EntraUser>()
   const appTokens = new Map<string, string>()
+  const consents = new Map(opts.users.map(u => [u.id, new Set(DEFAULT_CONSENT)]))
+  const resourceTokens = new Map<string, { aud: string, scp: string, user: string }>()
+  // Incremental consent: the scopes of other APIs a completed sign-in asked for are consented to.
+  idp.provider.on('authorization.success', (ctx: { query?: Record<string, unknown>, oidc?: { params?: Record<string, unknown>, session?: { accountId?: string }, account?: { accountId?: string } } }) => {
+    const user = ctx.oidc?.session?.accountId ?? ctx.oidc?.account?.accountId
+    // oidc-provider leaves the scopes it does not know out of its params: the request's own are read.
+    const asked = String(ctx.query?.scope ?? ctx.oidc?.params?.scope ?? '').split(' ').filter(s => s !== '' && !OIDC_SCOPES.has(s))
+    if (user !== undefined) for (const scope of asked) consents.get(user)?.add(scope)
+  })
   const server = http.createServer((req, res) => { handle(req, res).catch((err: unknown) => { res.statusCode = 500; res.end(String(err)) }) })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const issuerOf = (tid: string): string => `${url}/${tid}/v2.0`
+  const keys = createRemoteJWKSet(new URL(`${idp.issuer}/jwks`))
   const now = (): number => Math.floor(Date.now() / 1000)
 
   async function idTokenFor (original: string): Promise<string> {
@@ -138,13 +157,27 @@ export async function startEntraStandin (t: Teardown, opts: { users: EntraUser[]
         if (app === undefined) return json(res, 401, { error: 'invalid_client' })
         return json(res, 200, { token_type: 'Bearer', expires_in: 3600, access_token: await appToken(app, form.get('scope') ?? '') })
       }
+      if (form.get('grant_type') === JWT_BEARER) return await onBehalfOf(req, res, form)
+      // A refresh token redeemed for another API's scopes (Entra's refresh tokens are multi-resource).
+      const apiScopes = form.get('grant_type') === 'refresh_token' ? (form.get('scope') ?? '').split(' ').filter(s => s !== '' && !OIDC_SCOPES.has(s)) : []
+      let apiUser: EntraUser | undefined
+      if (apiScopes.length > 0) {
+        apiUser = users.get((await idp.provider.RefreshToken.find(form.get('refresh_token') ?? ''))?.accountId ?? '')
+        if (apiUser === undefined) return json(res, 400, { error: 'invalid_grant', error_description: 'AADSTS70000: refresh token not valid' })
+        if (!consented(apiUser, apiScopes)) return consentRequired(res, apiScopes)
+        form.delete('scope')
+      }
       const upstream = await fetch(`${idp.issuer}/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization }) },
-        body,
+        body: form.toString(),
       })
       const answer = await upstream.json() as Record<string, unknown>
-      if (upstream.ok && typeof answer.id_token === 'string') {
+      if (upstream.ok && apiUser !== undefined) {
+        answer.access_token = await resourceToken(apiUser, apiScopes, String(answer.id_token === undefined ? '' : decodeJwt(String(answer.id_token)).aud))
+        answer.scope = apiScopes.join(' ')
+        delete answer.id_token
+      } else if (upstream.ok && typeof answer.id_token === 'string') {
         const clientId = String(decodeJwt(answer.id_token).aud)
         answer.access_token = await graphTokenFor(answer.id_token, clientId)
         answer.id_token = await idTokenFor(answer.id_token)
@@ -153,6 +186,44 @@ export async function startEntraStandin (t: Teardown, opts: { users: EntraUser[]
       return
     }
     json(res, 404, { error: 'not_found' })
+  }
+
+  function consented (user: EntraUser, scopes: readonly string[]): boolean {
+    return scopes.every(s => consents.get(user.id)?.has(s) === true)
+  }
+
+  function consentRequired (res: http.ServerResponse, scopes: readonly string[]): void {
+    json(res, 400, { error: 'invalid_grant', error_description: `AADSTS65001: The user or administrator has not consented to use the application with ID '...' named 'gatehouse'. Send an interactive authorization request for this user and resource. Scopes: ${scopes.join(' ')}`, error_codes: [65001], suberror: 'consent_required' })
+  }
+
+  /** An access token for another API: Graph's audience for Graph scopes, else the scopes' API. */
+  async function resourceToken (user: EntraUser, scopes: readonly string[], clientId: string): Promise<string> {
+    const first = scopes[0] ?? ''
+    const api = first.slice(0, first.lastIndexOf('/'))
+    const aud = api === GRAPH_ORIGIN ? GRAPH_AUDIENCE : api
+    const scp = scopes.map(s => s.slice(s.lastIndexOf('/') + 1)).join(' ')
+    const token = await idp.signJwt({ iss: `https://sts.windows.net/${user.tid}/`, aud, tid: user.tid, oid: user.oid, azp: clientId, scp, iat: now(), exp: now() + 3600, uti: randomUUID() }, { typ: 'JWT', nonce: randomBytes(8).toString('hex') })
+    if (aud === GRAPH_AUDIENCE) graphTokens.set(token, user)
+    resourceTokens.set(token, { aud, scp, user: user.id })
+    return token
+  }
+
+  /** The On-Behalf-Of flow: a confidential client exchanges a user's token it received for one to another API. */
+  async function onBehalfOf (req: http.IncomingMessage, res: http.ServerResponse, form: URLSearchParams): Promise<void> {
+    const [clientId, clientSecret] = clientAuth(req, form)
+    if (!opts.clients.some(c => c.client_id === clientId && c.client_secret === clientSecret)) return json(res, 401, { error: 'invalid_client' })
+    if (form.get('requested_token_use') !== 'on_behalf_of') return json(res, 400, { error: 'invalid_request', error_description: 'AADSTS50027: requested_token_use must be on_behalf_of' })
+    let claims: JWTPayload
+    try {
+      claims = (await jwtVerify(form.get('assertion') ?? '', keys)).payload
+    } catch {
+      return json(res, 400, { error: 'invalid_grant', error_description: 'AADSTS50013: Assertion failed signature validation.' })
+    }
+    const user = opts.users.find(u => u.oid === claims.oid && u.tid === claims.tid)
+    if (user === undefined) return json(res, 400, { error: 'invalid_grant', error_description: 'AADSTS50013: unknown user' })
+    const scopes = (form.get('scope') ?? '').split(' ').filter(s => s !== '' && !OIDC_SCOPES.has(s))
+    if (!consented(user, scopes)) return consentRequired(res, scopes)
+    json(res, 200, { token_type: 'Bearer', scope: scopes.join(' '), expires_in: 3600, ext_expires_in: 3600, access_token: await resourceToken(user, scopes, clientId ?? '') })
   }
 
   async function appToken (app: EntraApp, scope: string): Promise<string> {
@@ -167,6 +238,8 @@ export async function startEntraStandin (t: Teardown, opts: { users: EntraUser[]
     idp,
     graphTokens,
     appTokens,
+    consents,
+    resourceTokens,
     sign: async (payload, header = {}) => await idp.signJwt(payload, { typ: 'JWT', ...header }),
     clientCredentials: async (app, scope) => {
       const response = await fetch(`${url}/${app.tid}/oauth2/v2.0/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: app.clientSecret, scope }) })

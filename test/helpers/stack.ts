@@ -6,6 +6,7 @@ import { Redis } from 'ioredis'
 import { loadConfig } from '../../src/config/load.js'
 import { startLegacyApp, type LegacyApp } from '../../src/demo/legacy-app.js'
 import { DEMO_USERS, startDevIdp, type DevClient, type DevIdp, type DevUser } from '../../src/devidp/provider.js'
+import type { DevResource } from '../../src/devidp/dev-idp-options.js'
 import { createLogger } from '../../src/log/logger.js'
 import type { Gateway } from '../../src/server/gateway.js'
 import { startGateway } from '../../src/server/start.js'
@@ -51,6 +52,8 @@ export interface StackOptions {
   listenHost?: string
   /** The gateway serves HTTPS itself (set tls.cert_file and tls.key_file in `env`): its URL is https. */
   https?: boolean
+  /** APIs the dev IdP issues tokens for (resource indicators, token exchange). */
+  resources?: DevResource[]
 }
 
 export interface Stack {
@@ -129,6 +132,7 @@ async function startStackOnce (t: Teardown, opts: StackOptions): Promise<Stack> 
     users,
     clients: [client, ...(opts.extraClients ?? [])],
     ...(opts.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: opts.accessTokenTtlSeconds }),
+    ...(opts.resources === undefined ? {} : { resources: opts.resources }),
   })
   if (idpProxy !== undefined && idpPort !== undefined) idpProxy.target = { host: 'localhost', port: idpPort }
   const app = await startLegacyApp({ gatewayUrl: publicUrl })

@@ -220,6 +220,15 @@ routes:
     ],
   },
   {
+    name: 'downstream token headers that are reserved or carry identity',
+    files: { 'p.yaml': 'routes:\n  - name: a\n    match: { path: /a }\n    allow: authenticated\n    downstream_token: { scopes: [s], header: X-Gatehouse-Assertion }\n  - name: b\n    match: { path: /b }\n    allow: authenticated\n    headers: { user: Remote-User }\n    downstream_token: { scopes: [s], header: REMOTE-USER }\n  - name: c\n    match: { path: /c }\n    allow: authenticated\n    downstream_token: { scopes: [s], header: Authorization }\n' },
+    errors: [
+      ['p.yaml:5:46', '"X-Gatehouse-Assertion" cannot carry a downstream token: the name is reserved'],
+      ['p.yaml:10:46', '"REMOTE-USER" already carries identity on this route'],
+      ['p.yaml:14:46', '"Authorization" cannot carry a downstream token: the name is reserved'],
+    ],
+  },
+  {
     name: 'reserved header names in any case',
     files: { 'p.yaml': route('    headers: { groups: AUTHORIZATION, roles: x-forwarded-for }\n    allow: anyone\n') },
     errors: [
@@ -492,6 +501,16 @@ t.test('a folder is loaded in file-name order; .yml too, other files ignored', a
   t.equal(policy.routes[2]?.where, `${join(dir, '15-c.yml')}:2:5`)
   t.same(warnings, [])
   t.equal(policy.table.lookup('x', 'GET', '/c').kind === 'route' ? 'c' : 'other', 'c')
+})
+
+t.test('downstream_token: compiled, its header reserved on every route, no resource with Entra ID', async t => {
+  const text = 'routes:\n  - name: graph\n    match: { path: /g/** }\n    allow: authenticated\n    downstream_token: { scopes: [b, a], resource: "https://api.example.com", header: X-Graph-Token }\n  - name: rest\n    match: { path: /** }\n    allow: authenticated\n'
+  const { policy } = loadPolicy(file(text), SETTINGS)
+  t.same(policy.routes[0]?.downstreamToken, { scopes: ['b', 'a'], resource: 'https://api.example.com', header: 'x-graph-token', key: 'https://api.example.com a b' })
+  t.equal(policy.routes[1]?.downstreamToken, undefined)
+  t.ok(policy.reservedHeaders.has('xgraphtoken'), 'clients can never send it')
+  const entra = problemsOf(() => loadPolicy(file(text), { ...SETTINGS, provider: 'entra' }))
+  t.match(entra.map(p => p.message), ['Microsoft Entra ID takes no resource indicator: name the API in the scopes (e.g. api://my-api/Read)'])
 })
 
 t.test('a compiled route', async t => {
