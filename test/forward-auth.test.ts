@@ -142,7 +142,7 @@ t.test('forward-auth: the decision, and what the proxy is told to copy upstream'
     const answer = await ask(stack, '/.gatehouse/auth', { ...nginx('/public/logo.png'), cookie: `${stack.gateway.cookies.session}=s%3Agarbage.sig` })
     t.equal(answer.status, 200)
     t.same(Object.keys(answer.headers).filter(h => h.startsWith('x-gatehouse-')), [])
-    t.equal(answer.headers['x-envoy-auth-headers-to-remove'], 'x-gatehouse-user, x-gatehouse-email, x-gatehouse-name, x-gatehouse-groups, x-gatehouse-roles, x-gatehouse-kind, x-gatehouse-tenant, x-gatehouse-client, x-gatehouse-assertion, x-gatehouse-access-token', 'Envoy is told to remove what a client may have sent')
+    t.equal(answer.headers['x-envoy-auth-headers-to-remove'], 'x-gatehouse-user, x-gatehouse-email, x-gatehouse-name, x-gatehouse-groups, x-gatehouse-roles, x-gatehouse-kind, x-gatehouse-tenant, x-gatehouse-client, x-gatehouse-client-cert-subject, x-gatehouse-client-cert-issuer, x-gatehouse-client-cert-san, x-gatehouse-client-cert-thumbprint, x-gatehouse-assertion, x-gatehouse-access-token', 'Envoy is told to remove what a client may have sent')
     t.equal(answer.headers['cache-control'], 'no-store')
   })
 
@@ -158,7 +158,7 @@ t.test('forward-auth: the decision, and what the proxy is told to copy upstream'
     const extra = await ask(stack, '/.gatehouse/auth', { ...nginx('/home'), cookie: cookieOf(bob) })
     t.equal(extra.status, 200)
     t.equal(extra.headers['remote-user'], 'bob', "the route's extra header names too")
-    t.equal(extra.headers['x-envoy-auth-headers-to-remove'], 'x-gatehouse-roles, x-gatehouse-tenant, x-gatehouse-client, x-gatehouse-access-token', 'only those not set (bob has a name, an email and groups; no roles, no tenant, no client)')
+    t.equal(extra.headers['x-envoy-auth-headers-to-remove'], 'x-gatehouse-roles, x-gatehouse-tenant, x-gatehouse-client, x-gatehouse-client-cert-subject, x-gatehouse-client-cert-issuer, x-gatehouse-client-cert-san, x-gatehouse-client-cert-thumbprint, x-gatehouse-access-token', 'only those not set (bob has a name, an email and groups; no roles, no tenant, no client, no certificate)')
     // Compare with what the same request gets through the gateway itself.
     const proxied = await fetch(`${stack.url}/home`, { headers: { cookie: cookieOf(bob), accept: 'application/json' } })
     t.equal(proxied.status, 200)
