@@ -1,3 +1,4 @@
+import type { StepUpNeed } from '../authorize/step-up.js'
 import type { GatehouseError } from '../errors.js'
 import type { Identity } from '../identify/identity.js'
 
@@ -15,8 +16,8 @@ export type PageSpec =
  * steps decide, and the server sends (HTML for a navigation, JSON otherwise).
  */
 export type Answer =
-  /** Send the person to the IdP to sign in, coming back to `returnTo`. */
-  | { readonly kind: 'signin', readonly returnTo: string }
+  /** Send the person to the IdP to sign in, coming back to `returnTo`; with `stepUp`, the signed-in user signs in again for more. */
+  | { readonly kind: 'signin', readonly returnTo: string, readonly stepUp?: StepUpNeed }
   | { readonly kind: 'redirect', readonly location: string }
   | RefusalAnswer
 

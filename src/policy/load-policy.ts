@@ -148,6 +148,7 @@ interface RawRoute {
   rewrite_prefix?: string
   timeout?: string
   websockets?: boolean
+  reauth_after?: string
   websocket_origins?: string[]
   pass_access_token?: boolean
   credentials?: Array<'session' | 'bearer'>
@@ -260,6 +261,7 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
         rewrite,
         timeoutMs: r.timeout === undefined ? upstream.timeoutMs : parseDuration(r.timeout),
         websockets: r.websockets ?? true,
+        ...(r.reauth_after === undefined ? {} : { reauthAfterMs: parseDuration(r.reauth_after) }),
         websocketOrigins,
         passAccessToken: r.pass_access_token ?? false,
         credentials: { session: (r.credentials ?? ['session']).includes('session'), bearer: (r.credentials ?? []).includes('bearer') },

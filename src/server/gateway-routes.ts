@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { GatehouseError } from '../errors.js'
 import { auditRequest } from '../log/audit.js'
 import type { OidcProvider } from '../signin/oidc-provider.js'
+import { stepUpFromQuery } from '../signin/step-up-params.js'
 import { safeReturnPath } from '../signin/return-to.js'
 import type { SigninFlow } from '../signin/signin-flow.js'
 import type { SigningKey } from '../sign/keys.js'
@@ -59,7 +60,9 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
     const query = request.query as Record<string, unknown>
     // "Sign in as someone else" asks the IdP to offer an account choice.
     const prompt = query.prompt === 'select_account' || query.prompt === 'login' ? query.prompt : undefined
-    return await signin.redirectToIdp(request, reply, safeReturnPath(query.return, publicUrl), prompt)
+    // A step-up's login_url names what to ask for (mfa, acr, auth_context, max_age); the session is kept.
+    const stepUp = prompt === undefined ? stepUpFromQuery(request.query as Record<string, string | string[] | undefined>) : undefined
+    return await signin.redirectToIdp(request, reply, safeReturnPath(query.return, publicUrl), prompt, stepUp)
   })
 
   // Who am I: the identity, the session's times, and the routes this user may open (HTML or JSON).

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { EncryptJWT, jwtDecrypt } from 'jose'
 import * as client from 'openid-client'
+import type { StepUpNeed } from '../authorize/step-up.js'
 import { deriveKey } from '../config/derive-key.js'
 import { GatehouseError } from '../errors.js'
 
@@ -15,6 +16,8 @@ export interface PendingSignin {
   codeVerifier: string
   /** Same-origin path (+ query) to land on afterwards. */
   returnTo: string
+  /** A step-up of the signed-in user's session: what was asked of the IdP. */
+  stepUp?: StepUpNeed
 }
 
 /**
@@ -43,14 +46,15 @@ export class SigninStateCodec {
     return typeof value === 'string' && /^[A-Za-z0-9_-]{43}$/.test(value)
   }
 
-  async create (binding: string, returnTo: string, now = Date.now()): Promise<{ state: string, pending: PendingSignin }> {
+  async create (binding: string, returnTo: string, now = Date.now(), stepUp?: StepUpNeed): Promise<{ state: string, pending: PendingSignin }> {
     const pending: PendingSignin = {
       id: randomBytes(16).toString('base64url'),
       nonce: client.randomNonce(),
       codeVerifier: client.randomPKCECodeVerifier(),
       returnTo,
+      ...(stepUp === undefined ? {} : { stepUp }),
     }
-    const state = await new EncryptJWT({ n: pending.nonce, v: pending.codeVerifier, r: pending.returnTo, b: bindingHash(binding) })
+    const state = await new EncryptJWT({ n: pending.nonce, v: pending.codeVerifier, r: pending.returnTo, b: bindingHash(binding), ...(stepUp === undefined ? {} : { s: stepUp }) })
       .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
       .setJti(pending.id)
       .setIssuedAt(Math.floor(now / 1000))
@@ -87,6 +91,8 @@ export class SigninStateCodec {
       nonce: String(payload.n),
       codeVerifier: String(payload.v),
       returnTo: String(payload.r),
+      // Written by this gateway and authenticated with the state: its shape is ours.
+      ...(payload.s !== null && typeof payload.s === 'object' ? { stepUp: payload.s as StepUpNeed } : {}),
       expiresAt: Number(payload.exp) * 1000,
     }
   }
