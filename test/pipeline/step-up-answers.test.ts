@@ -13,7 +13,7 @@ t.test('a navigation steps up at the IdP; anything else gets 401 GH_STEP_UP_REQU
   t.same(stepUpChallenge({ method: 'GET', headers: NAVIGATION }, { mfa: true }, '/admin?x=1', PUBLIC), { kind: 'signin', returnTo: '/admin?x=1', stepUp: { mfa: true } })
   const api = stepUpChallenge({ method: 'GET', headers: { accept: 'application/json' } }, { mfa: true, maxAgeS: 900 }, '/admin', PUBLIC)
   t.match(api, { kind: 'error', error: { code: 'GH_STEP_UP_REQUIRED', statusCode: 401 }, json: { required: { mfa: true, max_age: 900 } } })
-  const url = new URL((api as { json: { login_url: string } }).json.login_url)
+  const url = new URL((api as unknown as { json: { login_url: string } }).json.login_url)
   t.equal(`${url.origin}${url.pathname}`, `${PUBLIC}/.gatehouse/login`)
   t.same(stepUpFromQuery(Object.fromEntries(url.searchParams)), { mfa: true, maxAgeS: 900 }, 'the login_url carries the need')
   t.match((api as { headers: Record<string, string> }).headers['www-authenticate'], /^Session realm="gatehouse", error="insufficient_user_authentication", login_url="https:\/\/gw\.example\.com\/\.gatehouse\/login\?return=%2Fadmin&mfa=1&max_age=900"$/)
