@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   GH_METHOD_NOT_ALLOWED: { status: 405, message: 'The gateway does not forward this method.' },
   GH_UNAUTHENTICATED: { status: 401, message: 'You need to sign in to continue.' },
   GH_FORBIDDEN: { status: 403, message: 'You are not allowed to open this page.' },
+  GH_STEP_UP_REQUIRED: { status: 401, message: 'This page needs you to sign in again, in a stronger or more recent way.' },
   GH_CROSS_SITE: { status: 403, message: 'This action must be started from the gateway itself.' },
   GH_FORWARD_AUTH_UNTRUSTED: { status: 403, message: 'Only a proxy this gateway trusts may ask it to check requests.' },
   GH_FORWARD_AUTH_INCOMPLETE: { status: 400, message: 'The proxy did not say which request to check.' },
@@ -29,6 +30,7 @@ export const ERROR_CODES = {
   GH_SIGNIN_IDP_ERROR: { status: 400, message: 'The identity provider did not sign you in.' },
   GH_SIGNIN_CALLBACK_REFUSED: { status: 400, message: 'Signing in failed: what the browser brought back from the identity provider was not accepted.' },
   GH_SIGNIN_FAILED: { status: 502, message: 'Signing in failed while talking to the identity provider.' },
+  GH_STEP_UP_USER_CHANGED: { status: 403, message: 'You signed in again as someone else: you have been signed out.' },
   GH_TENANT_REFUSED: { status: 403, message: 'Accounts of your organization are not accepted here.' },
   GH_GROUPS_UNAVAILABLE: { status: 503, message: 'Your group memberships could not be read from the directory. Try again in a moment.' },
   GH_LOGOUT_REQUEST_INVALID: { status: 400, message: 'This sign-out request does not name a session of this gateway\'s identity provider.' },
@@ -45,7 +47,7 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES
 
-export type SigninErrorCode = 'GH_SIGNIN_IDP_ERROR' | 'GH_SIGNIN_CALLBACK_REFUSED' | 'GH_SIGNIN_STATE_INVALID' | 'GH_SIGNIN_STATE_REPLAYED' | 'GH_SIGNIN_FAILED' | 'GH_TENANT_REFUSED' | 'GH_GROUPS_UNAVAILABLE'
+export type SigninErrorCode = 'GH_SIGNIN_IDP_ERROR' | 'GH_SIGNIN_CALLBACK_REFUSED' | 'GH_SIGNIN_STATE_INVALID' | 'GH_SIGNIN_STATE_REPLAYED' | 'GH_SIGNIN_FAILED' | 'GH_TENANT_REFUSED' | 'GH_GROUPS_UNAVAILABLE' | 'GH_STEP_UP_USER_CHANGED'
 
 export class GatehouseError extends Error {
   readonly code: ErrorCode

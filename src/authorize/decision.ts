@@ -1,6 +1,7 @@
 import { certificateIdentity } from '../identify/client-certificate.js'
 import type { Identity } from '../identify/identity.js'
 import { certificateOnly, CRITERIA, valueIn, type ConditionSet, type Criterion, type CriterionReason, type RequestFacts } from './criteria/index.js'
+import { mergeNeeds, type StepUpNeed } from './step-up.js'
 
 /** The criteria without their literal types, for loops over all of them. */
 const ALL: readonly Criterion[] = CRITERIA
@@ -10,6 +11,8 @@ export interface RouteRules {
   readonly where: string
   readonly allow: 'anyone' | 'authenticated' | readonly ConditionSet[]
   readonly deny: readonly ConditionSet[]
+  /** reauth_after: a sign-in (auth_time) older than this must be made again. */
+  readonly reauthAfterMs?: number
 }
 
 /** Why a request was allowed or denied: the stable codes of logs, the audit log and denial pages. */
@@ -19,6 +22,8 @@ export type DecisionReason =
   // A WebSocket handshake on a route that does not take WebSockets (decided before the rules).
   | 'websockets_disabled'
   | 'websocket_origin'
+  // The sign-in is older than the route's reauth_after.
+  | 'reauth_required'
   | CriterionReason
 
 /**
@@ -30,15 +35,49 @@ export type DecisionReason =
 export type Decision =
   | { readonly allow: true, readonly identity: Identity | undefined, readonly reason: 'anyone' | 'authenticated' | 'allowed', readonly rule: string | undefined }
   | { readonly allow: false, readonly kind: 'unauthenticated' | 'forbidden', readonly reason: DecisionReason, readonly message: string, readonly rule: string | undefined }
+  /** Signed in, but not the way the route asks (MFA, acr, an authentication context, a recent sign-in): a new sign-in of the same user may pass. */
+  | { readonly allow: false, readonly kind: 'step_up', readonly reason: DecisionReason, readonly message: string, readonly rule: string | undefined, readonly need: StepUpNeed }
 
 interface Failure { reason: DecisionReason, message: string, rule: string }
+interface StepUpCandidate { failures: Failure[], need: StepUpNeed }
 
 function has (entry: ConditionSet, criterion: Criterion): boolean {
   return valueIn(entry, criterion) !== undefined
 }
 
-/** Decides a request on a route: deny entries first (deny wins), then allow. Deny by default. */
+/**
+ * Decides a request on a route: deny entries first (deny wins), then allow,
+ * then the age of the sign-in (reauth_after). Deny by default. An allow entry
+ * that a signed-in user fails only on how they signed in makes a step-up
+ * decision, when no entry allows.
+ */
 export function decide (route: RouteRules, facts: RequestFacts): Decision {
+  const decision = decideRules(route, facts)
+  const stale = staleSignin(route, facts)
+  if (stale === undefined) return decision
+  if (decision.allow && decision.identity !== undefined && (decision.reason === 'authenticated' || decision.rule !== undefined) && !allowedAnonymously(route, decision.rule)) {
+    return { allow: false, kind: 'step_up', reason: 'reauth_required', message: `requires a sign-in within the last ${minutes(stale)}`, rule: route.where, need: { maxAgeS: stale } }
+  }
+  if (!decision.allow && decision.kind === 'step_up') return { ...decision, need: mergeNeeds(decision.need, { maxAgeS: stale }) }
+  return decision
+}
+
+/** The route's reauth_after in seconds when the identity's sign-in is older (or of unknown age). */
+function staleSignin (route: RouteRules, { identity, now }: RequestFacts): number | undefined {
+  if (route.reauthAfterMs === undefined || identity === undefined || now === undefined) return undefined
+  const fresh = identity.authTime !== undefined && now - identity.authTime * 1000 <= route.reauthAfterMs
+  return fresh ? undefined : Math.floor(route.reauthAfterMs / 1000)
+}
+
+function allowedAnonymously (route: RouteRules, rule: string | undefined): boolean {
+  return Array.isArray(route.allow) && route.allow.some(e => e.where === rule && e.anonymous === true)
+}
+
+function minutes (seconds: number): string {
+  return seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`
+}
+
+function decideRules (route: RouteRules, facts: RequestFacts): Decision {
   const { identity } = facts
 
   for (const entry of route.deny) {
@@ -62,6 +101,7 @@ export function decide (route: RouteRules, facts: RequestFacts): Decision {
   }
 
   let signingInMayHelp = false
+  let stepUp: StepUpCandidate | undefined
   const failures: Failure[] = []
   for (const entry of route.allow) {
     // Conditions on the network are checked first: they decide with or without a user.
@@ -79,11 +119,19 @@ export function decide (route: RouteRules, facts: RequestFacts): Decision {
       signingInMayHelp = true
       continue
     }
-    const failing = firstFailing(entry, facts, true)
-    if (failing === undefined) return { allow: true, identity, reason: 'allowed', rule: entry.where }
-    failures.push(failing)
+    const failing = userFailures(entry, facts)
+    const first = failing[0]
+    if (first === undefined) return { allow: true, identity, reason: 'allowed', rule: entry.where }
+    failures.push(first.failure)
+    if (stepUp === undefined && failing.every(f => f.need !== undefined)) {
+      stepUp = { failures: failing.map(f => f.failure), need: failing.reduce<StepUpNeed>((need, f) => mergeNeeds(need, f.need ?? {}), {}) }
+    }
   }
   if (signingInMayHelp) return { allow: false, kind: 'unauthenticated', reason: 'not_signed_in', message: 'requires signing in', rule: undefined }
+  const firstStepUp = stepUp?.failures[0]
+  if (stepUp !== undefined && firstStepUp !== undefined) {
+    return { allow: false, kind: 'step_up', reason: firstStepUp.reason, message: stepUp.failures.map(f => f.message).join(' and '), rule: firstStepUp.rule, need: stepUp.need }
+  }
   const first = failures[0]
   if (first === undefined) return { allow: false, kind: 'forbidden', reason: 'no_rule_allows', message: 'no rule of this route allows the request', rule: route.where }
   // The reason code and rule are the first entry's; the words name every way in.
@@ -99,6 +147,17 @@ function firstFailing (entry: ConditionSet, facts: RequestFacts, userConditions:
     if (!criterion.test(value, facts)) return { reason: criterion.reason as CriterionReason, message: criterion.describe(value), rule: entry.where }
   }
   return undefined
+}
+
+/** Every user condition of the entry that does not hold, with what a step-up would need for it (undefined: a step-up cannot help). */
+function userFailures (entry: ConditionSet, facts: RequestFacts): Array<{ failure: Failure, need: StepUpNeed | undefined }> {
+  const failing: Array<{ failure: Failure, need: StepUpNeed | undefined }> = []
+  for (const criterion of ALL) {
+    const value = valueIn(entry, criterion)
+    if (!criterion.needsUser || value === undefined || criterion.test(value, facts)) continue
+    failing.push({ failure: { reason: criterion.reason as CriterionReason, message: criterion.describe(value), rule: entry.where }, need: criterion.stepUp?.(value) })
+  }
+  return failing
 }
 
 /**

@@ -247,6 +247,8 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
       discoveryTimeoutMs: parseDuration(oidc.discovery_timeout),
       groupsClaim: oidc.groups_claim,
       rolesClaim: oidc.roles_claim,
+      mfaAcrValues: oidc.mfa_acr_values,
+      reauthPromptLogin: oidc.reauth_prompt_login,
     },
     entra,
     bearer,
@@ -305,7 +307,7 @@ interface RawConfig {
   policies?: string
   tls?: RawTls
   trusted_proxies?: string[]
-  oidc: { provider: 'generic' | 'entra', issuer?: string, client_id?: string, client_secret?: string, client_secret_file?: string, token_auth_method: 'client_secret_basic' | 'client_secret_post', scopes: string[], allow_insecure_http: boolean, discovery_timeout: string, groups_claim: string, roles_claim: string }
+  oidc: { provider: 'generic' | 'entra', issuer?: string, client_id?: string, client_secret?: string, client_secret_file?: string, token_auth_method: 'client_secret_basic' | 'client_secret_post', scopes: string[], allow_insecure_http: boolean, discovery_timeout: string, groups_claim: string, roles_claim: string, mfa_acr_values: string[], reauth_prompt_login: boolean }
   entra?: RawEntra
   bearer: RawBearer
   ssf?: { transmitters?: RawTransmitter[] }

@@ -55,6 +55,8 @@ export const CONFIG_SCHEMA = {
         discovery_timeout: { ...duration, default: '5s' },
         groups_claim: { type: 'string', default: 'groups' },
         roles_claim: { type: 'string', default: 'roles' },
+        mfa_acr_values: { type: 'array', items: { type: 'string', pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$' }, default: ['http://schemas.openid.net/pape/policies/2007/06/multi-factor'], description: 'acr_values that ask this provider for a multi-factor sign-in (step-up for mfa conditions); empty: a fresh sign-in (prompt=login) is asked for' },
+        reauth_prompt_login: { type: 'boolean', default: false, description: 'Send prompt=login with max_age when a route\'s reauth_after asks for a new sign-in (for providers that ignore max_age; always on for Entra)' },
       },
     },
     entra: {

@@ -30,6 +30,10 @@ export interface GatewayConfig {
     readonly discoveryTimeoutMs: number
     readonly groupsClaim: string
     readonly rolesClaim: string
+    /** acr_values asking for a multi-factor sign-in (step-up of mfa conditions). */
+    readonly mfaAcrValues: readonly string[]
+    /** prompt=login besides max_age for reauth_after. */
+    readonly reauthPromptLogin: boolean
   }
   /** Set when oidc.provider is entra. */
   readonly entra: EntraSettings | undefined

@@ -8,6 +8,12 @@ export interface DevUser {
   roles: string[]
   /** Authentication methods references put in the ID token; default ['pwd']. */
   amr?: string[]
+  /**
+   * A second factor (a fixed one-time code): a sign-in that asks for MFA
+   * (acr_values, or acrs in the claims parameter) asks for it too, and amr
+   * gains `mfa`. Without it such a sign-in is made with the password alone.
+   */
+  stepUpCode?: string
   /** Extra claims; they are released in the ID token and from userinfo. */
   extraClaims?: Record<string, unknown>
 }

@@ -4,7 +4,7 @@ import type { DevUser } from './dev-users.js'
 import { escapeValue, idpPage } from './idp-page.js'
 
 /** The sign-in form (username or email, password). */
-export function loginPage (interaction: Interaction, opts: { error?: string, login?: string } = {}): string {
+export function loginPage (interaction: Interaction, opts: { error?: string, login?: string, code?: boolean } = {}): string {
   const uid = escapeValue(interaction.uid)
   const error = opts.error === undefined ? '' : `<p class="error" role="alert">${escapeValue(opts.error)}</p>`
   return idpPage('Sign in - Dev IdP', `<h1>Sign in</h1>
@@ -15,7 +15,7 @@ ${error}
 <input type="text" id="login" name="login" value="${escapeValue(opts.login ?? interaction.params.login_hint ?? '')}" required autofocus>
 <label for="password">Password</label>
 <input type="password" id="password" name="password" required>
-<button type="submit" name="action" value="login">Sign in</button>
+${opts.code === true ? '<label for="code">One-time code (multi-factor authentication was requested)</label>\n<input type="text" id="code" name="code" inputmode="numeric">\n' : ''}<button type="submit" name="action" value="login">Sign in</button>
 <button type="submit" name="cancel" value="cancel" formnovalidate>Cancel</button>
 </form>`)
 }

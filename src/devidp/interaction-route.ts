@@ -6,6 +6,7 @@ import type { ConsentLedger } from './downstream-grants.js'
 import { userFor, type DevUser } from './dev-users.js'
 import { errorPage, sendPage } from './idp-page.js'
 import { accountChoicePage, loginPage } from './interaction-pages.js'
+import { mfaRequested } from './mfa-request.js'
 
 const MAX_FORM_BYTES = 64 * 1024
 
@@ -23,11 +24,15 @@ export function interactionRoute (provider: Provider, users: readonly DevUser[],
     await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: merge })
   }
   /** Log in and consent in one go, so the browser goes straight back to the client (also satisfies prompt=consent and select_account). */
-  const signIn = async (req: IncomingMessage, res: ServerResponse, interaction: Interaction, user: DevUser): Promise<void> => {
+  const signIn = async (req: IncomingMessage, res: ServerResponse, interaction: Interaction, user: DevUser, code?: string): Promise<void> => {
     const grantId = await autoGrant(provider, knownScopes, interaction, user.id, consents)
+    // A second factor when the request asks for MFA and the user gives their one-time code.
+    const mfa = mfaRequested(interaction.params)
+    const stepped = mfa !== undefined && user.stepUpCode !== undefined && code === user.stepUpCode
+    const amr = user.amr ?? ['pwd']
     await finish(req, res, {
       select_account: {},
-      login: { accountId: user.id, amr: user.amr ?? ['pwd'], remember: true },
+      login: { accountId: user.id, amr: stepped && !amr.includes('mfa') ? [...amr, 'mfa'] : amr, ...(stepped && mfa.acr !== undefined ? { acr: mfa.acr } : {}), remember: true },
       consent: { grantId },
     })
   }
@@ -52,7 +57,7 @@ export function interactionRoute (provider: Provider, users: readonly DevUser[],
       if (prompt === 'select_account' && current !== undefined) {
         sendPage(res, 200, accountChoicePage(interaction, current))
       } else if (prompt === 'login' || prompt === 'select_account') {
-        sendPage(res, 200, loginPage(interaction))
+        sendPage(res, 200, loginPage(interaction, { code: mfaRequested(interaction.params) !== undefined }))
       } else if (prompt === 'consent' && current !== undefined) {
         // Automatic consent: no page, straight back to the authorization endpoint.
         await finish(req, res, { consent: { grantId: await autoGrant(provider, knownScopes, interaction, current.id, consents) } })
@@ -77,8 +82,8 @@ export function interactionRoute (provider: Provider, users: readonly DevUser[],
       }
       const login = (form.get('login') ?? '').trim()
       const user = userFor(users, login, form.get('password') ?? '')
-      if (user === undefined) sendPage(res, 200, loginPage(interaction, { login, error: 'Invalid username or password.' }))
-      else await signIn(req, res, interaction, user)
+      if (user === undefined) sendPage(res, 200, loginPage(interaction, { login, error: 'Invalid username or password.', code: mfaRequested(interaction.params) !== undefined }))
+      else await signIn(req, res, interaction, user, form.get('code') ?? undefined)
       return
     }
 

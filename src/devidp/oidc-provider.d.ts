@@ -259,11 +259,12 @@ declare module 'oidc-provider' {
   export const errors: Record<string, new (...args: any[]) => Error>;
   export interface PromptPolicy extends Array<{ name: string; requestable: boolean }> {
     add(prompt: object, index?: number): void;
-    get(name: string): { name: string; requestable: boolean } | undefined;
+    get(name: string): { name: string; requestable: boolean; checks: object[] } | undefined;
   }
   export const interactionPolicy: {
     base(): PromptPolicy;
     Prompt: new (options: { name: string; requestable: boolean }) => object;
+    Check: new (reason: string, description: string, check: (ctx: KoaContextWithOIDC) => boolean | Promise<boolean>) => object;
   };
   export default Provider;
 }

@@ -83,7 +83,7 @@ export async function startDevIdp (opts: DevIdpOptions): Promise<DevIdp> {
     const jwks = await generateSigningKeys()
     const claims = claimsConfiguration(opts.users)
     const knownScopes = new Set(['openid', 'offline_access', ...Object.keys(claims).filter(k => claims[k] !== null)])
-    const prompts = devIdpPrompts()
+    const prompts = devIdpPrompts(opts.users)
 
     const findAccount = (_ctx: KoaContextWithOIDC, sub: string): Account | undefined => {
       const user = opts.users.find(u => u.id === sub)

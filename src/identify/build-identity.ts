@@ -43,6 +43,7 @@ export function buildIdentity (claims: Claims, mapper: ClaimMapper, opts: BuildO
     roles: stringList(claims[mapper.names.rolesClaim]),
     amr: provider.amr,
     acr: optionalString(claims.acr),
+    ...(typeof claims.auth_time === 'number' && Number.isFinite(claims.auth_time) ? { authTime: claims.auth_time } : {}),
     sid: optionalString(claims.sid) ?? opts.previousSid,
     claims: policyClaims(claims, mapper.names),
   }

@@ -23,6 +23,8 @@ export interface Identity {
   /** Authentication methods (`amr`) and context (`acr`), for MFA conditions. */
   readonly amr: readonly string[]
   readonly acr: string | undefined
+  /** When the user signed in (`auth_time`, epoch seconds), for reauth_after. */
+  readonly authTime?: number
   /** The IdP's session id (`sid`), for logout. */
   readonly sid: string | undefined
   /** Further claims that policies may test. */

@@ -14,6 +14,7 @@ export type AuditEvent =
   | 'session.refreshed'
   | 'session.revoked'
   | 'session.expired'
+  | 'session.step_up'
   | 'backchannel.logout'
 
 /**

@@ -1,3 +1,4 @@
+import type { StepUpNeed } from '../authorize/step-up.js'
 import type { GatehouseError } from '../errors.js'
 import type { Identity } from '../identify/identity.js'
 import type { SigninConsent } from '../signin/signin-consent.js'
@@ -16,8 +17,12 @@ export type PageSpec =
  * steps decide, and the server sends (HTML for a navigation, JSON otherwise).
  */
 export type Answer =
-  /** Send the person to the IdP to sign in, coming back to `returnTo`; with `consent`, asking for a downstream API's scopes too. */
-  | { readonly kind: 'signin', readonly returnTo: string, readonly consent?: SigninConsent }
+  /**
+   * Send the person to the IdP to sign in, coming back to `returnTo`; with
+   * `consent`, asking for a downstream API's scopes too; with `stepUp`, the
+   * signed-in user signs in again for more.
+   */
+  | { readonly kind: 'signin', readonly returnTo: string, readonly consent?: SigninConsent, readonly stepUp?: StepUpNeed }
   | { readonly kind: 'redirect', readonly location: string }
   | RefusalAnswer
 

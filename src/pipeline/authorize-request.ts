@@ -1,11 +1,13 @@
 import { decide, type Decision } from '../authorize/decision.js'
+import { describeNeed, needKey, type StepUpNeed } from '../authorize/step-up.js'
 import { decisionRecord, shouldRecord, type RecordedDecision } from './decision-record.js'
-import type { DecisionLogging } from '../config/types.js'
+import type { DecisionLogging, GatewayConfig } from '../config/types.js'
 import type { Identity } from '../identify/identity.js'
 import { auditRequest, auditUser, type AuditLog } from '../log/audit.js'
 import type { Answer } from './answer.js'
 import { identifyCaller, type Caller, type CallerDeps } from './caller.js'
-import { bearerChallenge } from './challenges.js'
+import { SIGNIN_TTL_MS } from '../signin/signin-state.js'
+import { bearerChallenge, bearerStepUpChallenge } from './challenges.js'
 import { accessDenied, websocketOriginDenied, websocketsDisabled } from './denial.js'
 import type { PipelineRequest } from './request.js'
 import type { RoutedRequest } from './routed-request.js'
@@ -18,6 +20,8 @@ export type Verdict =
   | { readonly kind: 'allow', readonly decision: Allowed, readonly caller: Caller }
   /** Signing in may help: the caller decides how to ask (redirect, 401, forward-auth's 401). */
   | { readonly kind: 'unauthenticated', readonly caller: Caller }
+  /** The signed-in user must sign in again for more (step-up): the caller decides how to ask. */
+  | { readonly kind: 'step_up', readonly caller: Caller, readonly need: StepUpNeed }
   /** Refused (denied by the rules, a bad bearer token, WebSockets off): answer this. */
   | { readonly kind: 'refused', readonly answer: Answer }
 
@@ -29,6 +33,8 @@ export interface AuthorizeDeps extends CallerDeps {
   readonly decisions: DecisionLogging
   /** public_url's origin: WebSocket handshakes that rely on the session cookie must come from it (or a route's websocket_origins). */
   readonly publicOrigin: string
+  /** The provider settings a bearer step-up challenge names (acr values for MFA, Entra authentication contexts). */
+  readonly provider: Pick<GatewayConfig, 'oidc' | 'entra'>
 }
 
 /**
@@ -58,9 +64,10 @@ export async function authorizeRequest (request: PipelineRequest, routed: Routed
     return { kind: 'refused', answer: websocketOriginDenied(route) }
   }
   const identity = caller.kind === 'anonymous' ? undefined : caller.identity
+  const now = deps.live.clock()
   const clientCertificate = routed.clientCertificate
-  const decision = decide(route, { identity, clientIp, clientCertificate })
-  recordDecision(request, routed, { decision: decision.allow ? 'allow' : decision.kind === 'forbidden' ? 'deny' : 'signin', reason: decision.reason, rule: decision.rule }, identity, caller.kind === 'bearer' ? 'bearer' : 'session', deps)
+  const decision = decide(route, { identity, clientIp, clientCertificate, now })
+  recordDecision(request, routed, { decision: decision.allow ? 'allow' : decision.kind === 'forbidden' ? 'deny' : decision.kind === 'step_up' ? 'step_up' : 'signin', reason: decision.reason, rule: decision.rule }, identity, caller.kind === 'bearer' ? 'bearer' : 'session', deps)
   if (decision.allow && decision.identity?.kind === 'certificate' && certificateOriginRefused(request, route, deps.publicOrigin)) {
     const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined
     deps.audit('access.denied', { ...auditUser(decision.identity), ...auditRequest(request), route: route.name, reason: 'websocket_origin', origin, certificate: decision.identity.subject })
@@ -69,8 +76,35 @@ export async function authorizeRequest (request: PipelineRequest, routed: Routed
   if (decision.allow) return { kind: 'allow', decision, caller }
   if (decision.kind === 'unauthenticated') return { kind: 'unauthenticated', caller }
   const bearer = caller.kind === 'bearer'
-  deps.audit('access.denied', { ...auditUser(identity), ...auditRequest(request), route: route.name, reason: decision.reason, rule: decision.rule, ...(bearer ? { credential: 'bearer' } : {}), ...(clientCertificate === undefined ? {} : { certificate: clientCertificate.subject }) })
+  const certificate = clientCertificate === undefined ? {} : { certificate: clientCertificate.subject }
+  if (decision.kind === 'step_up') {
+    const { need } = decision
+    if (bearer) {
+      deps.audit('access.denied', { ...auditUser(identity), ...auditRequest(request), route: route.name, reason: decision.reason, rule: decision.rule, credential: 'bearer', ...certificate })
+      return { kind: 'refused', answer: bearerStepUpChallenge(need, deps.provider) }
+    }
+    const tried = caller.kind === 'session' ? caller.session?.record.stepUpTried : undefined
+    if (tried === undefined || tried.key !== needKey(need) || now - tried.at > SIGNIN_TTL_MS) {
+      deps.audit('session.step_up', { ...auditUser(identity), ...auditRequest(request), route: route.name, reason: decision.reason, rule: decision.rule, outcome: 'requested', required: describeNeed(need) })
+      return { kind: 'step_up', caller, need }
+    }
+    // The IdP came back without it a moment ago: say what is missing, never a second trip (no loop).
+    const missing = { ...decision, kind: 'forbidden' as const, message: `needs a sign-in with ${describeNeed(need)}; yours used: ${methodWords(identity?.amr ?? [])}` }
+    deps.audit('access.denied', { ...auditUser(identity), ...auditRequest(request), route: route.name, reason: decision.reason, rule: decision.rule, step_up: 'not_provided', ...certificate })
+    return { kind: 'refused', answer: accessDenied({ route, decision: missing, identity, bearer, detailed: deps.detailedDenials, returnTo: returnTo() }) }
+  }
+  deps.audit('access.denied', { ...auditUser(identity), ...auditRequest(request), route: route.name, reason: decision.reason, rule: decision.rule, ...(bearer ? { credential: 'bearer' } : {}), ...certificate })
   return { kind: 'refused', answer: accessDenied({ route, decision, identity, bearer, detailed: deps.detailedDenials, returnTo: returnTo() }) }
+}
+
+/** RFC 8176 authentication methods, in words: "password", "password and multi-factor authentication". */
+const METHOD_WORDS: Readonly<Record<string, string>> = {
+  pwd: 'password', mfa: 'multi-factor authentication', otp: 'one-time code', sms: 'text message', hwk: 'security key', swk: 'software key', fido: 'security key', face: 'face recognition', fpt: 'fingerprint', pin: 'PIN', rsa: 'certificate', wia: 'Windows sign-in', kba: 'security questions', tel: 'phone call',
+}
+
+function methodWords (amr: readonly string[]): string {
+  if (amr.length === 0) return 'a method the identity provider did not name'
+  return amr.map(m => METHOD_WORDS[m] ?? m).join(' and ')
 }
 
 /** The decision record (log.decisions): what the decision used, for `gatehouse replay`. */

@@ -4,7 +4,7 @@ import type { Policy } from '../policy/load-policy.js'
 import type { Route } from '../policy/types.js'
 
 /** How a decision ended, in the words of decision records and policy tests. */
-export type RecordedDecision = 'allow' | 'deny' | 'signin'
+export type RecordedDecision = 'allow' | 'deny' | 'signin' | 'step_up'
 
 /** What a decision record is made from: the request as the gateway decided it. */
 export interface DecisionFacts {

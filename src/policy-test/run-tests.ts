@@ -38,6 +38,7 @@ const DECISION_OF: Record<Explanation['outcome'], ExpectedDecision> = {
   allow: 'allow',
   forbidden: 'deny',
   unauthenticated: 'signin',
+  step_up: 'step_up',
   no_route: 'not_found',
   bad_path: 'bad_request',
   method_not_allowed: 'method_not_allowed',

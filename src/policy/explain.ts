@@ -1,5 +1,6 @@
 import { decide, type Decision } from '../authorize/decision.js'
 import type { ClientCertificate, Identity } from '../identify/identity.js'
+import { describeNeed } from '../authorize/step-up.js'
 import type { Address } from '../net/address.js'
 import { normalizeHost } from '../net/host.js'
 import { canonicalizeTarget } from './canonical-path.js'
@@ -33,7 +34,7 @@ export interface Explanation {
   method: string
   host: string
   path: string | undefined
-  outcome: 'allow' | 'unauthenticated' | 'forbidden' | 'no_route' | 'bad_path' | 'method_not_allowed'
+  outcome: 'allow' | 'unauthenticated' | 'forbidden' | 'step_up' | 'no_route' | 'bad_path' | 'method_not_allowed'
   route: Route | undefined
   decision: Decision | undefined
   /** One sentence: what decided. */
@@ -83,7 +84,8 @@ export function explain (policy: Policy, req: ExplainRequest): Explanation {
       : decision.reason === 'authenticated' ? 'the route allows any signed-in user' : `allow entry${at} holds`
     return { method, host, path, outcome: 'allow', route, decision, because }
   }
-  return { method, host, path, outcome: decision.kind, route, decision, because: `${decision.message} [${decision.reason}]${at}` }
+  const stepUp = decision.kind === 'step_up' ? `; a new sign-in with ${describeNeed(decision.need)} may pass` : ''
+  return { method, host, path, outcome: decision.kind, route, decision, because: `${decision.message} [${decision.reason}]${at}${stepUp}` }
 }
 
 /** Whether the gateway would read the identity on this route: only where the decision can depend on it, and only from a credential the route takes. */
@@ -100,7 +102,7 @@ export function formatExplanation (e: Explanation, req: ExplainRequest): string 
     `request:  ${e.method} ${e.host === '' ? '' : `//${e.host}`}${e.path ?? req.url} from ${req.clientIp?.toString() ?? 'an unknown address'}`,
     `user:     ${who}`,
     `route:    ${e.route === undefined ? '(none)' : `${e.route.name} (${e.route.where}) -> ${e.route.upstream.name} ${e.route.upstream.url}`}`,
-    `decision: ${e.outcome === 'allow' ? 'allow' : e.outcome === 'unauthenticated' ? 'sign in first (browser: redirect to the IdP; API: 401)' : e.outcome === 'forbidden' ? 'deny (403)' : e.outcome === 'no_route' ? 'not found (404)' : e.outcome === 'method_not_allowed' ? 'method not allowed (405)' : 'bad request (400)'}`,
+    `decision: ${e.outcome === 'allow' ? 'allow' : e.outcome === 'unauthenticated' ? 'sign in first (browser: redirect to the IdP; API: 401)' : e.outcome === 'forbidden' ? 'deny (403)' : e.outcome === 'step_up' ? 'step up (browser: back to the IdP to sign in again, session kept; API: 401 GH_STEP_UP_REQUIRED; bearer: 401 insufficient_user_authentication)' : e.outcome === 'no_route' ? 'not found (404)' : e.outcome === 'method_not_allowed' ? 'method not allowed (405)' : 'bad request (400)'}`,
     `because:  ${e.because}`,
   ]
   return `${lines.join('\n')}\n`

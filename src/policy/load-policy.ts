@@ -152,6 +152,7 @@ interface RawRoute {
   rewrite_prefix?: string
   timeout?: string
   websockets?: boolean
+  reauth_after?: string
   websocket_origins?: string[]
   pass_access_token?: boolean
   downstream_token?: { scopes: string[], resource?: string, header: string }
@@ -267,6 +268,7 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
         rewrite,
         timeoutMs: r.timeout === undefined ? upstream.timeoutMs : parseDuration(r.timeout),
         websockets: r.websockets ?? true,
+        ...(r.reauth_after === undefined ? {} : { reauthAfterMs: parseDuration(r.reauth_after) }),
         websocketOrigins,
         passAccessToken: r.pass_access_token ?? false,
         downstreamToken,

@@ -84,6 +84,7 @@ export const POLICY_SCHEMA = {
           rewrite_prefix: { type: 'string', pattern: '^/', description: 'Replaces the literal prefix of a /x/** path before forwarding' },
           timeout: { ...duration, description: 'Overrides the upstream\'s timeout for this route' },
           websockets: { type: 'boolean', description: 'Allow WebSocket upgrades (default true)' },
+          reauth_after: { ...duration, description: 'A sign-in (auth_time) older than this must be made again: a browser is sent to the IdP with max_age, the session kept' },
           websocket_origins: {
             type: 'array',
             minItems: 1,

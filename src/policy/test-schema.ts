@@ -5,7 +5,7 @@
 const stringList = { type: 'array', items: { type: 'string', minLength: 1 } } as const
 
 /** What a case may expect, written alone or as `decision` in a map. */
-export const EXPECTED_DECISIONS = ['allow', 'deny', 'signin', 'not_found', 'bad_request', 'method_not_allowed'] as const
+export const EXPECTED_DECISIONS = ['allow', 'deny', 'signin', 'step_up', 'not_found', 'bad_request', 'method_not_allowed'] as const
 
 export const TEST_SCHEMA = {
   $schema: 'http://json-schema.org/draft-07/schema#',

@@ -25,7 +25,7 @@ export interface ReplayRecord {
 export type SkipCounts = Map<string, number>
 
 const GZIP_MAGIC = [0x1f, 0x8b]
-const DECISIONS: ReadonlySet<string> = new Set(['allow', 'deny', 'signin'])
+const DECISIONS: ReadonlySet<string> = new Set(['allow', 'deny', 'signin', 'step_up'])
 
 function isGzip (file: string): boolean {
   const fd = openSync(file, 'r')

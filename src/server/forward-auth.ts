@@ -49,7 +49,7 @@ export function registerForwardAuth (app: FastifyInstance, steps: RequestSteps):
     const returnTo = safeReturnPath(canonical.query === '' ? canonical.path : `${canonical.path}?${canonical.query}`, steps.config.publicUrl)
     const outcome = await authorizeOrAnswer(request, reply, routed, () => returnTo, steps)
     if (outcome === undefined) return reply
-    if (outcome === 'unauthenticated') return await sendAnswer(request, reply, forwardAuthChallenge(request, original.method, redirect, returnTo, steps.config.publicUrl), steps.signin)
+    if (outcome.kind !== 'allow') return await sendAnswer(request, reply, forwardAuthChallenge(request, original.method, redirect, returnTo, steps.config.publicUrl, outcome.kind === 'step_up' ? outcome.need : undefined), steps.signin)
     const downstream = await downstreamOrAnswer(request, reply, routed, outcome.caller, returnTo, steps)
     if (downstream === undefined) return reply
     const headers = gatewayIdentityHeaders({ ...await steps.upstreamIdentity.context(request.log, routed, outcome.decision, outcome.caller), downstream: downstream.kind === 'token' ? downstream.value : undefined })

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { GatehouseError } from '../errors.js'
 import { auditRequest } from '../log/audit.js'
 import type { OidcProvider } from '../signin/oidc-provider.js'
+import { stepUpFromQuery } from '../signin/step-up-params.js'
 import { safeReturnPath } from '../signin/return-to.js'
 import { consentFromQuery } from '../signin/signin-consent.js'
 import type { Policy } from '../policy/load-policy.js'
@@ -63,7 +64,9 @@ export function registerGatewayRoutes (app: FastifyInstance, deps: GatewayRoutes
     const prompt = query.prompt === 'select_account' || query.prompt === 'login' ? query.prompt : undefined
     // Incremental consent for a downstream API (the login_url of GH_DOWNSTREAM_CONSENT_REQUIRED): only what some route asks for.
     const consent = consentFromQuery(query, downstreamConsent(policies.current))
-    return await signin.redirectToIdp(request, reply, safeReturnPath(query.return, publicUrl), prompt, consent)
+    // A step-up's login_url names what to ask for (mfa, acr, auth_context, max_age); the session is kept.
+    const stepUp = prompt === undefined ? stepUpFromQuery(request.query as Record<string, string | string[] | undefined>) : undefined
+    return await signin.redirectToIdp(request, reply, safeReturnPath(query.return, publicUrl), prompt, { consent, stepUp })
   })
 
   // Who am I: the identity, the session's times, and the routes this user may open (HTML or JSON).

@@ -165,6 +165,7 @@ function gatewayParts (opts: GatewayOptions): GatewayParts {
       detailedDenials: config.pages.denialDetail === 'detailed',
       decisions: config.log.decisions,
       publicOrigin: config.publicUrl,
+      provider: { oidc: config.oidc, entra: config.entra },
       bearer: config.bearer === undefined ? undefined : new BearerVerifier(config.bearer, identities.mapper, () => oidc.keys()),
       live: { sessions: new SessionReader(cookieSigner, { store, lifetimes, clock }), store, refresh, identities, lifetimes, audit, clock },
     },

@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../config/types.js'
 import { GatehouseError } from '../errors.js'
 import { refusal } from '../pipeline/answer.js'
 import { authorizeRequest, type AuthorizeDeps, type Verdict } from '../pipeline/authorize-request.js'
-import { signinChallenge, bearerChallenge } from '../pipeline/challenges.js'
+import { signinChallenge, bearerChallenge, stepUpChallenge } from '../pipeline/challenges.js'
 import { downstreamToken, type DownstreamStep } from '../pipeline/downstream-token.js'
 import { forwardPlan, upstreamTarget } from '../pipeline/forward-plan.js'
 import type { RoutedRequest } from '../pipeline/routed-request.js'
@@ -32,18 +32,19 @@ export interface RequestSteps {
 
 /**
  * Authorizes a routed request and keeps what was learned on the request
- * (the decision's label, for metrics). A refusal is answered here; the allowed decision, or
- * 'unauthenticated', is for the caller to act on.
+ * (the decision's label, for metrics). A refusal is answered here; the allowed decision,
+ * 'unauthenticated' or a step-up is for the caller to act on.
  */
-export async function authorizeOrAnswer (request: FastifyRequest, reply: FastifyReply, routed: RoutedRequest, returnTo: () => string, steps: RequestSteps): Promise<Extract<Verdict, { kind: 'allow' }> | 'unauthenticated' | undefined> {
+export async function authorizeOrAnswer (request: FastifyRequest, reply: FastifyReply, routed: RoutedRequest, returnTo: () => string, steps: RequestSteps): Promise<Exclude<Verdict, { kind: 'refused' }> | undefined> {
   const verdict = await authorizeRequest(request, routed, request.cookies[steps.sessionCookie], returnTo, steps.authorize)
   if (verdict.kind === 'refused') {
     request.decision = 'deny'
     await sendAnswer(request, reply, verdict.answer, steps.signin)
     return undefined
   }
-  request.decision = verdict.kind
-  return verdict.kind === 'allow' ? verdict : 'unauthenticated'
+  // A step-up asks for a sign-in as 'unauthenticated' does (a redirect or a 401).
+  request.decision = verdict.kind === 'step_up' ? 'unauthenticated' : verdict.kind
+  return verdict
 }
 
 /**
@@ -58,7 +59,11 @@ export async function guardProxied (request: FastifyRequest, reply: FastifyReply
   const returnTo = (): string => safeReturnPath(request.url, config.publicUrl)
   const outcome = await authorizeOrAnswer(request, reply, routed, returnTo, steps)
   if (outcome === undefined) return false
-  if (outcome === 'unauthenticated') {
+  if (outcome.kind === 'step_up') {
+    await sendAnswer(request, reply, stepUpChallenge(request, outcome.need, returnTo(), config.publicUrl), steps.signin)
+    return false
+  }
+  if (outcome.kind === 'unauthenticated') {
     const { credentials } = routed.route
     await sendAnswer(request, reply, credentials.session ? signinChallenge(request, returnTo(), config.publicUrl, credentials.bearer) : bearerChallenge(undefined), steps.signin)
     return false

@@ -8,7 +8,7 @@ import { sendError, type ErrorPageExtras } from './respond.js'
 /** Sends an answer the pipeline decided on: a redirect to the IdP or elsewhere, or an error page / JSON. */
 export async function sendAnswer (request: FastifyRequest, reply: FastifyReply, answer: Answer, signin: SigninFlow): Promise<FastifyReply> {
   switch (answer.kind) {
-    case 'signin': return await signin.redirectToIdp(request, reply, answer.returnTo, undefined, answer.consent)
+    case 'signin': return await signin.redirectToIdp(request, reply, answer.returnTo, undefined, { consent: answer.consent, stepUp: answer.stepUp })
     case 'redirect': return reply.redirect(answer.location, 302)
     case 'error': {
       const { error, page, kind: _kind, ...extras } = answer

@@ -23,6 +23,12 @@ export interface SessionFields {
   groupsMark?: number
   /** Scopes of a downstream API the sign-in of this session asked the IdP for (incremental consent). */
   consented?: readonly string[]
+  /**
+   * The last step-up sign-in of this session: what was asked (a stable key of
+   * the need) and when. A request that still fails on the same need soon
+   * after gets the 403 page, never a second trip to the IdP.
+   */
+  stepUpTried?: { key: string, at: number }
 }
 
 /** A session as stored: the fields plus @fastify/session's cookie data. */

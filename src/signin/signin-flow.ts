@@ -1,6 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import * as client from 'openid-client'
+import { needKey, type StepUpNeed } from '../authorize/step-up.js'
 import type { GatewayConfig } from '../config/types.js'
+import { stringList } from '../identify/claim-values.js'
+import { identityFromSession } from '../identify/from-session.js'
+import type { Identity } from '../identify/identity.js'
 import { GatehouseError, SigninError } from '../errors.js'
 import { auditRequest, auditUser, type AuditLog } from '../log/audit.js'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js'
@@ -12,7 +16,8 @@ import { idTokenProblem } from './id-token-checks.js'
 import type { OidcProvider } from './oidc-provider.js'
 import { scopeWithConsent, type SigninConsent } from './signin-consent.js'
 import { signinPrompt, type SigninPrompt } from './signin-prompt.js'
-import { SIGNIN_TTL_MS, SigninStateCodec } from './signin-state.js'
+import { SIGNIN_TTL_MS, SigninStateCodec, type PendingSignin } from './signin-state.js'
+import { needMet, stepUpParams } from './step-up-params.js'
 import { CALLBACK_PATH, SIGNED_OUT_PATH } from '../endpoints.js'
 
 export interface SigninFlowDeps {
@@ -41,14 +46,18 @@ export class SigninFlow {
   /**
    * Sends the browser to the IdP; it comes back to `returnTo` (a same-origin path, already checked).
    * With `consent`, the IdP is also asked for a downstream API's scopes (incremental consent).
+   * With `stepUp`, the signed-in user is asked for more (MFA, an acr, an authentication context, a
+   * recent sign-in) and the callback updates their session instead of starting another.
    */
-  async redirectToIdp (request: FastifyRequest, reply: FastifyReply, returnTo: string, wanted?: SigninPrompt, consent?: SigninConsent): Promise<FastifyReply> {
+  async redirectToIdp (request: FastifyRequest, reply: FastifyReply, returnTo: string, wanted?: SigninPrompt, more: { consent?: SigninConsent | undefined, stepUp?: StepUpNeed | undefined } = {}): Promise<FastifyReply> {
+    const { consent, stepUp } = more
     const configuration = this.#deps.oidc.configuration()
-    const prompt = signinPrompt(wanted, configuration.serverMetadata().prompt_values_supported)
+    const extra = stepUp === undefined ? {} : stepUpParams(stepUp, this.#deps.config)
+    const prompt = signinPrompt(wanted ?? (extra.prompt === 'login' ? 'login' : undefined), configuration.serverMetadata().prompt_values_supported)
     const { cookies } = this.#deps
     const existing = request.cookies[cookies.signin]
     const binding = SigninStateCodec.isBinding(existing) ? existing : SigninStateCodec.newBinding()
-    const { state, pending } = await this.#codec.create(binding, returnTo, undefined, consent?.scopes)
+    const { state, pending } = await this.#codec.create(binding, returnTo, Date.now(), { consentScopes: consent?.scopes, stepUp })
     const url = client.buildAuthorizationUrl(configuration, {
       redirect_uri: this.#redirectUri,
       scope: scopeWithConsent(this.#deps.config.oidc.scopes, consent),
@@ -59,6 +68,7 @@ export class SigninFlow {
       nonce: pending.nonce,
       code_challenge: await client.calculatePKCECodeChallenge(pending.codeVerifier),
       code_challenge_method: 'S256',
+      ...extra,
       ...(prompt === undefined ? {} : { prompt }),
     })
     // One cookie shared by all tabs; each tab's state is self-contained.
@@ -171,6 +181,12 @@ export class SigninFlow {
       throw new SigninError(err.code, err.detail, undefined, pending.returnTo, err)
     }
     const { identity } = built
+    const current = identityFromSession(request)
+    if (pending.stepUp !== undefined && current !== undefined) {
+      await this.#completeStepUp(request, reply, pending, pending.stepUp, current, identity, tokens, claims)
+      reply.header('cache-control', 'no-store')
+      return reply.redirect(`${config.publicUrl}${pending.returnTo}`, 303)
+    }
 
     // A new session id at every sign-in: no fixation.
     await request.session.regenerate()
@@ -189,6 +205,41 @@ export class SigninFlow {
     audit('signin.success', { ...auditUser(identity), ...at, email: identity.email })
     reply.header('cache-control', 'no-store')
     return reply.redirect(`${config.publicUrl}${pending.returnTo}`, 303)
+  }
+
+  /**
+   * The end of a step-up: the same user (same iss and sub) signed in again.
+   * The session keeps its start and gets a new id (its privileges changed:
+   * an id seen before the step-up must not carry the stronger sign-in), the
+   * new sign-in's identity (amr, acr, acrs, auth_time) and tokens, and a note
+   * of what was asked, so that a request still short of it is refused rather
+   * than sent back to the IdP. Another user ends the session.
+   */
+  async #completeStepUp (request: FastifyRequest, reply: FastifyReply, pending: PendingSignin, need: StepUpNeed, current: Identity, identity: Identity, tokens: client.TokenEndpointResponse, claims: Readonly<Record<string, unknown>>): Promise<void> {
+    const { config, audit, cookies } = this.#deps
+    const at = auditRequest(request)
+    if (current.issuer !== identity.issuer || current.subject !== identity.subject) {
+      audit('session.step_up', { ...auditUser(current), ...at, outcome: 'refused', reason: 'other_user', signed_in_as: identity.id })
+      await request.session.destroy()
+      reply.clearCookie(cookies.session, cookies.attributes)
+      throw new SigninError('GH_STEP_UP_USER_CHANGED', 'the step-up sign-in was made by another user: the session ended', undefined, pending.returnTo)
+    }
+    const now = this.#deps.clock()
+    const { createdAt, groupsFromGraph } = request.session
+    await request.session.regenerate()
+    request.session.identity = identity
+    if (groupsFromGraph === true) request.session.groupsFromGraph = true
+    request.session.createdAt = createdAt ?? now
+    request.session.lastSeenAt = now
+    request.session.stepUpTried = { key: needKey(need), at: now }
+    request.session.tokens = new SessionTokens({
+      idToken: tokens.id_token,
+      accessToken: tokens.access_token,
+      refreshToken: tokens.refresh_token,
+      expiresAt: typeof tokens.expires_in === 'number' ? now + tokens.expires_in * 1000 : undefined,
+    })
+    const met = needMet(need, { amr: identity.amr, acr: identity.acr, acrs: stringList(claims.acrs), authTime: identity.authTime }, now, config)
+    audit('session.step_up', { ...auditUser(identity), ...at, outcome: met ? 'completed' : 'refused', ...(met ? {} : { reason: 'not_provided' }), amr: identity.amr, acr: identity.acr })
   }
 
   /** Ends the gateway session and, when the IdP supports it, the IdP session. Returns where to send the browser. */

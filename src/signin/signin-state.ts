@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { EncryptJWT, jwtDecrypt } from 'jose'
 import * as client from 'openid-client'
+import type { StepUpNeed } from '../authorize/step-up.js'
 import { deriveKey } from '../config/derive-key.js'
 import { GatehouseError } from '../errors.js'
 
@@ -17,6 +18,8 @@ export interface PendingSignin {
   returnTo: string
   /** Scopes of a downstream API this sign-in asks for besides oidc.scopes (incremental consent). */
   consentScopes?: string[]
+  /** A step-up of the signed-in user's session: what was asked of the IdP. */
+  stepUp?: StepUpNeed
 }
 
 /**
@@ -45,15 +48,17 @@ export class SigninStateCodec {
     return typeof value === 'string' && /^[A-Za-z0-9_-]{43}$/.test(value)
   }
 
-  async create (binding: string, returnTo: string, now = Date.now(), consentScopes?: readonly string[]): Promise<{ state: string, pending: PendingSignin }> {
+  async create (binding: string, returnTo: string, now = Date.now(), more: { consentScopes?: readonly string[] | undefined, stepUp?: StepUpNeed | undefined } = {}): Promise<{ state: string, pending: PendingSignin }> {
+    const { consentScopes, stepUp } = more
     const pending: PendingSignin = {
       id: randomBytes(16).toString('base64url'),
       nonce: client.randomNonce(),
       codeVerifier: client.randomPKCECodeVerifier(),
       returnTo,
       ...(consentScopes === undefined ? {} : { consentScopes: [...consentScopes] }),
+      ...(stepUp === undefined ? {} : { stepUp }),
     }
-    const state = await new EncryptJWT({ n: pending.nonce, v: pending.codeVerifier, r: pending.returnTo, b: bindingHash(binding), ...(consentScopes === undefined ? {} : { c: [...consentScopes] }) })
+    const state = await new EncryptJWT({ n: pending.nonce, v: pending.codeVerifier, r: pending.returnTo, b: bindingHash(binding), ...(consentScopes === undefined ? {} : { c: [...consentScopes] }), ...(stepUp === undefined ? {} : { s: stepUp }) })
       .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
       .setJti(pending.id)
       .setIssuedAt(Math.floor(now / 1000))
@@ -91,6 +96,8 @@ export class SigninStateCodec {
       codeVerifier: String(payload.v),
       returnTo: String(payload.r),
       ...(Array.isArray(payload.c) ? { consentScopes: payload.c.map(String) } : {}),
+      // Written by this gateway and authenticated with the state: its shape is ours.
+      ...(payload.s !== null && typeof payload.s === 'object' ? { stepUp: payload.s as StepUpNeed } : {}),
       expiresAt: Number(payload.exp) * 1000,
     }
   }

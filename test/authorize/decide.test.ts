@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { decide, routeNeedsIdentity, type Decision } from '../../src/authorize/decision.js'
+import type { StepUpNeed } from '../../src/authorize/step-up.js'
 import { identityFromClaims } from '../../src/identify/build-identity.js'
 import type { Identity } from '../../src/identify/identity.js'
 import { parseAddress, parseRange, type Address } from '../../src/net/address.js'
@@ -183,6 +184,7 @@ type Expected =
   | ['allow', reason: string, ruleTag?: string]
   | ['unauthenticated']
   | ['forbidden', reason: string, message: string, ruleTag: string]
+  | ['step_up', reason: string, message: string, ruleTag: string, need: StepUpNeed]
 
 type Row = [route: string, identity: Identity | undefined, clientIp: Address | undefined, expected: Expected, name?: string]
 
@@ -191,6 +193,7 @@ function expand (expected: Expected): object {
     case 'allow': return { allow: true, reason: expected[1], rule: expected[2] === undefined ? undefined : at(expected[2]) }
     case 'unauthenticated': return { allow: false, kind: 'unauthenticated', reason: 'not_signed_in', message: 'requires signing in', rule: undefined }
     case 'forbidden': return { allow: false, kind: 'forbidden', reason: expected[1], message: expected[2], rule: expected[3].startsWith('route:') ? routeWhere(expected[3].slice(6)) : at(expected[3]) }
+    case 'step_up': return { allow: false, kind: 'step_up', reason: expected[1], message: expected[2], rule: at(expected[3]), need: expected[4] }
   }
 }
 
@@ -313,10 +316,10 @@ t.test('each criterion alone', async t => {
     ['mfa', who('a', { amr: 'mfa' }), OUTSIDE, ['allow', 'allowed', 'mfa']],
     ['mfa', who('a', { acr: 'mfa' }), OUTSIDE, ['allow', 'allowed', 'mfa']],
     ['mfa', who('a', { acr: 'http://schemas.openid.net/pape/policies/2007/06/multi-factor' }), OUTSIDE, ['allow', 'allowed', 'mfa']],
-    ['mfa', who('a', { amr: ['pwd', 'otp'] }), OUTSIDE, ['forbidden', 'mfa_required', 'requires signing in with multi-factor authentication', 'mfa']],
-    ['mfa', who('a', { amr: ['MFA'] }), OUTSIDE, ['forbidden', 'mfa_required', 'requires signing in with multi-factor authentication', 'mfa']],
-    ['mfa', who('a', { acr: 'urn:example:loa:silver' }), OUTSIDE, ['forbidden', 'mfa_required', 'requires signing in with multi-factor authentication', 'mfa']],
-    ['mfa', who('a'), OUTSIDE, ['forbidden', 'mfa_required', 'requires signing in with multi-factor authentication', 'mfa']],
+    ['mfa', who('a', { amr: ['pwd', 'otp'] }), OUTSIDE, ['step_up', 'mfa_required', 'requires signing in with multi-factor authentication', 'mfa', { mfa: true }]],
+    ['mfa', who('a', { amr: ['MFA'] }), OUTSIDE, ['step_up', 'mfa_required', 'requires signing in with multi-factor authentication', 'mfa', { mfa: true }]],
+    ['mfa', who('a', { acr: 'urn:example:loa:silver' }), OUTSIDE, ['step_up', 'mfa_required', 'requires signing in with multi-factor authentication', 'mfa', { mfa: true }]],
+    ['mfa', who('a'), OUTSIDE, ['step_up', 'mfa_required', 'requires signing in with multi-factor authentication', 'mfa', { mfa: true }]],
     ['mfa', NOBODY, OUTSIDE, ['unauthenticated']],
   ])
 })
@@ -325,7 +328,7 @@ t.test('AND within an entry: the first failing condition is reported', async t =
   const good = { email: 'a@example.com', groups: ['admins'], amr: ['mfa'] }
   check(t, [
     ['and', who('a', good), OUTSIDE, ['allow', 'allowed', 'and']],
-    ['and', who('a', { ...good, amr: [] }), OUTSIDE, ['forbidden', 'mfa_required', 'requires signing in with multi-factor authentication', 'and']],
+    ['and', who('a', { ...good, amr: [] }), OUTSIDE, ['step_up', 'mfa_required', 'requires signing in with multi-factor authentication', 'and', { mfa: true }]],
     ['and', who('a', { ...good, groups: [] }), OUTSIDE, ['forbidden', 'group_required', 'requires group admins', 'and']],
     ['and', who('a', { ...good, email: 'a@other.test' }), OUTSIDE, ['forbidden', 'email_domain_not_allowed', 'requires an email address at example.com', 'and']],
     ['and', who('a', { email: 'a@other.test' }), OUTSIDE, ['forbidden', 'email_domain_not_allowed', 'requires an email address at example.com', 'and'], 'all three fail: email first'],

@@ -33,6 +33,13 @@ export interface EntraUser {
   wids?: string[]
   amr?: string[]
   acrs?: string[]
+  /**
+   * Step-up: a one-time code the sign-in page asks for when the request asks
+   * for an authentication context (the claims parameter) or MFA; with it the
+   * ID token gains `mfa` in amr and these contexts in acrs.
+   */
+  stepUpCode?: string
+  stepUpAcrs?: string[]
 }
 
 export interface EntraApp {
@@ -69,7 +76,7 @@ interface Teardown { teardown (fn: () => unknown): void }
 export async function startEntraStandin (t: Teardown, opts: { users: EntraUser[], clients: DevClient[], apps?: EntraApp[], accessTokenTtlSeconds?: number }): Promise<EntraStandin> {
   const idp = await startDevIdp({
     ...(opts.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: opts.accessTokenTtlSeconds }),
-    users: opts.users.map(u => ({ id: u.id, password: u.password, name: u.name, email: u.upn, groups: [], roles: u.roles ?? [], amr: u.amr ?? ['pwd'] })),
+    users: opts.users.map(u => ({ id: u.id, password: u.password, name: u.name, email: u.upn, groups: [], roles: u.roles ?? [], amr: u.amr ?? ['pwd'], ...(u.stepUpCode === undefined ? {} : { stepUpCode: u.stepUpCode }) })),
     clients: opts.clients,
   })
   // Entra does not put `iss` in authorization responses (RFC 9207), nor advertise it.
@@ -97,6 +104,9 @@ export async function startEntraStandin (t: Teardown, opts: { users: EntraUser[]
     const c = decodeJwt(original)
     const user = users.get(String(c.sub))
     if (user === undefined) throw new Error(`unknown user ${String(c.sub)}`)
+    // The sign-in behind the token stepped up (the one-time code was given): the contexts it satisfies.
+    const stepped = user.stepUpCode !== undefined && Array.isArray(c.amr) && c.amr.includes('mfa')
+    const acrs = stepped ? [...new Set([...(user.acrs ?? []), ...(user.stepUpAcrs ?? [])])] : user.acrs
     const claims: JWTPayload & Record<string, unknown> = {
       iss: issuerOf(user.tid),
       aud: c.aud,
@@ -112,10 +122,10 @@ export async function startEntraStandin (t: Teardown, opts: { users: EntraUser[]
       name: user.name,
       preferred_username: user.upn,
       ver: '2.0',
-      amr: user.amr ?? ['pwd'],
+      amr: stepped ? [...new Set([...(user.amr ?? ['pwd']), 'mfa'])] : user.amr ?? ['pwd'],
       ...(user.roles === undefined ? {} : { roles: user.roles }),
       ...(user.wids === undefined ? {} : { wids: user.wids }),
-      ...(user.acrs === undefined ? {} : { acrs: user.acrs }),
+      ...(acrs === undefined ? {} : { acrs }),
     }
     if (user.groups.length > OVERAGE_LIMIT) {
       claims._claim_names = { groups: 'src1' }

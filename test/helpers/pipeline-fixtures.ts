@@ -101,6 +101,7 @@ export function steps (now: () => number): { deps: AuthorizeDeps, store: Session
     detailedDenials: true,
     decisions: { kind: 'denied' },
     publicOrigin: 'https://app.example.com',
+    provider: { oidc: config.oidc, entra: config.entra },
     bearer: undefined,
     live: { sessions: new SessionReader(signer, { store, lifetimes, clock: now }), store, refresh, identities, lifetimes, audit, clock: now },
   }

@@ -1,5 +1,6 @@
 import type { Address } from '../../net/address.js'
 import type { ClientCertificate, Identity } from '../../identify/identity.js'
+import type { StepUpNeed } from '../step-up.js'
 
 /** What a decision may look at: who (if anyone is signed in), from where, and with which verified client certificate. */
 export interface RequestFacts {
@@ -8,6 +9,8 @@ export interface RequestFacts {
   readonly clientCertificate?: ClientCertificate | undefined
   /** undefined when the client address cannot be known (a malformed forwarded entry): ip allow rules fail, ip deny rules match. */
   readonly clientIp: Address | undefined
+  /** Epoch ms, for the route's reauth_after; without it (explain, policy tests) sign-in age is not checked. */
+  readonly now?: number
 }
 
 /** Where a policy value is written, and how a problem with it is reported. */
@@ -43,6 +46,8 @@ export interface Criterion<Key extends string = string, Field extends string = s
   describe (value: Value): string
   /** The groups the value names (for upstream.forward_groups: mentioned). */
   groups? (value: Value): readonly string[]
+  /** For conditions on how the user signed in: what a new sign-in must bring to pass (a step-up rather than a 403). */
+  stepUp? (value: Value): StepUpNeed
 }
 
 /** Declares a criterion, keeping its literal key, field and reason for the types made from the registry. */

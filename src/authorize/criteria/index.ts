@@ -1,3 +1,5 @@
+import { acr } from './acr.js'
+import { authContext } from './auth-context.js'
 import { claims } from './claims.js'
 import { clientCertificate } from './client-certificate.js'
 import { clientIds } from './client-ids.js'
@@ -19,7 +21,7 @@ export type { ClaimTest } from './claims.js'
  * ConditionSet type and the reason codes are made from this list: a new
  * condition is its own file plus one line here.
  */
-export const CRITERIA = [ip, clientCertificate, users, emails, emailDomains, groups, allGroups, roles, scopes, clientIds, claims, mfa] as const
+export const CRITERIA = [ip, clientCertificate, users, emails, emailDomains, groups, allGroups, roles, scopes, clientIds, claims, mfa, acr, authContext] as const
 
 type AnyCriterion = (typeof CRITERIA)[number]
 type ValueOf<C> = C extends Criterion<string, string, never, infer V> ? V : never

@@ -13,4 +13,5 @@ export const mfa = criterion({
   compile: (raw: true) => raw,
   test: (_required, { identity }) => identity !== undefined && (identity.amr.includes('mfa') || (identity.acr !== undefined && MFA_ACR_VALUES.has(identity.acr))),
   describe: () => 'requires signing in with multi-factor authentication',
+  stepUp: () => ({ mfa: true }),
 })
