@@ -2,12 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { request } from 'node:http'
+import { connect as h2connect } from 'node:http2'
+import { request as httpsRequest } from 'node:https'
 import t, { type Test } from 'tap'
 import { loadConfig } from '../src/config/load.js'
 import { parseMetrics, valueOf, type Sample } from './helpers/metrics-text.js'
 import { policyDir } from './helpers/policy-files.js'
 import { freePort } from './helpers/ports.js'
 import { startStack } from './helpers/stack.js'
+import { createTestPki } from './helpers/tls-certs.js'
 
 /**
  * `workers: 2`: one `gatehouse serve` whose two worker processes share the
@@ -186,4 +189,43 @@ t.test('a worker that cannot start stops the start; in-memory sessions cannot be
   t.match(refused, { problems: [{ where: 'env GATEHOUSE_WORKERS', message: /needs redis\.url: sessions kept in memory cannot be shared between worker processes/ }] }, 'workers: 2 without Redis is refused, naming where it was set')
   t.equal(loadConfig({ env: { ...stack.env, GATEHOUSE_WORKERS: 'auto' } }).config.workers, 'auto')
   t.equal(loadConfig({ env: memory }).config.workers, 1, 'one worker by default')
+})
+
+t.test('with HTTPS, every worker serves HTTP/2 and HTTP/1.1 on the shared listener', async t => {
+  const { file } = policyDir(t, 'routes:\n  - name: open\n    match: { path: /** }\n    allow: anyone\n')
+  const pki = createTestPki(t)
+  const server = pki.server()
+  const stack = await startStack(t)
+  const served = await serveWorkers(t, { ...stack.env, GATEHOUSE_WORKERS: '2', GATEHOUSE_POLICIES: file, GATEHOUSE_PUBLIC_URL: 'https://localhost', GATEHOUSE_TLS_CERT_FILE: server.certFile, GATEHOUSE_TLS_KEY_FILE: server.keyFile })
+  const url = served.url.replace('http:', 'https:')
+  const h1 = async (id: string): Promise<{ status: number, alpn: string | false | null }> => await new Promise((resolve, reject) => {
+    const req = httpsRequest(`${url}/x`, { ca: pki.ca, agent: false, headers: { 'x-request-id': id } }, res => {
+      res.resume()
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, alpn: (res.socket as import('node:tls').TLSSocket).alpnProtocol }) })
+    })
+    req.on('error', reject)
+    req.end()
+  })
+  const h2 = async (id: string): Promise<number> => {
+    const session = h2connect(url, { ca: pki.ca })
+    try {
+      return await new Promise((resolve, reject) => {
+        const stream = session.request({ ':path': '/x', 'x-request-id': id })
+        stream.on('response', headers => { stream.resume(); stream.on('end', () => { resolve(Number(headers[':status'])) }) })
+        stream.on('error', reject)
+        stream.end()
+      })
+    } finally {
+      session.close()
+    }
+  }
+  const ids: string[] = []
+  for (let i = 0; i < 4; i++) {
+    const a = await h1(`tls-h1-${i}`)
+    t.same(a, { status: 200, alpn: false }, `HTTP/1.1 request ${i}`)
+    t.equal(await h2(`tls-h2-${i}`), 200, `HTTP/2 request ${i}`)
+    ids.push(`tls-h1-${i}`, `tls-h2-${i}`)
+  }
+  await served.saw(r => ids.includes(r.reqId as string) && r.msg === 'request completed', ids.length)
+  t.same([...workersOf(served, ids)].sort(), [1, 2], 'both workers answered over TLS')
 })
