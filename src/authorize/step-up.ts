@@ -12,6 +12,13 @@ export interface StepUpNeed {
   readonly authContexts?: readonly string[]
   /** A sign-in no older than this many seconds (the route's `reauth_after`). */
   readonly maxAgeS?: number
+  /**
+   * A claims request (OpenID Connect Core 5.5) the application asked for in
+   * its own challenge (`error="insufficient_claims"`), validated; passed to
+   * the IdP in the `claims` parameter. The application, not the gateway,
+   * judges whether the new sign-in satisfies it.
+   */
+  readonly claims?: Readonly<Record<string, unknown>>
 }
 
 /** Both needs at once. */
@@ -24,12 +31,13 @@ export function mergeNeeds (a: StepUpNeed, b: StepUpNeed): StepUpNeed {
     ...(acr === undefined ? {} : { acr }),
     ...(contexts.length === 0 ? {} : { authContexts: contexts }),
     ...(maxAge === undefined ? {} : { maxAgeS: maxAge }),
+    ...(a.claims === undefined && b.claims === undefined ? {} : { claims: { ...a.claims, ...b.claims } }),
   }
 }
 
 /** A stable text for a need, to recognise a step-up already tried for the same thing. */
 export function needKey (need: StepUpNeed): string {
-  return JSON.stringify([need.mfa === true, [...(need.acr ?? [])].sort(), [...(need.authContexts ?? [])].sort(), need.maxAgeS ?? null])
+  return JSON.stringify([need.mfa === true, [...(need.acr ?? [])].sort(), [...(need.authContexts ?? [])].sort(), need.maxAgeS ?? null, need.claims ?? null])
 }
 
 /** The need in words: "multi-factor authentication and a sign-in within the last 15 minutes". */
@@ -39,6 +47,7 @@ export function describeNeed (need: StepUpNeed): string {
   if (need.acr !== undefined) parts.push(`authentication level ${need.acr.join(' or ')}`)
   if (need.authContexts !== undefined) parts.push(`conditional access context ${need.authContexts.join(' and ')}`)
   if (need.maxAgeS !== undefined) parts.push(`a sign-in within the last ${durationWords(need.maxAgeS)}`)
+  if (need.claims !== undefined) parts.push('the claims the application asked for')
   return parts.join(' and ')
 }
 

@@ -82,5 +82,6 @@ function requiredFields (need: StepUpNeed): Record<string, unknown> {
     ...(need.acr === undefined ? {} : { acr: need.acr }),
     ...(need.authContexts === undefined ? {} : { auth_context: need.authContexts }),
     ...(need.maxAgeS === undefined ? {} : { max_age: need.maxAgeS }),
+    ...(need.claims === undefined ? {} : { claims: need.claims }),
   }
 }

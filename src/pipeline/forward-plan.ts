@@ -20,6 +20,8 @@ export interface ForwardPlanFacts {
   readonly defaultTimeoutMs: number
   /** The route's downstream token, when it has one. */
   readonly downstream?: DownstreamHeader | undefined
+  /** The path to come back to after a sign-in (as the client asked, before any rewrite); only needed on routes with step_up_from_upstream. */
+  readonly returnTo: string
 }
 
 /**
@@ -45,6 +47,10 @@ export function forwardPlan (facts: ForwardPlanFacts): Forward {
     reserved: policy.reservedHeaders,
     timeoutMs: route.timeoutMs ?? facts.defaultTimeoutMs,
     sentAt: 0,
+    // A signed-in session on a route that takes the application's step-up challenges; nobody else's 401 is looked at.
+    upstreamStepUp: route.stepUpFromUpstream && facts.caller.kind === 'session' && facts.caller.identity !== undefined
+      ? { route: route.name, upstreamName: route.upstream.name, returnTo: facts.returnTo, tried: facts.caller.session?.record.stepUpTried }
+      : undefined,
   }
 }
 

@@ -155,6 +155,7 @@ interface RawRoute {
   reauth_after?: string
   websocket_origins?: string[]
   pass_access_token?: boolean
+  step_up_from_upstream?: boolean
   downstream_token?: { scopes: string[], resource?: string, header: string }
   credentials?: Array<'session' | 'bearer'>
 }
@@ -271,6 +272,7 @@ function compile (sources: ReadonlyArray<Pick<YamlSource, 'file' | 'value' | 'lo
         ...(r.reauth_after === undefined ? {} : { reauthAfterMs: parseDuration(r.reauth_after) }),
         websocketOrigins,
         passAccessToken: r.pass_access_token ?? false,
+        stepUpFromUpstream: r.step_up_from_upstream === true,
         downstreamToken,
         credentials: { session: (r.credentials ?? ['session']).includes('session'), bearer: (r.credentials ?? []).includes('bearer') },
         needsIdentity: routeNeedsIdentity({ allow, deny }),

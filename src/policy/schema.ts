@@ -91,6 +91,7 @@ export const POLICY_SCHEMA = {
             items: { type: 'string', minLength: 1 },
             description: 'Origins (https://app.example.com) besides public_url\'s whose pages may open WebSockets with the session cookie',
           },
+          step_up_from_upstream: { type: 'boolean', description: 'A 401 from the application asking for a stronger sign-in (insufficient_claims, insufficient_user_authentication) takes a signed-in browser through a step-up (default false)' },
           pass_access_token: { type: 'boolean', description: 'Send the user\'s access token as X-Gatehouse-Access-Token (default false)' },
           downstream_token: {
             type: 'object',

@@ -65,6 +65,8 @@ export interface Route extends RouteRules {
   /** Origins besides public_url's whose pages may open WebSockets with the session cookie (lower-case scheme://host[:port]). */
   readonly websocketOrigins: readonly string[]
   readonly passAccessToken: boolean
+  /** A 401 from the application asking for a stronger sign-in starts a step-up (step_up_from_upstream). */
+  readonly stepUpFromUpstream: boolean
   readonly downstreamToken: DownstreamTokenOption | undefined
   /** How callers may identify themselves on this route. */
   readonly credentials: { readonly session: boolean, readonly bearer: boolean }

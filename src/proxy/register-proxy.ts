@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
+import type { Readable } from 'node:stream'
 import type { ClientOptions } from 'ws'
 import httpProxy from '@fastify/http-proxy'
 import type { GatewayConfig } from '../config/types.js'
@@ -14,8 +15,24 @@ declare module 'fastify' {
   }
 }
 
-/** What the guard decided to forward; `sentAt` is set when the request leaves for the upstream (performance.now()). */
-export type Forward = ForwardContext & { upstream: string, timeoutMs: number, sentAt: number }
+/**
+ * What the guard decided to forward; `sentAt` is set when the request leaves for the upstream (performance.now()).
+ * `upstreamStepUp` is set on routes with step_up_from_upstream for a signed-in session: the upstream's
+ * 401 is looked at before it is passed on.
+ */
+export type Forward = ForwardContext & { upstream: string, timeoutMs: number, sentAt: number, upstreamStepUp: UpstreamStepUpFacts | undefined }
+
+/** What an upstream's step-up challenge is judged with: the route, its upstream, and the step-up the session last came back from. */
+export interface UpstreamStepUpFacts {
+  readonly route: string
+  readonly upstreamName: string
+  /** The path to come back to after the step-up. */
+  readonly returnTo: string
+  readonly tried: { readonly key: string, readonly at: number } | undefined
+}
+
+/** Sends the gateway's own answer in place of an upstream's 401 (the upstream's headers already removed). */
+export type UpstreamAnswer = (reply: FastifyReply) => Promise<unknown>
 
 export interface ProxyDeps {
   config: GatewayConfig
@@ -24,6 +41,11 @@ export interface ProxyDeps {
   guard: (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>
   /** Answers a request the upstream did not answer (timeout, unreachable, a body too slow to send). */
   refuse: (request: FastifyRequest, reply: FastifyReply, error: GatehouseError, headers?: Record<string, string>) => void
+  /**
+   * An upstream's 401 with WWW-Authenticate, on a request with `upstreamStepUp`: how to answer it
+   * instead (a step-up), or undefined to pass it to the client as it is.
+   */
+  upstreamChallenge: (request: FastifyRequest, wwwAuthenticate: string | readonly string[]) => Promise<UpstreamAnswer | undefined>
   /** Called when the upstream's response headers arrive, with the seconds since the request was sent. */
   onUpstreamResponse?: (request: FastifyRequest, seconds: number) => void
 }
@@ -50,11 +72,32 @@ export async function registerProxy (app: FastifyInstance, deps: ProxyDeps): Pro
 }
 
 async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: (request: FastifyRequest) => Forward): Promise<void> {
-  const { config, gatewayCookies, guard, refuse } = deps
+  const { config, gatewayCookies, guard, refuse, upstreamChallenge } = deps
   const onUpstreamResponse = deps.onUpstreamResponse ?? (() => {})
   // reply.from's options per upstream and timeout (one per route), made once: the plugin's own
   // options object is large, and copying it for every request showed in the profile.
   const replyOptionsFor = new Map<string, object>()
+  // Only for requests with upstreamStepUp: every other response streams to the client as reply-from sends it.
+  const onChallengeable = (anyRequest: unknown, anyReply: unknown, res: UpstreamResponse): void => {
+    const request = anyRequest as FastifyRequest
+    const reply = anyReply as FastifyReply
+    const header = res.headers['www-authenticate']
+    if (res.statusCode !== 401 || header === undefined) {
+      reply.send(res.stream)
+      return
+    }
+    upstreamChallenge(request, header).then(async answer => {
+      if (answer === undefined) return reply.send(res.stream)
+      // The upstream's body is read and dropped (the connection stays usable); its headers, already
+      // copied to the reply, make way for the gateway's answer.
+      res.stream.resume()
+      for (const name of Object.keys(res.headers)) reply.removeHeader(name)
+      return await answer(reply)
+    }).catch((err: unknown) => {
+      res.stream.destroy()
+      refuse(request, reply, err instanceof GatehouseError ? err : new GatehouseError('GH_INTERNAL', 'answering an upstream challenge failed', { cause: err }))
+    })
+  }
   await app.register(httpProxy, {
     upstream: '',
     prefix: '/',
@@ -64,11 +107,12 @@ async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: 
       const forward = ctxOf(request as FastifyRequest)
       forward.sentAt = performance.now()
       withBodyDeadline(request as FastifyRequest, forward.timeoutMs)
-      const key = `${forward.timeoutMs} ${forward.upstream}`
+      const stepUp = forward.upstreamStepUp !== undefined
+      const key = `${stepUp ? 's' : ''}${forward.timeoutMs} ${forward.upstream}`
       let replyOptions = replyOptionsFor.get(key)
       if (replyOptions === undefined) {
         const upstream = forward.upstream
-        replyOptions = { ...options, getUpstream: () => upstream, timeout: forward.timeoutMs }
+        replyOptions = { ...options, getUpstream: () => upstream, timeout: forward.timeoutMs, ...(stepUp ? { onResponse: onChallengeable } : {}) }
         if (replyOptionsFor.size < REPLY_OPTIONS_MAX) replyOptionsFor.set(key, replyOptions)
       }
       return reply.from(dest, replyOptions)
@@ -116,6 +160,9 @@ async function registerHttpProxy (app: FastifyInstance, deps: ProxyDeps, ctxOf: 
     } as ClientOptions,
   })
 }
+
+/** The upstream's response as reply-from's onResponse gets it. */
+interface UpstreamResponse { statusCode: number, headers: IncomingHttpHeaders, stream: Readable }
 
 /** Bound on the remembered reply options: one per distinct upstream and timeout, which policies fix. */
 const REPLY_OPTIONS_MAX = 10_000

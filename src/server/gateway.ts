@@ -47,7 +47,7 @@ import { registerGatewayRoutes } from './gateway-routes.js'
 import { closeEndedWebSockets } from './close-ended-websockets.js'
 import { readiness, type Readiness } from './readiness.js'
 import { sendError } from './respond.js'
-import { guardProxied, type RequestSteps } from './request-steps.js'
+import { guardProxied, upstreamChallengeAnswer, type RequestSteps } from './request-steps.js'
 import { DownstreamTokens } from '../signin/downstream-tokens.js'
 import { routeRequest } from './route-request.js'
 import { sendAnswer } from './send-answer.js'
@@ -229,6 +229,7 @@ async function registerEndpoints (app: FastifyInstance, parts: GatewayParts): Pr
     config,
     gatewayCookies: cookies.all,
     guard: async (request, reply) => await guardProxied(request, reply, steps),
+    upstreamChallenge: async (request, header) => await upstreamChallengeAnswer(request, header, steps),
     refuse: (request, reply, error, headers) => { sendError(request, reply, error, headers === undefined ? {} : { headers }) },
     onUpstreamResponse: (request, seconds) => { parts.metrics.upstream(request.routeLabel, seconds) },
   })

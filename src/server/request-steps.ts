@@ -14,6 +14,11 @@ import { safeReturnPath } from '../signin/return-to.js'
 import type { DownstreamTokens } from '../signin/downstream-tokens.js'
 import type { SigninFlow } from '../signin/signin-flow.js'
 import { sendAnswer } from './send-answer.js'
+import { describeNeed, needKey } from '../authorize/step-up.js'
+import { auditRequest, auditUser } from '../log/audit.js'
+import { upstreamChallenge } from '../pipeline/upstream-challenge.js'
+import type { UpstreamAnswer } from '../proxy/register-proxy.js'
+import { SIGNIN_TTL_MS } from '../signin/signin-state.js'
 
 /** What the steps of a proxied or forward-auth request use, made once per gateway. */
 export interface RequestSteps {
@@ -78,6 +83,8 @@ export async function guardProxied (request: FastifyRequest, reply: FastifyReply
     if (caller.kind === 'session' && caller.session !== undefined && caller.identity !== undefined) steps.openWebSockets.add(caller.session.id, request.raw.socket)
   }
   const target = upstreamTarget(routed)
+  // Read before the rewrite below: a step-up asked by the upstream comes back to the path the client asked for.
+  const back = routed.route.stepUpFromUpstream ? returnTo() : ''
   if (target !== undefined) request.raw.url = target
   request.forward = forwardPlan({
     routed,
@@ -89,6 +96,7 @@ export async function guardProxied (request: FastifyRequest, reply: FastifyReply
     publicParts: config.publicParts,
     defaultTimeoutMs: config.upstream.timeoutMs,
     downstream: downstream.kind === 'token' ? downstream.value : undefined,
+    returnTo: back,
   })
   return true
 }
@@ -104,6 +112,39 @@ export async function downstreamOrAnswer (request: FastifyRequest, reply: Fastif
   request.decision = 'deny'
   await sendAnswer(request, reply, step.answer, steps.signin)
   return undefined
+}
+
+/**
+ * An upstream's 401 on a route with step_up_from_upstream, for a signed-in
+ * session: when its WWW-Authenticate asks for a stronger sign-in (a claims
+ * challenge or RFC 9470), the gateway's step-up answer (a browser goes to
+ * the IdP, anything else gets 401 GH_STEP_UP_REQUIRED with a login_url).
+ * Undefined, and the upstream's 401 goes to the client as it is, when it asks
+ * for nothing the gateway can do, when its values are not well-formed (a
+ * warning), or when the session has just come back from a step-up for the
+ * same thing (no loop).
+ */
+export async function upstreamChallengeAnswer (request: FastifyRequest, header: string | readonly string[], steps: RequestSteps): Promise<UpstreamAnswer | undefined> {
+  const forward = request.forward
+  const facts = forward?.upstreamStepUp
+  if (forward === null || facts === undefined) return undefined
+  const challenge = upstreamChallenge(header)
+  if (challenge.kind === 'none') return undefined
+  const where = { route: facts.route, upstream: facts.upstreamName }
+  if (challenge.kind === 'invalid') {
+    request.log.warn({ event: 'upstream.challenge_invalid', ...where, problem: challenge.problem }, 'the upstream asked for a step-up the gateway cannot read; its 401 is passed on')
+    return undefined
+  }
+  const { need } = challenge
+  const now = steps.authorize.live.clock()
+  const { tried } = facts
+  if (tried !== undefined && tried.key === needKey(need) && now - tried.at <= SIGNIN_TTL_MS) {
+    request.log.info({ event: 'upstream.challenge_repeated', ...where }, 'the upstream asks again for the step-up just made; its 401 is passed on')
+    return undefined
+  }
+  steps.authorize.audit('session.step_up', { ...auditUser(forward.identity), ...auditRequest(request), ...where, outcome: 'requested', reason: challenge.error, required: describeNeed(need), source: `upstream:${facts.upstreamName}` })
+  const answer = stepUpChallenge(request, need, facts.returnTo, steps.config.publicUrl)
+  return async reply => await sendAnswer(request, reply, answer, steps.signin)
 }
 
 function holdWebSocketSlot (request: FastifyRequest, reply: FastifyReply, steps: RequestSteps): boolean {

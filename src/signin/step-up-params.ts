@@ -1,8 +1,9 @@
 import type { StepUpNeed } from '../authorize/step-up.js'
 import type { GatewayConfig } from '../config/types.js'
+import { claimsFromBase64, claimsToBase64 } from './step-up-claims.js'
 
 /** A value of acr_values or an authentication context: printable, no quote, backslash or space (it goes into a header). */
-const ACR_VALUE = /^[\x21\x23-\x5b\x5d-\x7e]{1,200}$/
+export const ACR_VALUE = /^[\x21\x23-\x5b\x5d-\x7e]{1,200}$/
 const AUTH_CONTEXT = /^c([1-9]|[1-9][0-9])$/
 const MAX_VALUES = 10
 
@@ -30,9 +31,12 @@ export function stepUpParams (need: StepUpNeed, config: Pick<GatewayConfig, 'oid
   }
   if (acr.length > 0) params.acr_values = [...new Set(acr)].join(' ')
   const unique = [...new Set(contexts)]
-  if (unique.length > 0) {
-    const acrs = unique.length === 1 ? { essential: true, value: unique[0] } : { essential: true, values: unique }
-    params.claims = JSON.stringify({ id_token: { acrs } })
+  if (unique.length > 0 || need.claims !== undefined) {
+    // The application's claims request, with the authentication contexts' acrs merged into its id_token part.
+    const asked = need.claims ?? {}
+    const acrs = unique.length === 0 ? {} : { acrs: unique.length === 1 ? { essential: true, value: unique[0] } : { essential: true, values: unique } }
+    const idToken = { ...objectOrEmpty(asked.id_token), ...acrs }
+    params.claims = JSON.stringify({ ...asked, ...(Object.keys(idToken).length === 0 ? {} : { id_token: idToken }) })
   }
   if (need.maxAgeS !== undefined) {
     params.max_age = String(need.maxAgeS)
@@ -49,7 +53,12 @@ export function stepUpQuery (need: StepUpNeed): string {
   for (const value of need.acr ?? []) query.append('acr', value)
   for (const context of need.authContexts ?? []) query.append('auth_context', context)
   if (need.maxAgeS !== undefined) query.set('max_age', String(need.maxAgeS))
+  if (need.claims !== undefined) query.set('claims', claimsToBase64(need.claims))
   return query.toString()
+}
+
+function objectOrEmpty (value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : {}
 }
 
 /**
@@ -65,16 +74,23 @@ export function stepUpFromQuery (query: Readonly<Record<string, string | string[
   const acr = all('acr').filter(v => ACR_VALUE.test(v))
   const contexts = all('auth_context').filter(v => AUTH_CONTEXT.test(v))
   const maxAge = all('max_age').map(Number).find(n => Number.isSafeInteger(n) && n >= 0)
+  // The same check as an application's claims challenge: base64 of a JSON object, at most 4 KiB.
+  const claims = all('claims').slice(0, 1).map(claimsFromBase64).map(r => 'claims' in r ? r.claims : undefined)[0]
   const need: StepUpNeed = {
     ...(all('mfa').includes('1') ? { mfa: true as const } : {}),
     ...(acr.length === 0 ? {} : { acr }),
     ...(contexts.length === 0 ? {} : { authContexts: contexts }),
     ...(maxAge === undefined ? {} : { maxAgeS: maxAge }),
+    ...(claims === undefined ? {} : { claims }),
   }
   return Object.keys(need).length === 0 ? undefined : need
 }
 
-/** Whether what the IdP sent back satisfies the need (auth_time in epoch seconds, now in ms). */
+/**
+ * Whether what the IdP sent back satisfies the need (auth_time in epoch
+ * seconds, now in ms). A claims request is the application's to judge: it is
+ * not checked here.
+ */
 export function needMet (need: StepUpNeed, signedIn: { amr: readonly string[], acr: string | undefined, acrs: readonly string[], authTime: number | undefined }, now: number, config: Pick<GatewayConfig, 'oidc' | 'entra'>): boolean {
   if (need.mfa === true && !signedIn.amr.includes('mfa') && !(signedIn.acr !== undefined && config.oidc.mfaAcrValues.includes(signedIn.acr))) return false
   if (need.acr !== undefined && (signedIn.acr === undefined || !need.acr.includes(signedIn.acr))) return false

@@ -63,6 +63,7 @@ export const POLICY = `routes:
     match: { path: /old/** }
     rewrite_prefix: /new
     pass_access_token: true
+    step_up_from_upstream: true
     allow: authenticated
 `
 

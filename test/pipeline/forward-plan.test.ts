@@ -63,7 +63,7 @@ t.test('identity headers over the warning size are logged once per identity', as
 t.test('the forward plan: upstream, timeout, client address, and the caller\'s Authorization consumed', async t => {
   const policy = testPolicy(t)
   const who = { identity: alice, assertion: 'a.b.c', headerNames: {}, accessToken: undefined }
-  const facts = { who, peerAddress: '10.0.0.9', requestId: 'r', trace: { traceId: 't'.repeat(32), traceparent: 'p', tracestate: undefined, incoming: false }, publicParts: { protocol: 'https', host: 'app.example.com' }, defaultTimeoutMs: 7000 } as const
+  const facts = { who, peerAddress: '10.0.0.9', requestId: 'r', trace: { traceId: 't'.repeat(32), traceparent: 'p', tracestate: undefined, incoming: false }, publicParts: { protocol: 'https', host: 'app.example.com' }, defaultTimeoutMs: 7000, returnTo: '/old/x?a=1' } as const
   const plan = forwardPlan({ ...facts, routed: routed(policy, '/api/x'), caller: { kind: 'bearer', identity: alice, token: 't' } })
   t.equal(plan.dropAuthorization, true, 'a consumed bearer token is not forwarded')
   t.equal(plan.upstream, 'http://127.0.0.1:3000')
@@ -72,6 +72,18 @@ t.test('the forward plan: upstream, timeout, client address, and the caller\'s A
   const unknownClient = forwardPlan({ ...facts, routed: { ...routed(policy, '/old/x'), clientIp: undefined }, caller: { kind: 'bearer', identity: alice, token: 't' } })
   t.equal(unknownClient.dropAuthorization, false, 'pass_access_token keeps it')
   t.equal(unknownClient.clientIp, '10.0.0.9', 'the socket peer when the client address is unknown')
+  t.equal(unknownClient.upstreamStepUp, undefined, 'a bearer caller\'s 401 from the upstream is not looked at')
+})
+
+t.test('step_up_from_upstream: only a signed-in session on a route with the option has its upstream 401 looked at', async t => {
+  const policy = testPolicy(t)
+  const who = { identity: alice, assertion: 'a.b.c', headerNames: {}, accessToken: undefined }
+  const facts = { who, peerAddress: '10.0.0.9', requestId: 'r', trace: { traceId: 't'.repeat(32), traceparent: 'p', tracestate: undefined, incoming: false }, publicParts: { protocol: 'https', host: 'app.example.com' }, defaultTimeoutMs: 7000, returnTo: '/old/x?a=1' } as const
+  const session: Caller = { kind: 'session', identity: alice, session: undefined }
+  t.same(forwardPlan({ ...facts, routed: routed(policy, '/old/x?a=1'), caller: session }).upstreamStepUp, { route: 'rewritten', upstreamName: 'default', returnTo: '/old/x?a=1', tried: undefined })
+  t.equal(forwardPlan({ ...facts, routed: routed(policy, '/app/x'), caller: session }).upstreamStepUp, undefined, 'a route without the option')
+  t.equal(forwardPlan({ ...facts, routed: routed(policy, '/old/x'), caller: { kind: 'anonymous' } }).upstreamStepUp, undefined, 'no session')
+  t.equal(forwardPlan({ ...facts, routed: routed(policy, '/old/x'), caller: { kind: 'session', identity: undefined, session: undefined } }).upstreamStepUp, undefined, 'a session that has ended')
 })
 
 t.test('the upstream target: the route\'s prefix rewrite on the canonical path, query kept', async t => {

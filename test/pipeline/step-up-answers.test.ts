@@ -44,3 +44,16 @@ t.test('a login link asks only for well-formed things', async t => {
   t.same(stepUpFromQuery({ mfa: '1', acr: ['gold', 'bad"quote', 'with space'], auth_context: ['c1', 'c100', 'x1'], max_age: ['-5', '60'] }), { mfa: true, acr: ['gold'], authContexts: ['c1'], maxAgeS: 60 })
   t.equal(stepUpQuery({ mfa: true, acr: ['a', 'b'], authContexts: ['c3'], maxAgeS: 5 }), 'mfa=1&acr=a&acr=b&auth_context=c3&max_age=5')
 })
+
+t.test('claims the application asked for: merged into the claims parameter, carried by the login link as base64, checked again there', async t => {
+  const claims = { access_token: { nbf: { essential: true, value: '1604106651' } } }
+  t.same(stepUpParams({ claims }, GENERIC), { claims: JSON.stringify(claims) }, 'generic OpenID Connect: the claims parameter as asked')
+  t.same(JSON.parse(stepUpParams({ claims: { ...claims, id_token: { email: null } }, mfa: true }, ENTRA).claims ?? ''), { ...claims, id_token: { email: null, acrs: { essential: true, value: 'c1' } } }, 'Entra: the authentication context merged into the id_token part')
+  const query = stepUpQuery({ claims })
+  t.equal(query, `claims=${Buffer.from(JSON.stringify(claims)).toString('base64url')}`)
+  t.same(stepUpFromQuery(Object.fromEntries(new URLSearchParams(query))), { claims }, 'the login link carries them')
+  const b64 = (text: string): string => Buffer.from(text).toString('base64url')
+  for (const bad of ['not base64!', b64('not json'), b64('[1]'), b64('{}'), b64(JSON.stringify({ x: 'a'.repeat(5000) }))]) {
+    t.equal(stepUpFromQuery({ claims: bad }), undefined, `dropped: ${bad.slice(0, 20)}`)
+  }
+})
