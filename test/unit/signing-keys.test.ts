@@ -49,8 +49,10 @@ t.test('every supported algorithm can generate and sign', async t => {
   for (const alg of ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'] as const) {
     const key = await generateSigningKey(alg)
     t.equal(key.generated, true)
-    const token = await new AssertionSigner(key, 'https://gw', 1000).sign(identity, 'aud')
-    const { payload } = await jwtVerify(token, await importJWK(key.publicJwk, alg), { audience: 'aud' })
+    // Verified as of the signing time: with a one-second lifetime, a clock tick between the two would expire it.
+    const now = Date.now()
+    const token = await new AssertionSigner(key, 'https://gw', 1000).sign(identity, 'aud', now)
+    const { payload } = await jwtVerify(token, await importJWK(key.publicJwk, alg), { audience: 'aud', currentDate: new Date(now) })
     t.equal((payload.exp ?? 0) - (payload.iat ?? 0), 1, `${alg}: exp follows the configured lifetime`)
   }
 })
