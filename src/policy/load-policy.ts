@@ -9,7 +9,7 @@ import { readYamlFile, type YamlSource } from '../config/yaml-source.js'
 import { ConfigError, type Problem } from '../errors.js'
 import { CRITERIA, type CompileContext, type Criterion, type RawConditionSet } from '../authorize/criteria/index.js'
 import { routeNeedsIdentity } from '../authorize/decision.js'
-import { FOLDED_IDENTITY_PREFIX, foldHeaderName } from '../net/header-name.js'
+import { FOLDED_IDENTITY_PREFIX, foldHeaderName, GATEWAY_HEADERS } from '../net/header-name.js'
 import { canonicalizeTarget } from './canonical-path.js'
 import { RouteTable } from './route-table.js'
 import { POLICY_SCHEMA } from './schema.js'
@@ -46,7 +46,7 @@ const POLICY_FILE = /\.ya?ml$/
 export const TEST_FILE = /\.test\.ya?ml$/
 /** Names a route may not give to identity headers: they carry the request itself. */
 /** The gateway's own headers (src/proxy/identity-headers.ts), folded: a downstream token may not take one of their names. */
-const GATEWAY_HEADER_NAMES = new Set(['user', 'email', 'name', 'groups', 'roles', 'assertion', 'access-token', 'kind', 'tenant', 'client'].map(n => foldHeaderName(`x-gatehouse-${n}`)))
+const GATEWAY_HEADER_NAMES: ReadonlySet<string> = new Set(Object.values(GATEWAY_HEADERS).map(foldHeaderName))
 const FORBIDDEN_HEADER_NAMES = new Set(['host', 'cookie', 'authorization', 'connection', 'content-length', 'content-type', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-authorization', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id'].map(foldHeaderName))
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true })

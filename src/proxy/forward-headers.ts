@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { HEADER_ACCESS_TOKEN, HEADER_ASSERTION, HEADER_CLIENT, HEADER_EMAIL, HEADER_GROUPS, HEADER_KIND, HEADER_NAME, HEADER_ROLES, HEADER_TENANT, HEADER_USER, HEADER_CERT_SUBJECT, HEADER_CERT_ISSUER, HEADER_CERT_SAN, HEADER_CERT_THUMBPRINT, headerValue, identityHeaders, listValue, sanitizeClientHeaders, withoutCookies, connectionOptions } from './identity-headers.js'
+import { HEADER_ACCESS_TOKEN, HEADER_ASSERTION, headerValue, identityHeaders, listValue, sanitizeClientHeaders, withoutCookies, connectionOptions } from './identity-headers.js'
 import type { IdentityHeaderNames } from '../policy/types.js'
-import { foldHeaderName } from '../net/header-name.js'
+import { foldHeaderName, GATEWAY_HEADERS } from '../net/header-name.js'
 import { boundedMemo } from '../bounded-memo.js'
 import type { Identity } from '../identify/identity.js'
 import type { TraceContext } from '../net/trace-context.js'
@@ -120,7 +120,7 @@ export function gatewayIdentityHeaderNames (headerNames: IdentityHeaderNames): r
   let names = headerNamesOf.get(headerNames)
   if (names === undefined) {
     const extra = Object.values(headerNames).filter((n): n is string => typeof n === 'string').map(n => n.toLowerCase())
-    names = Object.freeze([...new Set([HEADER_USER, HEADER_EMAIL, HEADER_NAME, HEADER_GROUPS, HEADER_ROLES, HEADER_KIND, HEADER_TENANT, HEADER_CLIENT, HEADER_CERT_SUBJECT, HEADER_CERT_ISSUER, HEADER_CERT_SAN, HEADER_CERT_THUMBPRINT, HEADER_ASSERTION, HEADER_ACCESS_TOKEN, ...extra])])
+    names = Object.freeze([...new Set([...Object.values(GATEWAY_HEADERS), ...extra])])
     headerNamesOf.set(headerNames, names)
   }
   return names

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Identity } from '../identify/identity.js'
-import { FOLDED_IDENTITY_PREFIX, foldHeaderName } from '../net/header-name.js'
+import { FOLDED_IDENTITY_PREFIX, foldHeaderName, GATEWAY_HEADERS } from '../net/header-name.js'
 import { boundedMemo } from '../bounded-memo.js'
 import { parseEmailAddress } from '../identify/email-address.js'
 
@@ -9,20 +9,20 @@ export { foldHeaderName } from '../net/header-name.js'
 /** Every header under this prefix belongs to the gateway; clients cannot send one. */
 export const IDENTITY_HEADER_PREFIX = 'x-gatehouse-'
 
-export const HEADER_USER = 'x-gatehouse-user'
-export const HEADER_EMAIL = 'x-gatehouse-email'
-export const HEADER_NAME = 'x-gatehouse-name'
-export const HEADER_GROUPS = 'x-gatehouse-groups'
-export const HEADER_ROLES = 'x-gatehouse-roles'
-export const HEADER_ASSERTION = 'x-gatehouse-assertion'
-export const HEADER_ACCESS_TOKEN = 'x-gatehouse-access-token'
-export const HEADER_KIND = 'x-gatehouse-kind'
-export const HEADER_TENANT = 'x-gatehouse-tenant'
-export const HEADER_CLIENT = 'x-gatehouse-client'
-export const HEADER_CERT_SUBJECT = 'x-gatehouse-client-cert-subject'
-export const HEADER_CERT_ISSUER = 'x-gatehouse-client-cert-issuer'
-export const HEADER_CERT_SAN = 'x-gatehouse-client-cert-san'
-export const HEADER_CERT_THUMBPRINT = 'x-gatehouse-client-cert-thumbprint'
+export const HEADER_USER = GATEWAY_HEADERS.user
+export const HEADER_EMAIL = GATEWAY_HEADERS.email
+export const HEADER_NAME = GATEWAY_HEADERS.name
+export const HEADER_GROUPS = GATEWAY_HEADERS.groups
+export const HEADER_ROLES = GATEWAY_HEADERS.roles
+export const HEADER_ASSERTION = GATEWAY_HEADERS.assertion
+export const HEADER_ACCESS_TOKEN = GATEWAY_HEADERS.accessToken
+export const HEADER_KIND = GATEWAY_HEADERS.kind
+export const HEADER_TENANT = GATEWAY_HEADERS.tenant
+export const HEADER_CLIENT = GATEWAY_HEADERS.client
+export const HEADER_CERT_SUBJECT = GATEWAY_HEADERS.certSubject
+export const HEADER_CERT_ISSUER = GATEWAY_HEADERS.certIssuer
+export const HEADER_CERT_SAN = GATEWAY_HEADERS.certSan
+export const HEADER_CERT_THUMBPRINT = GATEWAY_HEADERS.certThumbprint
 
 /**
  * Whether a client's header could pass for one of the gateway's identity

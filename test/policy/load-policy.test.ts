@@ -221,11 +221,12 @@ routes:
   },
   {
     name: 'downstream token headers that are reserved or carry identity',
-    files: { 'p.yaml': 'routes:\n  - name: a\n    match: { path: /a }\n    allow: authenticated\n    downstream_token: { scopes: [s], header: X-Gatehouse-Assertion }\n  - name: b\n    match: { path: /b }\n    allow: authenticated\n    headers: { user: Remote-User }\n    downstream_token: { scopes: [s], header: REMOTE-USER }\n  - name: c\n    match: { path: /c }\n    allow: authenticated\n    downstream_token: { scopes: [s], header: Authorization }\n' },
+    files: { 'p.yaml': 'routes:\n  - name: a\n    match: { path: /a }\n    allow: authenticated\n    downstream_token: { scopes: [s], header: X-Gatehouse-Assertion }\n  - name: b\n    match: { path: /b }\n    allow: authenticated\n    headers: { user: Remote-User }\n    downstream_token: { scopes: [s], header: REMOTE-USER }\n  - name: c\n    match: { path: /c }\n    allow: authenticated\n    downstream_token: { scopes: [s], header: Authorization }\n  - name: d\n    match: { path: /d }\n    allow: authenticated\n    downstream_token: { scopes: [s], header: X-Gatehouse-Client-Cert-Subject }\n' },
     errors: [
       ['p.yaml:5:46', '"X-Gatehouse-Assertion" cannot carry a downstream token: the name is reserved'],
       ['p.yaml:10:46', '"REMOTE-USER" already carries identity on this route'],
       ['p.yaml:14:46', '"Authorization" cannot carry a downstream token: the name is reserved'],
+      ['p.yaml:18:46', '"X-Gatehouse-Client-Cert-Subject" cannot carry a downstream token: the name is reserved'],
     ],
   },
   {
